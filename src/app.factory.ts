@@ -1,0 +1,119 @@
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AppModule } from './app.module.js';
+import { type AppConfig } from './config/config.js';
+import { EmbeddedPostgres } from './database/embedded-postgres.js';
+import { runMigrations } from './database/migrate.js';
+
+/** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
+export interface Database {
+  url: string;
+  poolSize: number;
+  /** For logs: never the password. */
+  description: string;
+  embedded?: EmbeddedPostgres;
+}
+
+export async function openDatabase(config: AppConfig): Promise<Database> {
+  if (config.databaseUrl !== undefined) {
+    return {
+      url: config.databaseUrl,
+      poolSize: config.dbPoolSize,
+      description: `PostgreSQL at ${redactUrl(config.databaseUrl)}`,
+    };
+  }
+  const embedded = await EmbeddedPostgres.start(config.pgliteDataDir);
+  return {
+    url: embedded.url,
+    // PGlite is a single session: one connection keeps transactions isolated.
+    poolSize: 1,
+    description: `embedded PostgreSQL (PGlite) in ${embedded.location}`,
+    embedded,
+  };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') {
+      parsed.password = '***';
+    }
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+// An incoming X-Request-Id is kept when it is short and printable; otherwise a new one is made.
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Builds the whole service on a database, migrated; the caller listens (or injects, in tests). */
+export async function createApp(
+  config: AppConfig,
+  database: Database,
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Hung clients must not hold connections for ever; SSE streams are exempt from these.
+    requestTimeout: 30_000,
+  });
+  const fastify = adapter.getInstance();
+  // Only JSON bodies are accepted; anything else is 415.
+  fastify.removeContentTypeParser('text/plain');
+
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }),
+    adapter,
+    // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
+    { logger: nestLogLevels(config), bodyParser: false },
+  );
+
+  const migrated = await runMigrations(app.get(DataSource));
+  if (migrated.length > 0) {
+    new Logger('Database').log(`Applied migrations: ${migrated.join(', ')}`);
+  }
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('command-tracker')
+      .setDescription(
+        "Tracks device commands sent through Huawei's IoT platform from the platform's status callbacks.",
+      )
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Callback-Token' }, 'callbackToken')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  return app;
+}
+
+function nestLogLevels(
+  config: AppConfig,
+): false | ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[] {
+  switch (config.logLevel) {
+    case 'silent':
+      return false;
+    case 'fatal':
+      return ['fatal'];
+    case 'error':
+      return ['fatal', 'error'];
+    case 'warn':
+      return ['fatal', 'error', 'warn'];
+    case 'info':
+      return ['fatal', 'error', 'warn', 'log'];
+    case 'debug':
+      return ['fatal', 'error', 'warn', 'log', 'debug'];
+    case 'trace':
+      return ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+  }
+}

@@ -1,0 +1,37 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { type AppConfig } from './config/config.js';
+import { ConfigModule } from './config/config.module.js';
+import { dataSourceOptions } from './database/data-source.js';
+import { CommandsModule } from './commands/commands.module.js';
+import { ProblemDetailsFilter } from './http/problem.filter.js';
+import { RequestValidationPipe } from './http/validation.pipe.js';
+
+export interface DatabaseTarget {
+  url: string;
+  poolSize: number;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, database: DatabaseTarget): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TypeOrmModule.forRoot({
+          ...dataSourceOptions({ url: database.url, poolSize: database.poolSize }),
+          // Start-up fails fast; docker compose waits for a healthy database instead.
+          retryAttempts: 2,
+          retryDelay: 1000,
+        }),
+        CommandsModule,
+      ],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        { provide: APP_PIPE, useClass: RequestValidationPipe },
+      ],
+    };
+  }
+}

@@ -1,0 +1,74 @@
+// The status model of API.md: eight statuses, their ranks, and the one rule that decides every report.
+
+export const COMMAND_STATUSES = [
+  'PENDING',
+  'SENT',
+  'DELIVERED',
+  'TIMEOUT',
+  'EXPIRED',
+  'CANCELED',
+  'SUCCESSFUL',
+  'FAILED',
+] as const;
+
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+
+export const REPORT_OUTCOMES = ['applied', 'duplicate', 'stale', 'conflict'] as const;
+
+export type ReportOutcome = (typeof REPORT_OUTCOMES)[number];
+
+export const REPORT_SOURCES = ['callback', 'registration', 'sweeper'] as const;
+
+export type ReportSource = (typeof REPORT_SOURCES)[number];
+
+/** Ranks 3 and 4 close a command: it got an answer, or will not get one in time. */
+export const FINISHED_RANK = 3;
+
+export function rankOf(status: CommandStatus): number {
+  switch (status) {
+    case 'PENDING':
+      return 0;
+    case 'SENT':
+      return 1;
+    case 'DELIVERED':
+      return 2;
+    case 'TIMEOUT':
+    case 'EXPIRED':
+    case 'CANCELED':
+      return 3;
+    case 'SUCCESSFUL':
+    case 'FAILED':
+      return 4;
+    default:
+      return assertNever(status);
+  }
+}
+
+export function isCommandStatus(value: unknown): value is CommandStatus {
+  return typeof value === 'string' && (COMMAND_STATUSES as readonly string[]).includes(value);
+}
+
+/**
+ * Decides a reported status against the command's current one (undefined: no command yet).
+ * A report is applied if and only if its rank is higher than the current rank.
+ * The SQL in commands.repository.ts implements this same rule; the integration tests replay
+ * stored history through this function to keep the two in step.
+ */
+export function decide(current: CommandStatus | undefined, reported: CommandStatus): ReportOutcome {
+  if (current === undefined) {
+    return 'applied';
+  }
+  const currentRank = rankOf(current);
+  const reportedRank = rankOf(reported);
+  if (reportedRank > currentRank) {
+    return 'applied';
+  }
+  if (reported === current) {
+    return 'duplicate';
+  }
+  return reportedRank < currentRank ? 'stale' : 'conflict';
+}
+
+export function assertNever(value: never): never {
+  throw new Error(`Unexpected value: ${String(value)}`);
+}

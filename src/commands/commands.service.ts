@@ -1,0 +1,117 @@
+import { Injectable } from '@nestjs/common';
+import { CommandChanges } from './command-changes.js';
+import { CommandMismatchError, CommandNotFoundError } from './command-errors.js';
+import { type CommandStatus } from './command-status.js';
+import {
+  type ApplyResult,
+  type CommandView,
+  type CommandWithHistoryView,
+  CommandsRepository,
+  type Report,
+} from './commands.repository.js';
+import { ValidationProblem } from '../http/problem.js';
+import { parseInstant } from '../http/validators.js';
+import { DEFAULT_PAGE_SIZE, ListCommandsQuery, MAX_PAGE_SIZE } from './dto/list-commands.query.js';
+
+export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
+
+export interface CommandPage {
+  items: CommandView[];
+  nextCursor: string | null;
+}
+
+@Injectable()
+export class CommandsService {
+  constructor(
+    private readonly repository: CommandsRepository,
+    private readonly changes: CommandChanges,
+  ) {}
+
+  /** Applies a report by the rank rule and records it; publishes the change once committed. */
+  async report(report: Report): Promise<RecordedReport> {
+    const result = await this.repository.applyReport(report);
+    if (result.kind === 'mismatch') {
+      throw new CommandMismatchError(report.commandId, result.field);
+    }
+    if (result.outcome === 'applied') {
+      this.changes.publish({
+        id: result.eventId,
+        commandId: result.commandId,
+        deviceId: result.deviceId,
+        status: result.status,
+        previousStatus: result.previousStatus,
+        source: result.source,
+        version: result.version,
+        receivedAt: result.receivedAt.toISOString(),
+      });
+    }
+    return result;
+  }
+
+  async get(commandId: string): Promise<CommandWithHistoryView> {
+    const command = await this.repository.findWithHistory(commandId);
+    if (command === undefined) {
+      throw new CommandNotFoundError(commandId);
+    }
+    return command;
+  }
+
+  async list(query: ListCommandsQuery): Promise<CommandPage> {
+    const limit = query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw ValidationProblem.of('limit', `must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    const since = query.since === undefined ? undefined : parseInstant(query.since);
+    const until = query.until === undefined ? undefined : parseInstant(query.until);
+    const page = await this.repository.list({
+      deviceId: query.deviceId,
+      statuses: query.status?.split(',') as CommandStatus[] | undefined,
+      since,
+      until,
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+      limit,
+    });
+    const last = page.items.at(-1);
+    return {
+      items: page.items,
+      nextCursor: page.hasMore && last ? encodeCursor(last) : null,
+    };
+  }
+}
+
+// The cursor is the keyset of the last command on the page: opaque to clients, checked on return.
+function encodeCursor(command: CommandView): string {
+  return Buffer.from(JSON.stringify([command.createdAt, command.commandId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; commandId: string } {
+  const invalid = () => ValidationProblem.of('cursor', 'is not a cursor this service issued');
+  if (!/^[A-Za-z0-9_-]{1,1024}$/.test(cursor)) {
+    throw invalid();
+  }
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (
+    !Array.isArray(decoded) ||
+    decoded.length !== 2 ||
+    typeof decoded[0] !== 'string' ||
+    typeof decoded[1] !== 'string'
+  ) {
+    throw invalid();
+  }
+  const createdAt = parseInstant(decoded[0]);
+  const commandId: string = decoded[1];
+  if (
+    createdAt === undefined ||
+    commandId.length === 0 ||
+    !commandId.isWellFormed() ||
+    commandId.includes('\u0000')
+  ) {
+    throw invalid();
+  }
+  return { createdAt, commandId };
+}

@@ -1,0 +1,119 @@
+import { ApiProperty } from '@nestjs/swagger';
+import {
+  COMMAND_STATUSES,
+  type CommandStatus,
+  REPORT_OUTCOMES,
+  REPORT_SOURCES,
+  type ReportOutcome,
+  type ReportSource,
+} from '../command-status.js';
+
+// Response shapes for the OpenAPI document; the repository's views are what is actually sent.
+
+export class HistoryEntryResponse {
+  @ApiProperty({ example: '1', description: 'History event id (also the change feed id)' })
+  id!: string;
+
+  @ApiProperty({ enum: COMMAND_STATUSES })
+  status!: CommandStatus;
+
+  @ApiProperty({ enum: REPORT_OUTCOMES })
+  outcome!: ReportOutcome;
+
+  @ApiProperty({ enum: REPORT_SOURCES })
+  source!: ReportSource;
+
+  @ApiProperty({ nullable: true, example: null })
+  resultDetail!: unknown;
+
+  @ApiProperty({
+    nullable: true,
+    description: 'The request body as received; null for the sweeper',
+    type: 'object',
+    additionalProperties: true,
+  })
+  payload!: unknown;
+
+  @ApiProperty({ example: '2026-11-26T05:00:00.000Z' })
+  receivedAt!: string;
+}
+
+export class CommandResponse {
+  @ApiProperty({ example: '108a9c71462a48e09426e06e844d47ba' })
+  commandId!: string;
+
+  @ApiProperty({ example: '92d3f8da-200a-4143-8d0d-591a7e11de6c' })
+  deviceId!: string;
+
+  @ApiProperty({ enum: COMMAND_STATUSES })
+  status!: CommandStatus;
+
+  @ApiProperty({ nullable: true, example: { value: 1 } })
+  resultDetail!: unknown;
+
+  @ApiProperty({ type: String, nullable: true })
+  serviceId!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  method!: string | null;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true })
+  paras!: Record<string, unknown> | null;
+
+  @ApiProperty({ example: '2026-11-26T05:00:00.000Z' })
+  createdAt!: string;
+
+  @ApiProperty({ example: '2026-11-26T05:00:01.000Z' })
+  updatedAt!: string;
+
+  @ApiProperty({ example: '2026-11-28T05:00:00.000Z' })
+  deadline!: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  sentAt!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  deliveredAt!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  completedAt!: string | null;
+
+  @ApiProperty({ example: 3, description: 'Number of applied status changes' })
+  version!: number;
+}
+
+export class CommandWithHistoryResponse extends CommandResponse {
+  @ApiProperty({ type: [HistoryEntryResponse], description: 'Every report, oldest first' })
+  history!: HistoryEntryResponse[];
+}
+
+export class CommandPageResponse {
+  @ApiProperty({ type: [CommandResponse] })
+  items!: CommandResponse[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as cursor for the next page' })
+  nextCursor!: string | null;
+}
+
+export class ProblemResponse {
+  @ApiProperty({ example: 'about:blank' })
+  type!: string;
+
+  @ApiProperty({ example: 'Bad Request' })
+  title!: string;
+
+  @ApiProperty({ example: 400 })
+  status!: number;
+
+  @ApiProperty({ required: false })
+  detail?: string;
+
+  @ApiProperty({
+    required: false,
+    example: [{ field: 'result.resultCode', message: 'result.resultCode must be one of ...' }],
+  })
+  errors?: { field: string; message: string }[];
+
+  @ApiProperty({ required: false })
+  requestId?: string;
+}

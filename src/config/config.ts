@@ -1,0 +1,119 @@
+// The service's configuration, read from the environment once at start-up (API.md, "Configuration").
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Unset: the embedded database (PGlite) in pgliteDataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly pgliteDataDir: string;
+  readonly dbPoolSize: number;
+  readonly callbackToken: string | undefined;
+  readonly apiKeys: readonly string[];
+  readonly authDisabled: boolean;
+  readonly bodyLimitBytes: number;
+  readonly commandDeadlineSeconds: number;
+  readonly sweepIntervalSeconds: number;
+  readonly retentionDays: number;
+  readonly logLevel: LogLevel;
+  readonly production: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses and checks every variable; the first bad one stops start-up with a message naming it. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const callbackToken = optionalString(env, 'CALLBACK_TOKEN');
+  const apiKeys = (optionalString(env, 'API_KEYS') ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key.length > 0);
+  const authDisabled = boolean(env, 'AUTH_DISABLED', false);
+  const production = env.NODE_ENV === 'production';
+  if (production && callbackToken === undefined && apiKeys.length === 0 && !authDisabled) {
+    throw new ConfigError(
+      'CALLBACK_TOKEN',
+      'and API_KEYS are both unset with NODE_ENV=production: set them, or set AUTH_DISABLED=true to run without authentication',
+    );
+  }
+  const databaseUrl = optionalString(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: optionalString(env, 'HOST') ?? '0.0.0.0',
+    databaseUrl,
+    pgliteDataDir: optionalString(env, 'PGLITE_DATA_DIR') ?? './data/pglite',
+    dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
+    callbackToken,
+    apiKeys,
+    authDisabled,
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 65536, 1024, 100 * 1024 * 1024),
+    commandDeadlineSeconds: integer(env, 'COMMAND_DEADLINE_SECONDS', 172800, 1, 31536000),
+    sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 1, 86400),
+    retentionDays: integer(env, 'RETENTION_DAYS', 0, 0, 36500),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    production,
+  };
+}
+
+function optionalString(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optionalString(env, name);
+  if (raw === undefined) {
+    return fallback;
+  }
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  const value = Number(raw.trim());
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optionalString(env, name)?.trim().toLowerCase();
+  if (raw === undefined) {
+    return fallback;
+  }
+  if (raw === 'true' || raw === '1') {
+    return true;
+  }
+  if (raw === 'false' || raw === '0') {
+    return false;
+  }
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = optionalString(env, name)?.trim();
+  if (raw === undefined) {
+    return fallback;
+  }
+  const found = allowed.find((value) => value === raw);
+  if (found === undefined) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return found;
+}

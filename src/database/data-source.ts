@@ -1,0 +1,46 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
+
+// Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
+export const MIGRATIONS = [InitialSchema1764133200000];
+
+export interface DatabaseConnectionOptions {
+  url: string;
+  poolSize: number;
+  /** Shown in logs and errors instead of the URL, which may hold a password. */
+  label?: string;
+}
+
+// Bounds that keep a slow or unreachable database from holding a request past API.md's 5 s.
+export const CONNECT_TIMEOUT_MS = 2000;
+export const STATEMENT_TIMEOUT_MS = 3000;
+
+export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: options.url,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    extra: {
+      max: options.poolSize,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // Client-side bound on each query: a hung server is noticed even when it cannot answer.
+      query_timeout: STATEMENT_TIMEOUT_MS + 500,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      idleTimeoutMillis: 30000,
+      keepAlive: true,
+      application_name: 'command-tracker',
+    },
+  };
+}
+
+// The TypeORM CLI's data source: `npm run migration:run` etc. against DATABASE_URL.
+export default new DataSource(
+  dataSourceOptions({
+    url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    poolSize: 1,
+  }),
+);

@@ -1,0 +1,61 @@
+import { QueryFailedError } from 'typeorm';
+import { DatabaseUnavailableError } from '../http/problem.js';
+
+// SQLSTATE classes that mean "could not do it now", not "this request is wrong":
+// 08 connection exception, 40 transaction rollback (serialization, deadlock),
+// 53 insufficient resources, 57 operator intervention (statement timeout, shutdown), 58 system error.
+const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)/;
+
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'Connection terminated unexpectedly',
+  'Client has encountered a connection error',
+  'Client was closed',
+  'Cannot use a pool after calling end',
+  'connect ECONNREFUSED',
+];
+
+/** True when an error says the database is unreachable, too slow or temporarily refusing. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseUnavailableError) {
+    return true;
+  }
+  const cause = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
+  if (!(cause instanceof Error)) {
+    return false;
+  }
+  const { code } = cause as { code?: unknown };
+  if (typeof code === 'string') {
+    if (TRANSIENT_SQLSTATE.test(code)) {
+      return true;
+    }
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) {
+      return true;
+    }
+  }
+  return CONNECTION_MESSAGES.some((message) => cause.message.includes(message));
+}
+
+/** True for errors raised by the database layer at all (the driver or TypeORM). */
+export function isDatabaseError(error: unknown): boolean {
+  return error instanceof QueryFailedError || isDatabaseUnavailable(error);
+}
+
+/**
+ * Settles with the operation, or fails with DatabaseUnavailableError after `ms`: a caller is
+ * answered in bounded time even when the database hangs. The operation itself may still finish;
+ * every write here is safe to repeat, which is what the platform does after a 503.
+ */
+export async function withDeadline<T>(operation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailableError('deadline exceeded')), ms);
+  });
+  try {
+    return await Promise.race([operation, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,132 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpException,
+  Logger,
+} from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { CommandMismatchError, CommandNotFoundError } from '../commands/command-errors.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { UnauthorizedProblem } from './auth.guards.js';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ValidationProblem } from './problem.js';
+
+const logger = new Logger('Problem');
+
+// The platform re-pushes after 503 only: a callback we could not store must never end as 500.
+const CALLBACK_PATH = '/callbacks/';
+
+interface Problem {
+  details: ProblemDetails;
+  headers: Record<string, string>;
+}
+
+function problem(
+  status: number,
+  detail?: string,
+  extra: Partial<ProblemDetails> = {},
+): ProblemDetails {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    ...(detail === undefined ? {} : { detail }),
+    ...extra,
+  };
+}
+
+/** Fastify's own refusals (body parsing, size, media type) carry a statusCode and an FST_ code. */
+function fastifyError(exception: unknown): { statusCode: number; message: string } | undefined {
+  if (exception instanceof Error) {
+    const { statusCode, code } = exception as { statusCode?: unknown; code?: unknown };
+    if (
+      typeof statusCode === 'number' &&
+      statusCode >= 400 &&
+      statusCode < 500 &&
+      typeof code === 'string' &&
+      code.startsWith('FST_')
+    ) {
+      return { statusCode, message: exception.message };
+    }
+  }
+  return undefined;
+}
+
+/** Maps anything thrown while serving a request to RFC 9457 problem details. */
+export function toProblem(exception: unknown, request: { id: string; url: string }): Problem {
+  const requestId = request.id;
+  if (exception instanceof ValidationProblem) {
+    return {
+      details: problem(400, exception.message, { errors: exception.errors, requestId }),
+      headers: {},
+    };
+  }
+  if (exception instanceof UnauthorizedProblem) {
+    return {
+      details: problem(401, exception.message, { requestId }),
+      headers: exception.challenge ? { 'www-authenticate': exception.challenge } : {},
+    };
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'string'
+        ? response
+        : typeof (response as { message?: unknown }).message === 'string'
+          ? (response as { message: string }).message
+          : exception.message;
+    return { details: problem(status, message, { requestId }), headers: {} };
+  }
+  if (exception instanceof CommandMismatchError) {
+    return { details: problem(409, exception.message, { requestId }), headers: {} };
+  }
+  if (exception instanceof CommandNotFoundError) {
+    return { details: problem(404, exception.message, { requestId }), headers: {} };
+  }
+  const fastify = fastifyError(exception);
+  if (fastify) {
+    return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
+  }
+  const onCallback = request.url.startsWith(CALLBACK_PATH);
+  if (isDatabaseUnavailable(exception) || onCallback) {
+    logger.warn(
+      { requestId, err: describe(exception) },
+      'Answered 503: the request could not be served by the database',
+    );
+    return {
+      details: problem(503, 'The database is unavailable; nothing was stored, try again', {
+        requestId,
+      }),
+      headers: { 'retry-after': '5' },
+    };
+  }
+  logger.error({ requestId, err: describe(exception) }, 'Unexpected error');
+  return {
+    details: problem(500, 'An unexpected error occurred', { requestId }),
+    headers: {},
+  };
+}
+
+function describe(exception: unknown): string {
+  return exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+}
+
+export function sendProblem(reply: FastifyReply, { details, headers }: Problem): void {
+  void reply
+    .status(details.status)
+    .headers(headers)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(details));
+}
+
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    sendProblem(reply, toProblem(exception, request));
+  }
+}

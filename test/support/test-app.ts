@@ -1,0 +1,39 @@
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type AppConfig, loadConfig } from '../../src/config/config.js';
+import { createApp } from '../../src/app.factory.js';
+import { type TestDatabase, createTestDatabase } from './test-database.js';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  database: TestDatabase;
+  config: AppConfig;
+  /** Closes the app, then drops its database (unless it was given one). */
+  close(): Promise<void>;
+}
+
+/** The whole service on a fresh database (or the one given), ready for inject(). */
+export async function startTestApp(
+  overrides: Partial<AppConfig> = {},
+  database?: TestDatabase,
+): Promise<TestApp> {
+  const db = database ?? (await createTestDatabase());
+  const config: AppConfig = {
+    ...loadConfig({ LOG_LEVEL: 'error' }),
+    databaseUrl: db.url,
+    ...overrides,
+  };
+  const app = await createApp(config, { url: db.url, poolSize: db.poolSize, description: 'test' });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return {
+    app,
+    database: db,
+    config,
+    close: async () => {
+      await app.close();
+      if (database === undefined) {
+        await db.drop();
+      }
+    },
+  };
+}
