@@ -97,7 +97,7 @@ export interface ListFilter {
  * meanwhile, the insert meets the conflict while `verdict` still says 'created': nothing is
  * written and the statement reports it, to be run again (see applyReport).
  */
-const APPLY_REPORT_SQL = `
+export const APPLY_REPORT_SQL = `
 WITH input AS (
   SELECT $1::text AS command_id, $2::text AS device_id, $3::text AS status, $4::smallint AS rank,
          $5::jsonb AS result_detail, $6::jsonb AS payload, $7::text AS source,
