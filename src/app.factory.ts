@@ -8,6 +8,7 @@ import { AppModule } from './app.module.js';
 import { type AppConfig } from './config/config.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
+import { answerFrameworkError } from './http/problem.filter.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
 export interface Database {
@@ -66,6 +67,7 @@ export async function createApp(
     },
     // Hung clients must not hold connections for ever; SSE streams are exempt from these.
     requestTimeout: 30_000,
+    frameworkErrors: answerFrameworkError,
   });
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted; anything else is 415.

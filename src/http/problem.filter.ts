@@ -121,6 +121,15 @@ export function sendProblem(reply: FastifyReply, { details, headers }: Problem):
     .send(JSON.stringify(details));
 }
 
+/** Fastify's router refuses some URLs (bad percent-encoding) before Nest sees them: same answer. */
+export function answerFrameworkError(
+  error: Error,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  sendProblem(reply, toProblem(error, request));
+}
+
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
