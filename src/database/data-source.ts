@@ -1,4 +1,5 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
+import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
@@ -19,6 +20,8 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
   return {
     type: 'postgres',
     url: options.url,
+    // For migration:generate only; the service's SQL is hand-written (commands.repository.ts).
+    entities: [CommandEntity, CommandHistoryEntity],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -1,0 +1,128 @@
+import {
+  Check,
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
+
+// The schema as TypeORM sees it, so that `npm run migration:generate` diffs entity changes against
+// the database. The service itself reads and writes with the SQL in commands.repository.ts.
+// Indexes with DESC or partial definitions live in the migrations only (synchronize: false).
+
+@Entity('commands')
+@Check(
+  'commands_status_check',
+  `status IN ('PENDING','SENT','DELIVERED','TIMEOUT','EXPIRED','CANCELED','SUCCESSFUL','FAILED')`,
+)
+@Check('commands_rank_check', `rank BETWEEN 0 AND 4`)
+@Index('commands_created_idx', { synchronize: false })
+@Index('commands_device_created_idx', { synchronize: false })
+@Index('commands_status_created_idx', { synchronize: false })
+@Index('commands_open_deadline_idx', { synchronize: false })
+@Index('commands_finished_updated_idx', { synchronize: false })
+export class CommandEntity {
+  @PrimaryColumn({
+    name: 'command_id',
+    type: 'text',
+    collation: 'C',
+    primaryKeyConstraintName: 'commands_pkey',
+  })
+  commandId!: string;
+
+  @Column({ name: 'device_id', type: 'text', collation: 'C' })
+  deviceId!: string;
+
+  @Column({ type: 'text' })
+  status!: string;
+
+  @Column({ type: 'smallint' })
+  rank!: number;
+
+  @Column({ name: 'result_detail', type: 'jsonb', nullable: true })
+  resultDetail!: unknown;
+
+  @Column({ name: 'service_id', type: 'text', nullable: true })
+  serviceId!: string | null;
+
+  @Column({ type: 'text', nullable: true })
+  method!: string | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  paras!: unknown;
+
+  @Column({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz', precision: 3 })
+  updatedAt!: Date;
+
+  @Column({ type: 'timestamptz', precision: 3 })
+  deadline!: Date;
+
+  @Column({ name: 'sent_at', type: 'timestamptz', precision: 3, nullable: true })
+  sentAt!: Date | null;
+
+  @Column({ name: 'delivered_at', type: 'timestamptz', precision: 3, nullable: true })
+  deliveredAt!: Date | null;
+
+  @Column({ name: 'completed_at', type: 'timestamptz', precision: 3, nullable: true })
+  completedAt!: Date | null;
+
+  @Column({ type: 'integer' })
+  version!: number;
+}
+
+@Entity('command_history')
+@Check('command_history_outcome_check', `outcome IN ('applied','duplicate','stale','conflict')`)
+@Check('command_history_source_check', `source IN ('callback','registration','sweeper')`)
+@Index('command_history_command_idx', { synchronize: false })
+export class CommandHistoryEntity {
+  @PrimaryGeneratedColumn('identity', {
+    type: 'bigint',
+    generatedIdentity: 'ALWAYS',
+    primaryKeyConstraintName: 'command_history_pkey',
+  })
+  id!: string;
+
+  @Column({ name: 'command_id', type: 'text', collation: 'C' })
+  commandId!: string;
+
+  @ManyToOne(() => CommandEntity, {
+    onDelete: 'CASCADE',
+    createForeignKeyConstraints: true,
+  })
+  @JoinColumn({
+    name: 'command_id',
+    referencedColumnName: 'commandId',
+    foreignKeyConstraintName: 'command_history_command_id_fkey',
+  })
+  command?: CommandEntity;
+
+  @Column({ type: 'text' })
+  status!: string;
+
+  @Column({ type: 'text' })
+  outcome!: string;
+
+  @Column({ type: 'text' })
+  source!: string;
+
+  @Column({ name: 'previous_status', type: 'text', nullable: true })
+  previousStatus!: string | null;
+
+  @Column({ type: 'integer' })
+  version!: number;
+
+  @Column({ name: 'result_detail', type: 'jsonb', nullable: true })
+  resultDetail!: unknown;
+
+  @Column({ type: 'jsonb', nullable: true })
+  payload!: unknown;
+
+  @Column({ name: 'received_at', type: 'timestamptz', precision: 3 })
+  receivedAt!: Date;
+}
