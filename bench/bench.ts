@@ -1,0 +1,505 @@
+// npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries
+//   --targets baseline,service,service-group-commit --profile]
+// Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
+// 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
+//    autocannon at 16 and 64 connections with the same seeded traffic;
+// 2. queries: the service on a scratch database seeded with set-based SQL, autocannon at 16
+//    connections on GET /commands/{id}, a device's first page, the first page and a deep page.
+// Prints one table; scratch databases are dropped at the end. Not part of npm test.
+import autocannon from 'autocannon';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../src/database/data-source.js';
+import { runMigrations } from '../src/database/migrate.js';
+import { random } from './simulator.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Target {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+}
+
+const TARGETS: Record<string, Target> = {
+  baseline: { name: 'baseline', script: 'dist/bench/baseline.js', env: {} },
+  service: { name: 'service', script: 'dist/src/main.js', env: { GROUP_COMMIT: 'false' } },
+  'service-group-commit': {
+    name: 'service-group-commit',
+    script: 'dist/src/main.js',
+    env: { GROUP_COMMIT: 'true' },
+  },
+};
+
+interface Row {
+  target: string;
+  load: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  peakRssMb?: number;
+}
+
+interface BenchOptions {
+  server: string;
+  scale: number;
+  duration: number;
+  warmup: number;
+  only: 'all' | 'callbacks' | 'queries';
+  targets: string[];
+  profile: boolean;
+}
+
+function parseOptions(): BenchOptions {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      scale: { type: 'string', default: '1' },
+      duration: { type: 'string', default: '15' },
+      warmup: { type: 'string', default: '5' },
+      only: { type: 'string', default: 'all' },
+      targets: { type: 'string', default: 'baseline,service,service-group-commit' },
+      profile: { type: 'boolean', default: false },
+    },
+  });
+  const server = process.env.DATABASE_URL;
+  if (server === undefined || server === '') {
+    throw new Error('DATABASE_URL must name a PostgreSQL server where databases can be created');
+  }
+  const scale = Number(values.scale);
+  if (!(scale > 0 && scale <= 1)) {
+    throw new Error('--scale must be in (0, 1]');
+  }
+  const only = values.only;
+  if (only !== 'all' && only !== 'callbacks' && only !== 'queries') {
+    throw new Error('--only must be callbacks or queries');
+  }
+  const targets = values.targets.split(',');
+  for (const target of targets) {
+    if (!(target in TARGETS)) {
+      throw new Error(`unknown target ${target}; known: ${Object.keys(TARGETS).join(', ')}`);
+    }
+  }
+  return {
+    server,
+    scale,
+    duration: Number(values.duration),
+    warmup: Number(values.warmup),
+    only,
+    targets,
+    profile: values.profile,
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+async function admin(server: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: server });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh, migrated scratch database, dropped by the returned function. */
+async function scratchDatabase(
+  server: string,
+  tag: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `bench_${tag}_${randomBytes(4).toString('hex')}`;
+  await admin(server, `CREATE DATABASE ${name}`);
+  const url = withDatabase(server, name);
+  const dataSource = new DataSource(dataSourceOptions({ url, poolSize: 1 }));
+  await dataSource.initialize();
+  try {
+    await runMigrations(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+  return { url, drop: () => admin(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+interface Server {
+  process: ChildProcess;
+  url: string;
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+async function startServer(
+  target: Target,
+  databaseUrl: string,
+  options: BenchOptions,
+): Promise<Server> {
+  const port = await freePort();
+  const nodeArgs = options.profile
+    ? ['--cpu-prof', '--cpu-prof-dir', join(ROOT, 'bench/results/profiles')]
+    : [];
+  if (options.profile) {
+    await mkdir(join(ROOT, 'bench/results/profiles'), { recursive: true });
+  }
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, target.script)], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+      NODE_ENV: 'development',
+      ...target.env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`${target.name} exited with ${child.exitCode}: ${stderr}`);
+    }
+    if (Date.now() - started > 60_000) {
+      child.kill('SIGKILL');
+      throw new Error(`${target.name} did not listen within 60 s: ${stderr}`);
+    }
+    try {
+      await fetch(`${url}/health/live`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const pid = child.pid;
+  return {
+    process: child,
+    url,
+    // VmHWM is the kernel's own peak resident set size of the process.
+    peakRssMb: () => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      return kb / 1024;
+    },
+    stop: () =>
+      new Promise<void>((done) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/**
+ * The platform's traffic over many commands: a window of commands in progress, each report picks
+ * one of them at random and pushes its next status (SENT, DELIVERED, SUCCESSFUL); 5% of reports
+ * repeat the previous one. Under concurrency some overtake each other (stale outcomes).
+ */
+export class CallbackTraffic {
+  private readonly next: () => number;
+  private readonly window: { id: number; step: number }[] = [];
+  private nextId = 0;
+
+  constructor(
+    seed: number,
+    private readonly windowSize = 2048,
+    private readonly devices = 1000,
+  ) {
+    this.next = random(seed);
+    for (let i = 0; i < windowSize; i++) {
+      this.window.push({ id: this.nextId++, step: 0 });
+    }
+  }
+
+  body(): string {
+    const slot = Math.floor(this.next() * this.windowSize);
+    const command = this.window[slot];
+    const repeat = command.step > 0 && this.next() < 0.05;
+    const step = repeat ? command.step - 1 : command.step;
+    const status = ['SENT', 'DELIVERED', 'SUCCESSFUL'][step];
+    if (!repeat) {
+      command.step++;
+      if (command.step === 3) {
+        this.window[slot] = { id: this.nextId++, step: 0 };
+      }
+    }
+    return JSON.stringify({
+      deviceId: `bench-device-${command.id % this.devices}`,
+      commandId: `bench-command-${command.id}`,
+      result: { resultCode: status, resultDetail: status === 'SUCCESSFUL' ? { value: 1 } : null },
+    });
+  }
+}
+
+async function load(
+  url: string,
+  connections: number,
+  duration: number,
+  request: { method: string; path: () => string; body?: () => string },
+): Promise<Omit<Row, 'target' | 'load'>> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    pipelining: 1,
+    timeout: 20,
+    requests: [
+      {
+        method: request.method,
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (r) => ({ ...r, path: request.path(), body: request.body?.() }),
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const name of options.targets) {
+    const target = TARGETS[name];
+    const database = await scratchDatabase(options.server, 'cb');
+    const server = await startServer(target, database.url, options);
+    try {
+      const traffic = new CallbackTraffic(42);
+      const callback = {
+        method: 'POST',
+        path: () => '/callbacks/command-status',
+        body: () => traffic.body(),
+      };
+      log(`${name}: warm-up ${options.warmup} s`);
+      await load(server.url, 16, options.warmup, callback);
+      for (const connections of [16, 64]) {
+        log(`${name}: callbacks at ${connections} connections, ${options.duration} s`);
+        const measured = await load(server.url, connections, options.duration, callback);
+        rows.push({ target: name, load: `callbacks c${connections}`, ...measured });
+      }
+      const peak = server.peakRssMb();
+      for (const row of rows.filter((r) => r.target === name)) {
+        row.peakRssMb = peak;
+      }
+    } finally {
+      await server.stop();
+      await database.drop();
+    }
+  }
+  return rows;
+}
+
+function commandIdOf(n: number): string {
+  return createHash('md5').update(String(n)).digest('hex');
+}
+
+/** Set-based seeding: secondary indexes dropped and rebuilt, foreign keys not checked row by row. */
+async function seed(url: string, commands: number, devices: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`SET maintenance_work_mem = '512MB'`);
+    const { rows: indexes } = await client.query<{ name: string; definition: string }>(
+      `SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+       WHERE tablename IN ('commands', 'command_history')
+         AND indexname NOT IN (SELECT conname FROM pg_constraint)`,
+    );
+    for (const index of indexes) {
+      await client.query(`DROP INDEX ${index.name}`);
+    }
+    await client.query(`SET session_replication_role = replica`);
+    await client.query(
+      `INSERT INTO commands (command_id, device_id, status, rank, result_detail, service_id, method,
+         paras, created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version)
+       SELECT md5(g::text), 'bench-device-' || (g % $2), s.status, s.rank,
+              CASE s.status WHEN 'SUCCESSFUL' THEN '{"value": 1}'::jsonb
+                            WHEN 'FAILED' THEN '{"reason": "send command failed"}'::jsonb END,
+              'WaterMeter', 'SET_READ_PERIOD', '{"value": 5}'::jsonb,
+              t.created, t.created + interval '3 s', t.created + interval '48 h',
+              t.created, t.created + interval '1 s',
+              CASE WHEN s.rank >= 3 THEN t.created + interval '3 s' END, s.version
+       FROM generate_series(1, $1::integer) g
+         CROSS JOIN LATERAL (SELECT date_trunc('second', now()) - ($1::integer - g) * interval '250 ms' AS created) t
+         CROSS JOIN LATERAL (SELECT * FROM (VALUES
+           (0, 'SUCCESSFUL', 4, 3), (1, 'SUCCESSFUL', 4, 3), (2, 'SUCCESSFUL', 4, 3),
+           (3, 'SUCCESSFUL', 4, 3), (4, 'SUCCESSFUL', 4, 3), (5, 'SUCCESSFUL', 4, 3),
+           (6, 'SUCCESSFUL', 4, 3), (7, 'FAILED', 4, 3), (8, 'TIMEOUT', 3, 3), (9, 'DELIVERED', 2, 2)
+         ) v(k, status, rank, version) WHERE v.k = g % 10) s`,
+      [commands, devices],
+    );
+    await client.query(
+      `INSERT INTO command_history (command_id, status, outcome, source, previous_status, version,
+         result_detail, payload, received_at)
+       SELECT c.command_id, h.status, h.outcome, 'callback', h.previous_status, h.version,
+              CASE WHEN h.k = 3 THEN c.result_detail END,
+              jsonb_build_object('deviceId', c.device_id, 'commandId', c.command_id,
+                'result', jsonb_build_object('resultCode', h.status, 'resultDetail',
+                  CASE WHEN h.k = 3 THEN c.result_detail END)),
+              c.created_at + h.k * interval '1 s'
+       FROM commands c CROSS JOIN LATERAL (VALUES
+         (1, 'SENT', 'applied', NULL, 1),
+         (2, 'DELIVERED', 'applied', 'SENT', 2),
+         (3, c.status, CASE WHEN c.status = 'DELIVERED' THEN 'duplicate' ELSE 'applied' END,
+             'DELIVERED', c.version)
+       ) h(k, status, outcome, previous_status, version)
+       ORDER BY c.created_at, h.k`,
+    );
+    await client.query(`SET session_replication_role = DEFAULT`);
+    for (const index of indexes) {
+      await client.query(index.definition);
+    }
+    await client.query(`VACUUM ANALYZE commands`);
+    await client.query(`VACUUM ANALYZE command_history`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function benchQueries(options: BenchOptions): Promise<Row[]> {
+  const commands = Math.round(1_000_000 * options.scale);
+  const devices = Math.max(100, Math.round(10_000 * options.scale));
+  const database = await scratchDatabase(options.server, 'q');
+  const rows: Row[] = [];
+  try {
+    log(`seeding ${commands} commands, ${commands * 3} history rows, ${devices} devices`);
+    const seeding = Date.now();
+    await seed(database.url, commands, devices);
+    const seedSeconds = (Date.now() - seeding) / 1000;
+    log(`seeded in ${seedSeconds.toFixed(1)} s`);
+
+    // The cursor after page 1000 of 50 (or halfway, on a small scale): the keyset of that row.
+    const depth = Math.min(1000 * 50, Math.floor(commands / 2));
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    const { rows: keyset } = await client
+      .query<{ created_at: Date; command_id: string }>(
+        `SELECT created_at, command_id FROM commands
+         ORDER BY created_at DESC, command_id DESC OFFSET $1 LIMIT 1`,
+        [depth - 1],
+      )
+      .finally(() => client.end());
+    const cursor = Buffer.from(
+      JSON.stringify([keyset[0].created_at.toISOString(), keyset[0].command_id]),
+    ).toString('base64url');
+
+    const server = await startServer(TARGETS.service, database.url, options);
+    const next = random(7);
+    const pick = (n: number) => 1 + Math.floor(next() * n);
+    const queries: { name: string; path: () => string }[] = [
+      { name: 'GET /commands/{id}', path: () => `/commands/${commandIdOf(pick(commands))}` },
+      {
+        name: "a device's first page",
+        path: () => `/commands?deviceId=bench-device-${pick(devices) - 1}`,
+      },
+      { name: 'list, first page', path: () => '/commands' },
+      { name: `list, page ${depth / 50 + 1}`, path: () => `/commands?cursor=${cursor}` },
+    ];
+    try {
+      for (const query of queries) {
+        const request = { method: 'GET', path: query.path };
+        log(`${query.name}: warm-up, then ${options.duration} s at 16 connections`);
+        await load(server.url, 16, Math.min(options.warmup, 3), request);
+        const measured = await load(server.url, 16, Math.min(options.duration, 10), request);
+        rows.push({ target: 'service', load: query.name, ...measured });
+      }
+      for (const row of rows) {
+        row.peakRssMb = server.peakRssMb();
+      }
+    } finally {
+      await server.stop();
+    }
+    rows.push({
+      target: `seeding (${commands} commands)`,
+      load: `${seedSeconds.toFixed(1)} s`,
+      rps: NaN,
+      p50: NaN,
+      p99: NaN,
+      non2xx: 0,
+      errors: 0,
+    });
+  } finally {
+    await database.drop();
+  }
+  return rows;
+}
+
+function log(message: string): void {
+  console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
+}
+
+function table(rows: Row[]): string {
+  const number = (value: number, digits = 0) => (Number.isNaN(value) ? '' : value.toFixed(digits));
+  const lines = [
+    '| target | load | req/s | p50 ms | p99 ms | non-2xx | errors | peak RSS MB |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (row) =>
+        `| ${row.target} | ${row.load} | ${number(row.rps)} | ${number(row.p50)} | ${number(row.p99)} | ` +
+        `${row.non2xx} | ${row.errors} | ${row.peakRssMb === undefined ? '' : number(row.peakRssMb)} |`,
+    ),
+  ];
+  const baseline = rows.filter((row) => row.target === 'baseline');
+  for (const row of rows) {
+    const base = baseline.find((b) => b.load === row.load);
+    if (base !== undefined && row.target !== 'baseline') {
+      lines.push(
+        `\n${row.target} / baseline, ${row.load}: throughput ${(row.rps / base.rps).toFixed(2)}x, ` +
+          `p99 ${(row.p99 / base.p99).toFixed(2)}x (${(row.p99 - base.p99).toFixed(0)} ms)`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const started = Date.now();
+  const rows: Row[] = [];
+  if (options.only !== 'queries') {
+    rows.push(...(await benchCallbacks(options)));
+  }
+  if (options.only !== 'callbacks') {
+    rows.push(...(await benchQueries(options)));
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  console.log(table(rows));
+}
+
+main().catch((error: unknown) => {
+  console.error('Benchmark failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

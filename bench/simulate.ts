@@ -1,0 +1,79 @@
+// npm run simulate -- --target http://localhost:3000 --commands 1000 --concurrency 16 [--register]
+//   [--token T] [--api-key K] [--push-timeout-ms 15000] [--retry-delay-ms 1000]
+//   [--repush-window-ms 600000] [--devices 50] [--seed 1]
+// Exits 1 when any command does not end as the rank rule says, or a push is refused.
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_SIMULATION,
+  type SimulationOptions,
+  formatSummary,
+  runSimulation,
+} from './simulator.js';
+
+export function parseSimulationArgs(args: string[]): SimulationOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: 'string' },
+      commands: { type: 'string' },
+      concurrency: { type: 'string' },
+      register: { type: 'boolean' },
+      token: { type: 'string' },
+      'api-key': { type: 'string' },
+      'push-timeout-ms': { type: 'string' },
+      'retry-delay-ms': { type: 'string' },
+      'repush-window-ms': { type: 'string' },
+      devices: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  const count = (name: keyof typeof values, fallback: number, min = 1): number => {
+    const raw = values[name];
+    if (raw === undefined) {
+      return fallback;
+    }
+    const value = Number(raw);
+    if (typeof raw !== 'string' || !Number.isInteger(value) || value < min) {
+      throw new Error(`--${name} must be a whole number of at least ${min}, got ${String(raw)}`);
+    }
+    return value;
+  };
+  if (values.target === undefined) {
+    throw new Error('--target <url> is required, e.g. --target http://localhost:3000');
+  }
+  return {
+    target: values.target.replace(/\/+$/, ''),
+    commands: count('commands', DEFAULT_SIMULATION.commands),
+    concurrency: count('concurrency', DEFAULT_SIMULATION.concurrency),
+    register: values.register ?? false,
+    token: values.token,
+    apiKey: values['api-key'],
+    pushTimeoutMs: count('push-timeout-ms', DEFAULT_SIMULATION.pushTimeoutMs),
+    retryDelayMs: count('retry-delay-ms', DEFAULT_SIMULATION.retryDelayMs, 0),
+    repushWindowMs: count('repush-window-ms', DEFAULT_SIMULATION.repushWindowMs, 0),
+    devices: count('devices', DEFAULT_SIMULATION.devices),
+    seed: count('seed', DEFAULT_SIMULATION.seed, 0),
+  };
+}
+
+async function main(): Promise<void> {
+  let options: SimulationOptions;
+  try {
+    options = parseSimulationArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(2);
+  }
+  console.log(
+    `Simulating the platform against ${options.target}: ${options.commands} commands, ` +
+      `concurrency ${options.concurrency}${options.register ? ', registered first' : ''}`,
+  );
+  const summary = await runSimulation(options);
+  console.log(formatSummary(summary));
+  process.exitCode = summary.mismatches.length === 0 ? 0 : 1;
+}
+
+void main().catch((error: unknown) => {
+  console.error('Simulation failed:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});
