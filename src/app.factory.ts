@@ -3,6 +3,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { type DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module.js';
 import { type AppConfig } from './config/config.js';
@@ -56,6 +58,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 export async function createApp(
   config: AppConfig,
   database: Database,
+  options: { logDestination?: DestinationStream } = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
@@ -72,13 +75,20 @@ export async function createApp(
   const fastify = adapter.getInstance();
   // Only JSON bodies are accepted; anything else is 415.
   fastify.removeContentTypeParser('text/plain');
+  // The id in log lines and problem responses, given back so a client can quote it.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
 
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }),
+    AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }, options),
     adapter,
     // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
-    { logger: nestLogLevels(config), bodyParser: false },
+    // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
+    { bufferLogs: true, bodyParser: false },
   );
+  app.useLogger(app.get(PinoNestLogger));
 
   const migrated = await runMigrations(app.get(DataSource));
   if (migrated.length > 0) {
@@ -99,25 +109,4 @@ export async function createApp(
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
-}
-
-function nestLogLevels(
-  config: AppConfig,
-): false | ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[] {
-  switch (config.logLevel) {
-    case 'silent':
-      return false;
-    case 'fatal':
-      return ['fatal'];
-    case 'error':
-      return ['fatal', 'error'];
-    case 'warn':
-      return ['fatal', 'error', 'warn'];
-    case 'info':
-      return ['fatal', 'error', 'warn', 'log'];
-    case 'debug':
-      return ['fatal', 'error', 'warn', 'log', 'debug'];
-    case 'trace':
-      return ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-  }
 }

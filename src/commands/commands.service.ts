@@ -10,6 +10,7 @@ import {
   type Report,
 } from './commands.repository.js';
 import { ValidationProblem } from '../http/problem.js';
+import { CommandMetrics } from '../metrics/command-metrics.js';
 import { parseInstant } from '../http/validators.js';
 import { DEFAULT_PAGE_SIZE, ListCommandsQuery, MAX_PAGE_SIZE } from './dto/list-commands.query.js';
 
@@ -25,6 +26,7 @@ export class CommandsService {
   constructor(
     private readonly repository: CommandsRepository,
     private readonly changes: CommandChanges,
+    private readonly metrics: CommandMetrics,
   ) {}
 
   /** Applies a report by the rank rule and records it; publishes the change once committed. */
@@ -33,6 +35,7 @@ export class CommandsService {
     if (result.kind === 'mismatch') {
       throw new CommandMismatchError(report.commandId, result.field);
     }
+    this.metrics.reportRecorded(report, result.outcome);
     if (result.outcome === 'applied') {
       this.changes.publish({
         id: result.eventId,

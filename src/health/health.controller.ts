@@ -1,0 +1,111 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  Logger,
+  ServiceUnavailableException,
+  UseFilters,
+} from '@nestjs/common';
+import {
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import {
+  HealthCheck,
+  type HealthCheckResult,
+  HealthCheckService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
+import { HealthProblemResponse } from './health.response.js';
+
+// Well inside a load balancer's probe timeout; a database slower than this is not ready.
+export const READY_PING_TIMEOUT_MS = 1500;
+
+const logger = new Logger('Health');
+
+/**
+ * A failed check is 503 as a load balancer expects, with the body as problem details like every
+ * other error of this service; the check results go in `checks`.
+ */
+@Catch(ServiceUnavailableException)
+export class HealthProblemFilter implements ExceptionFilter {
+  catch(exception: ServiceUnavailableException, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const checks = exception.getResponse() as HealthCheckResult;
+    // The request id is added by the request's logger.
+    logger.warn({ checks: checks.error }, 'Not ready');
+    void reply
+      .status(503)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .header('retry-after', '5')
+      .send(
+        JSON.stringify({
+          type: 'about:blank',
+          title: 'Service Unavailable',
+          status: 503,
+          detail: 'A health check failed: the service cannot serve requests now',
+          requestId: request.id,
+          checks,
+        }),
+      );
+  }
+}
+
+@ApiTags('operations')
+@Controller('health')
+@UseFilters(HealthProblemFilter)
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly database: TypeOrmHealthIndicator,
+  ) {}
+
+  @Get('live')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({
+    summary: 'Liveness: the process is up and answering',
+    description: 'Checks nothing outside the process; restart the instance when this fails.',
+  })
+  @ApiOkResponse({
+    description: 'Up',
+    schema: { example: { status: 'ok', info: {}, error: {}, details: {} } },
+  })
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({
+    summary: 'Readiness: the database answers',
+    description: `Pings the database (within ${READY_PING_TIMEOUT_MS} ms); send traffic only while this is 200.`,
+  })
+  @ApiOkResponse({
+    description: 'Ready',
+    schema: {
+      example: {
+        status: 'ok',
+        info: { database: { status: 'up' } },
+        error: {},
+        details: { database: { status: 'up' } },
+      },
+    },
+  })
+  @ApiServiceUnavailableResponse({
+    type: HealthProblemResponse,
+    description: 'Not ready: problem details, with the check results in `checks`',
+  })
+  ready(): Promise<HealthCheckResult> {
+    return this.health.check([
+      () => this.database.pingCheck('database').withTimeout(READY_PING_TIMEOUT_MS),
+    ]);
+  }
+}

@@ -1,0 +1,46 @@
+// What must never reach a log line: secrets that requests carry in headers or in the query string.
+
+/** Headers holding a secret: the API key and the callback token. */
+export const SECRET_HEADERS = ['authorization', 'x-callback-token', 'cookie'] as const;
+
+/** Query parameters holding a secret: the callback token and the change feed's API key. */
+export const SECRET_QUERY_PARAMS = ['token', 'access_token'] as const;
+
+export const REDACTED = '[redacted]';
+
+const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_QUERY_PARAMS.join('|')})=)[^&#]*`, 'gi');
+
+/** The path and query of a request URL with the value of every secret parameter replaced. */
+export function redactQueryString(url: string): string {
+  return url.replace(SECRET_PARAM, `$1${REDACTED}`);
+}
+
+/** A parsed query object with the value of every secret parameter replaced. */
+export function redactQuery(query: unknown): unknown {
+  if (query === null || typeof query !== 'object') {
+    return query;
+  }
+  const copy: Record<string, unknown> = { ...(query as Record<string, unknown>) };
+  for (const name of Object.keys(copy)) {
+    if ((SECRET_QUERY_PARAMS as readonly string[]).includes(name.toLowerCase())) {
+      copy[name] = REDACTED;
+    }
+  }
+  return copy;
+}
+
+/** Headers with the value of every secret one replaced (names are lower case, as Node gives them). */
+export function redactHeaders(
+  headers: Record<string, unknown> | undefined,
+): Record<string, unknown> | undefined {
+  if (headers === undefined) {
+    return undefined;
+  }
+  const copy = { ...headers };
+  for (const name of SECRET_HEADERS) {
+    if (name in copy) {
+      copy[name] = REDACTED;
+    }
+  }
+  return copy;
+}

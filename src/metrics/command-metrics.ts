@@ -1,0 +1,140 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import {
+  COMMAND_STATUSES,
+  REPORT_OUTCOMES,
+  type CommandStatus,
+  type ReportOutcome,
+  type ReportSource,
+} from '../commands/command-status.js';
+
+/** The parts of pg's Pool read on each scrape. */
+interface PoolCounts {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  options?: { max?: number };
+}
+
+/**
+ * Every metric of one application instance, in its own registry: tests run many instances in one
+ * process, and the global registry would refuse the second set of names.
+ */
+@Injectable()
+export class CommandMetrics {
+  readonly registry = new Registry();
+
+  private readonly callbacks = new Counter({
+    name: 'command_callbacks_total',
+    help: 'Status callbacks from the platform that were recorded, by reported status and outcome',
+    labelNames: ['status', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly reports = new Counter({
+    name: 'command_reports_total',
+    help: 'Reports recorded from every source (callback, registration), by status and outcome',
+    labelNames: ['source', 'status', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly sweeps = new Counter({
+    name: 'command_sweeps_total',
+    help: 'Sweeps of overdue commands that completed',
+    registers: [this.registry],
+  });
+
+  private readonly swept = new Counter({
+    name: 'command_swept_total',
+    help: 'Overdue commands the sweeper moved, by the status it applied (TIMEOUT or EXPIRED)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly retentionDeleted = new Counter({
+    name: 'command_retention_deleted_total',
+    help: 'Finished commands deleted with their history after RETENTION_DAYS',
+    registers: [this.registry],
+  });
+
+  private readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time to answer HTTP requests, by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  constructor(dataSource: DataSource) {
+    collectDefaultMetrics({ register: this.registry });
+    // Read from the pool when scraped, so the figures are those of that moment.
+    const pool = () => (dataSource.driver as PostgresDriver).master as PoolCounts | undefined;
+    new Gauge({
+      name: 'db_pool_connections',
+      help: 'Connections to PostgreSQL held by the pool, by state (in_use or idle)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const counts = pool();
+        this.set({ state: 'in_use' }, counts ? counts.totalCount - counts.idleCount : 0);
+        this.set({ state: 'idle' }, counts?.idleCount ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'db_pool_waiting_clients',
+      help: 'Queries waiting for a free connection in the pool',
+      registers: [this.registry],
+      collect() {
+        this.set(pool()?.waitingCount ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'db_pool_max_connections',
+      help: 'Most connections the pool may open (DB_POOL_SIZE; 1 on the embedded database)',
+      registers: [this.registry],
+      collect() {
+        this.set(pool()?.options?.max ?? 0);
+      },
+    });
+    // Every status/outcome pair from zero, so that rates work from the first scrape.
+    for (const status of COMMAND_STATUSES) {
+      for (const outcome of REPORT_OUTCOMES) {
+        this.callbacks.inc({ status, outcome }, 0);
+      }
+    }
+  }
+
+  /** A report was recorded with this outcome (called once per report, after it committed). */
+  reportRecorded(
+    report: { source: ReportSource; status: CommandStatus },
+    outcome: ReportOutcome,
+  ): void {
+    if (report.source === 'callback') {
+      this.callbacks.inc({ status: report.status, outcome });
+    }
+    this.reports.inc({ source: report.source, status: report.status, outcome });
+  }
+
+  /** The sweeper finished a pass: how many commands became TIMEOUT and how many EXPIRED. */
+  sweepCompleted(timedOut: number, expired: number): void {
+    this.sweeps.inc();
+    this.swept.inc({ status: 'TIMEOUT' }, timedOut);
+    this.swept.inc({ status: 'EXPIRED' }, expired);
+  }
+
+  /** Retention deleted this many finished commands. */
+  retentionCompleted(deleted: number): void {
+    this.retentionDeleted.inc(deleted);
+  }
+
+  httpRequestCompleted(
+    method: string,
+    route: string,
+    statusCode: number,
+    durationSeconds: number,
+  ): void {
+    this.httpDuration.observe({ method, route, status_code: String(statusCode) }, durationSeconds);
+  }
+}

@@ -1,0 +1,128 @@
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../src/app.factory.js';
+import { type AppConfig, loadConfig } from '../src/config/config.js';
+import { callbackBody } from './support/factories.js';
+import { type TestDatabase, createTestDatabase } from './support/test-database.js';
+
+// nestjs-pino builds one pino-http logger per process (per test file under Jest) and the first
+// application's options win: this file's app, capturing its log lines, must be the only one here.
+describe('logs', () => {
+  let database: TestDatabase;
+  let app: NestFastifyApplication;
+  let dropped = false;
+  const lines: string[] = [];
+  const logs = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const config: AppConfig = {
+      ...loadConfig({
+        LOG_LEVEL: 'info',
+        CALLBACK_TOKEN: 'callback-secret',
+        API_KEYS: 'key-secret',
+      }),
+      databaseUrl: database.url,
+    };
+    app = await createApp(
+      config,
+      { url: database.url, poolSize: database.poolSize, description: 'test' },
+      { logDestination: { write: (line: string) => void lines.push(line) } },
+    );
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    if (!dropped) {
+      await database.drop();
+    }
+  });
+
+  it('writes every line as JSON', () => {
+    // Start-up (module initialisation, migrations) has logged already.
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(() => JSON.parse(line) as unknown).not.toThrow();
+    }
+  });
+
+  it('logs each request with the request id it answers in X-Request-Id and in problem details', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/commands/unknown-command',
+      headers: { 'x-request-id': 'req-ops-1', authorization: 'Bearer key-secret' },
+    });
+    expect(response.statusCode).toBe(404);
+    expect(response.headers['x-request-id']).toBe('req-ops-1');
+    expect(response.json().requestId).toBe('req-ops-1');
+
+    const completed = logs().find((log) => log.requestId === 'req-ops-1');
+    expect(completed).toMatchObject({
+      level: 40,
+      req: { method: 'GET', url: '/commands/unknown-command' },
+      res: { statusCode: 404 },
+    });
+    expect(typeof completed?.responseTime).toBe('number');
+  });
+
+  it('makes a request id when the client sends none', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health/live' });
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('never logs the callback token or the API key, in headers or in the query string', async () => {
+    const body = callbackBody();
+    const byQuery = await app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status?token=callback-secret',
+      headers: { 'x-request-id': 'req-ops-2' },
+      payload: body,
+    });
+    expect(byQuery.statusCode).toBe(200);
+    const byHeader = await app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status',
+      headers: { 'x-request-id': 'req-ops-3', 'x-callback-token': 'callback-secret' },
+      payload: body,
+    });
+    expect(byHeader.statusCode).toBe(200);
+    const wrongKey = await app.inject({
+      method: 'GET',
+      url: '/commands?access_token=key-secret-wrong&limit=1',
+      headers: { 'x-request-id': 'req-ops-4', authorization: 'Bearer key-secret-wrong' },
+    });
+    expect(wrongKey.statusCode).toBe(401);
+
+    const requestLogs = logs().filter((log) =>
+      ['req-ops-2', 'req-ops-3', 'req-ops-4'].includes(log.requestId as string),
+    );
+    expect(requestLogs).toHaveLength(3);
+    const text = lines.join('\n');
+    expect(text).not.toContain('callback-secret');
+    expect(text).not.toContain('key-secret');
+    expect(requestLogs[0]).toMatchObject({
+      req: { url: '/callbacks/command-status?token=[redacted]' },
+    });
+    expect(requestLogs[1]).toMatchObject({
+      req: { headers: { 'x-callback-token': '[redacted]' } },
+    });
+    expect(requestLogs[2]).toMatchObject({
+      req: { headers: { authorization: '[redacted]' } },
+    });
+  });
+
+  it('puts the request id on lines the application logs while serving a request', async () => {
+    lines.length = 0;
+    dropped = true;
+    await database.drop();
+    const response = await app.inject({
+      method: 'GET',
+      url: '/health/ready',
+      headers: { 'x-request-id': 'req-ops-5' },
+    });
+    expect(response.statusCode).toBe(503);
+    const notReady = logs().find((log) => log.msg === 'Not ready');
+    expect(notReady).toMatchObject({ level: 40, requestId: 'req-ops-5', context: 'Health' });
+  });
+});
