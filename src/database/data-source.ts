@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
@@ -16,6 +17,40 @@ export interface DatabaseConnectionOptions {
 export const CONNECT_TIMEOUT_MS = 2000;
 export const STATEMENT_TIMEOUT_MS = 3000;
 
+/**
+ * pg leaves a query that timed out on the client side (query_timeout) active on its connection,
+ * and the pool hands that connection out again: behind a hung server or a dead link it never
+ * answers again, and every later query on it times out too. This client closes its connection
+ * instead, so the pool opens a fresh one once the database is back.
+ */
+export class DatabaseClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    const query = this.query.bind(this) as (...args: unknown[]) => unknown;
+    const dropOnTimeout = (error: unknown) => {
+      if ((error as { message?: unknown } | null)?.message === 'Query read timeout') {
+        this.connection.stream.destroy();
+      }
+    };
+    Object.assign(this, {
+      query: (...args: unknown[]) => {
+        const last = args.at(-1);
+        if (typeof last === 'function') {
+          args[args.length - 1] = (error: unknown, ...rest: unknown[]) => {
+            dropOnTimeout(error);
+            (last as (...callbackArgs: unknown[]) => unknown)(error, ...rest);
+          };
+        }
+        const result = query(...args);
+        if (result instanceof Promise) {
+          result.catch(dropOnTimeout);
+        }
+        return result;
+      },
+    });
+  }
+}
+
 export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourceOptions {
   return {
     type: 'postgres',
@@ -28,6 +63,7 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
     migrationsRun: false,
     logging: false,
     extra: {
+      Client: DatabaseClient,
       max: options.poolSize,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // Client-side bound on each query: a hung server is noticed even when it cannot answer.

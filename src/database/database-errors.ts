@@ -9,6 +9,7 @@ const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)/;
 const CONNECTION_MESSAGES = [
   'Connection terminated',
   'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
   'Query read timeout',
   'Connection terminated unexpectedly',
   'Client has encountered a connection error',
@@ -23,10 +24,12 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     return true;
   }
   const cause = error instanceof QueryFailedError ? (error.driverError as unknown) : error;
-  if (!(cause instanceof Error)) {
+  // Duck-typed, not instanceof Error: socket errors come from Node's own realm, which is not
+  // always the one this module sees (Jest's VM modules, for one).
+  if (typeof cause !== 'object' || cause === null) {
     return false;
   }
-  const { code } = cause as { code?: unknown };
+  const { code, message } = cause as { code?: unknown; message?: unknown };
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATE.test(code)) {
       return true;
@@ -35,7 +38,9 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       return true;
     }
   }
-  return CONNECTION_MESSAGES.some((message) => cause.message.includes(message));
+  return (
+    typeof message === 'string' && CONNECTION_MESSAGES.some((known) => message.includes(known))
+  );
 }
 
 /** True for errors raised by the database layer at all (the driver or TypeORM). */
