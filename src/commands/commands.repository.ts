@@ -8,6 +8,7 @@ import {
   type ReportSource,
   rankOf,
 } from './command-status.js';
+import { type ChangeFilter, type CommandChange } from './command-changes.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -87,6 +88,21 @@ export interface ListFilter {
   limit: number;
 }
 
+/** The NOTIFY channel of applied changes; every instance's change feed LISTENs on it. */
+export const CHANGES_CHANNEL = 'command_changes';
+
+/**
+ * An applied change as a NOTIFY payload (CommandChange's JSON): `h` is a command_history row.
+ * Ids are at most 128 characters, so it stays far below NOTIFY's 8000-byte payload limit.
+ */
+function changeJson(h: string, deviceId: string): string {
+  return `json_build_object(
+    'id', ${h}.id::text, 'commandId', ${h}.command_id, 'deviceId', ${deviceId},
+    'status', ${h}.status, 'previousStatus', ${h}.previous_status, 'source', ${h}.source,
+    'version', ${h}.version,
+    'receivedAt', to_char(${h}.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
+}
+
 /**
  * Applies one report in one statement: lock the command if it exists (prev), decide the outcome
  * with the rank rule (verdict), create or conditionally update the command (upserted), and append
@@ -96,6 +112,9 @@ export interface ListFilter {
  * If the command did not exist in this statement's snapshot but another transaction created it
  * meanwhile, the insert meets the conflict while `verdict` still says 'created': nothing is
  * written and the statement reports it, to be run again (see applyReport).
+ *
+ * An applied report is announced with pg_notify (notified), which PostgreSQL delivers to the
+ * change feeds of every instance when the transaction commits, and never if it rolls back.
  */
 export const APPLY_REPORT_SQL = `
 WITH input AS (
@@ -166,7 +185,12 @@ recorded AS (
          i.source, v.previous_status, COALESCE(u.version, p.version), i.result_detail, i.payload, now()
   FROM input i CROSS JOIN verdict v LEFT JOIN upserted u ON true LEFT JOIN prev p ON true
   WHERE v.mismatch IS NULL AND (v.outcome <> 'created' OR u.version IS NOT NULL)
-  RETURNING id, received_at
+  RETURNING id, command_id, status, outcome, source, previous_status, version, received_at
+),
+notified AS (
+  SELECT count(pg_notify('${CHANGES_CHANNEL}', ${changeJson('r', 'i.device_id')})) AS notifications
+  FROM recorded r JOIN input i ON i.command_id = r.command_id
+  WHERE r.outcome = 'applied'
 )
 SELECT v.outcome, v.mismatch, v.previous_status,
        COALESCE(u.status, p.status) AS status,
@@ -175,7 +199,8 @@ SELECT v.outcome, v.mismatch, v.previous_status,
 FROM verdict v
   LEFT JOIN prev p ON true
   LEFT JOIN upserted u ON true
-  LEFT JOIN recorded r ON true`;
+  LEFT JOIN recorded r ON true
+  CROSS JOIN notified`;
 
 const COMMAND_COLUMNS = `command_id, device_id, status, result_detail, service_id, method, paras,
   created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version`;
@@ -192,6 +217,92 @@ SELECT ${COMMAND_COLUMNS},
   ), '[]'::json) AS history
 FROM commands c
 WHERE c.command_id = $1`;
+
+/**
+ * The deadline sweep, one statement: lock up to $1 overdue open commands that nobody else holds
+ * (due; SKIP LOCKED lets any number of instances sweep at once, each command going to one of them,
+ * and never waits for a callback being applied), move them by the rank rule to TIMEOUT (from SENT
+ * or DELIVERED) or EXPIRED (from PENDING), append that to the history as source 'sweeper', and
+ * announce each change like APPLY_REPORT_SQL does. A command whose callback committed first is
+ * re-checked under the lock (rank < 3) and left alone; a late SUCCESSFUL still applies afterwards.
+ */
+const SWEEP_OVERDUE_SQL = `
+WITH due AS (
+  SELECT command_id, status
+  FROM commands
+  WHERE rank < 3 AND deadline <= now()
+  ORDER BY deadline
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+),
+swept AS (
+  UPDATE commands c SET
+    status        = CASE WHEN d.status = 'PENDING' THEN 'EXPIRED' ELSE 'TIMEOUT' END,
+    rank          = 3,
+    result_detail = NULL,
+    completed_at  = COALESCE(c.completed_at, now()),
+    version       = c.version + 1,
+    updated_at    = now()
+  FROM due d
+  WHERE c.command_id = d.command_id AND c.rank < 3
+  RETURNING c.command_id, c.device_id, c.status, d.status AS previous_status, c.version
+),
+recorded AS (
+  INSERT INTO command_history (
+    command_id, status, outcome, source, previous_status, version, result_detail, payload, received_at)
+  SELECT command_id, status, 'applied', 'sweeper', previous_status, version, NULL, NULL, now()
+  FROM swept
+  RETURNING id, command_id, status, source, previous_status, version, received_at
+),
+notified AS (
+  SELECT count(pg_notify('${CHANGES_CHANNEL}', ${changeJson('r', 's.device_id')})) AS notifications
+  FROM recorded r JOIN swept s ON s.command_id = r.command_id
+)
+SELECT r.id::text AS id, r.command_id, s.device_id, r.status, r.previous_status, r.source,
+       r.version, r.received_at
+FROM recorded r JOIN swept s ON s.command_id = r.command_id CROSS JOIN notified
+ORDER BY r.id`;
+
+/**
+ * Retention: deletes up to $2 finished commands (rank 3 or 4) unchanged for $1 days; their history
+ * goes with them (ON DELETE CASCADE). Commands locked by a report being applied are left for later.
+ */
+const PURGE_FINISHED_SQL = `
+WITH doomed AS (
+  SELECT command_id
+  FROM commands
+  WHERE rank >= 3 AND updated_at < now() - make_interval(days => $1::integer)
+  ORDER BY updated_at
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+),
+deleted AS (
+  DELETE FROM commands c USING doomed d WHERE c.command_id = d.command_id
+  RETURNING c.command_id
+)
+SELECT count(*)::integer AS purged FROM deleted`;
+
+/** Applied changes recorded after an event id, oldest first: the change feed's replay. */
+const APPLIED_CHANGES_AFTER_SQL = `
+SELECT h.id::text AS id, h.command_id, c.device_id, h.status, h.previous_status, h.source,
+       h.version, h.received_at
+FROM command_history h JOIN commands c ON c.command_id = h.command_id
+WHERE h.id > $1::bigint AND h.outcome = 'applied'
+  AND ($2::text IS NULL OR c.device_id = $2::text)
+  AND ($3::text IS NULL OR h.command_id = $3::text)
+ORDER BY h.id
+LIMIT $4`;
+
+interface ChangeRow {
+  id: string;
+  command_id: string;
+  device_id: string;
+  status: CommandStatus;
+  previous_status: CommandStatus | null;
+  source: ReportSource;
+  version: number;
+  received_at: Date;
+}
 
 interface ApplyRow {
   outcome: ReportOutcome | 'created';
@@ -316,6 +427,49 @@ export class CommandsRepository {
       hasMore: rows.length > filter.limit,
     };
   }
+
+  /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */
+  async sweepOverdue(limit: number): Promise<CommandChange[]> {
+    const rows = await this.dataSource.query<ChangeRow[]>(SWEEP_OVERDUE_SQL, [limit]);
+    return rows.map(toCommandChange);
+  }
+
+  /** Deletes up to `limit` commands finished more than `days` ago, with their history. */
+  async purgeFinished(days: number, limit: number): Promise<number> {
+    const [row] = await this.dataSource.query<{ purged: number }[]>(PURGE_FINISHED_SQL, [
+      days,
+      limit,
+    ]);
+    return row.purged;
+  }
+
+  /** Up to `limit` applied changes with an event id above `afterId`, oldest first. */
+  async appliedChangesAfter(
+    afterId: string,
+    filter: ChangeFilter,
+    limit: number,
+  ): Promise<CommandChange[]> {
+    const rows = await this.dataSource.query<ChangeRow[]>(APPLIED_CHANGES_AFTER_SQL, [
+      afterId,
+      filter.deviceId ?? null,
+      filter.commandId ?? null,
+      limit,
+    ]);
+    return rows.map(toCommandChange);
+  }
+}
+
+function toCommandChange(row: ChangeRow): CommandChange {
+  return {
+    id: row.id,
+    commandId: row.command_id,
+    deviceId: row.device_id,
+    status: row.status,
+    previousStatus: row.previous_status,
+    source: row.source,
+    version: row.version,
+    receivedAt: row.received_at.toISOString(),
+  };
 }
 
 function toJsonb(value: unknown): string | null {

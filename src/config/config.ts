@@ -19,6 +19,8 @@ export interface AppConfig {
   readonly commandDeadlineSeconds: number;
   readonly sweepIntervalSeconds: number;
   readonly retentionDays: number;
+  /** How often GET /changes sends a comment line, so proxies keep an idle stream open. */
+  readonly changesHeartbeatSeconds: number;
   readonly logLevel: LogLevel;
   readonly production: boolean;
 }
@@ -67,6 +69,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     commandDeadlineSeconds: integer(env, 'COMMAND_DEADLINE_SECONDS', 172800, 1, 31536000),
     sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 1, 86400),
     retentionDays: integer(env, 'RETENTION_DAYS', 0, 0, 36500),
+    changesHeartbeatSeconds: integer(env, 'CHANGES_HEARTBEAT_SECONDS', 15, 1, 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     production,
   };

@@ -19,7 +19,8 @@ export async function startTestApp(
   const db = database ?? (await createTestDatabase());
   const config: AppConfig = {
     ...loadConfig({ LOG_LEVEL: 'error' }),
-    databaseUrl: db.url,
+    // As in production: unset means the embedded database (one process, no LISTEN/NOTIFY).
+    databaseUrl: db.embedded === undefined ? db.url : undefined,
     ...overrides,
   };
   const app = await createApp(config, { url: db.url, poolSize: db.poolSize, description: 'test' });

@@ -1,0 +1,177 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { type Observable, Subject } from 'rxjs';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { CommandChanges } from './command-changes.js';
+import { CommandsRepository } from './commands.repository.js';
+
+/** What one sweep did. */
+export interface SweepResult {
+  /** Overdue commands moved to TIMEOUT (they were SENT or DELIVERED). */
+  timedOut: number;
+  /** Overdue commands moved to EXPIRED (they were PENDING). */
+  expired: number;
+  /** Finished commands deleted by retention (RETENTION_DAYS), with their history. */
+  purged: number;
+}
+
+/** Totals since start-up, for metrics. */
+export interface SweepTotals extends SweepResult {
+  sweeps: number;
+  /** Sweeps that failed (logged; the next one runs later). */
+  failures: number;
+}
+
+// Each statement handles a bounded batch; a sweep repeats it while batches come back full,
+// up to MAX_BATCHES_PER_SWEEP, leaving any rest to the next sweep.
+export const SWEEP_BATCH_SIZE = 500;
+const MAX_BATCHES_PER_SWEEP = 100;
+// While the database is unreachable, sweeps back off up to this long.
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+/**
+ * Every SWEEP_INTERVAL_SECONDS: times out overdue open commands (CommandsRepository.sweepOverdue)
+ * and, with RETENTION_DAYS > 0, deletes old finished ones. Sweeps never overlap within an instance
+ * (the next is scheduled when one ends) and are safe across instances (SKIP LOCKED). Failures are
+ * logged and never stop the timer; while the database is down the interval backs off.
+ */
+@Injectable()
+export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(DeadlineSweeper.name);
+  private readonly results = new Subject<SweepResult>();
+  private readonly counts: SweepTotals = {
+    timedOut: 0,
+    expired: 0,
+    purged: 0,
+    sweeps: 0,
+    failures: 0,
+  };
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private consecutiveFailures = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: CommandsRepository,
+    private readonly changes: CommandChanges,
+  ) {}
+
+  /** Each completed sweep's result (the metrics engineer's hook). */
+  get sweeps(): Observable<SweepResult> {
+    return this.results.asObservable();
+  }
+
+  get totals(): Readonly<SweepTotals> {
+    return { ...this.counts };
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(this.intervalMs);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.results.complete();
+    await this.running;
+  }
+
+  /**
+   * Runs one sweep now: overdue commands first, then retention. Safe to call while the timer
+   * runs (tests do), also from several instances at once.
+   */
+  async sweep(): Promise<SweepResult> {
+    const result: SweepResult = { timedOut: 0, expired: 0, purged: 0 };
+    for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP && !this.stopped; batch++) {
+      const swept = await this.repository.sweepOverdue(SWEEP_BATCH_SIZE);
+      for (const change of swept) {
+        if (change.status === 'EXPIRED') {
+          result.expired++;
+        } else {
+          result.timedOut++;
+        }
+        this.changes.publish(change);
+      }
+      if (swept.length < SWEEP_BATCH_SIZE) {
+        break;
+      }
+    }
+    if (this.config.retentionDays > 0) {
+      for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP && !this.stopped; batch++) {
+        const purged = await this.repository.purgeFinished(
+          this.config.retentionDays,
+          SWEEP_BATCH_SIZE,
+        );
+        result.purged += purged;
+        if (purged < SWEEP_BATCH_SIZE) {
+          break;
+        }
+      }
+    }
+    this.counts.sweeps++;
+    this.counts.timedOut += result.timedOut;
+    this.counts.expired += result.expired;
+    this.counts.purged += result.purged;
+    if (!this.results.closed) {
+      this.results.next(result);
+    }
+    return result;
+  }
+
+  private get intervalMs(): number {
+    return this.config.sweepIntervalSeconds * 1000;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) {
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.running = this.runScheduled().finally(() => {
+        this.running = undefined;
+      });
+    }, delayMs);
+    // A pending sweep alone never keeps the process alive.
+    this.timer.unref();
+  }
+
+  private async runScheduled(): Promise<void> {
+    let delayMs = this.intervalMs;
+    try {
+      const result = await this.sweep();
+      this.consecutiveFailures = 0;
+      if (result.timedOut + result.expired + result.purged > 0) {
+        this.logger.log(
+          `Swept: ${result.timedOut} timed out, ${result.expired} expired, ${result.purged} purged`,
+        );
+      }
+    } catch (error) {
+      this.counts.failures++;
+      this.consecutiveFailures++;
+      if (isDatabaseUnavailable(error)) {
+        delayMs = Math.min(
+          this.intervalMs * 2 ** Math.min(this.consecutiveFailures, 10),
+          MAX_BACKOFF_MS,
+        );
+        delayMs = Math.max(delayMs, this.intervalMs);
+        this.logger.warn(
+          `Sweep skipped, database unavailable (${describe(error)}); next in ${Math.round(delayMs / 1000)} s`,
+        );
+      } else {
+        this.logger.error(`Sweep failed: ${describe(error)}`);
+      }
+    }
+    this.schedule(delayMs);
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
