@@ -1,4 +1,6 @@
-import { callbackBody } from './support/factories.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeadlineSweeper } from '../src/commands/deadline-sweeper.js';
+import { callbackBody, registrationBody } from './support/factories.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { createTestDatabase } from './support/test-database.js';
 
@@ -101,6 +103,32 @@ describe('operations', () => {
       );
       expect(text).toMatch(/route="unmatched",status_code="404"/);
       expect(text).not.toContain('some-command-that-does-not-exist');
+    });
+
+    it('counts sweeps and the commands they timed out or expired', async () => {
+      for (const status of ['SENT', 'PENDING']) {
+        const registered = await t.app.inject({
+          method: 'POST',
+          url: '/commands',
+          payload: registrationBody({ status, timeoutSeconds: 1 }),
+        });
+        expect(registered.statusCode).toBe(201);
+      }
+      await sleep(1100);
+      const before = (await get('/metrics')).body;
+      const result = await t.app.get(DeadlineSweeper).sweep();
+      expect(result).toMatchObject({ timedOut: 1, expired: 1 });
+
+      const after = (await get('/metrics')).body;
+      const value = (text: string, series: string) =>
+        Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1]);
+      expect(value(after, 'command_sweeps_total')).toBe(value(before, 'command_sweeps_total') + 1);
+      expect(value(after, 'command_swept_total{status="TIMEOUT"}')).toBe(
+        value(before, 'command_swept_total{status="TIMEOUT"}') + 1,
+      );
+      expect(value(after, 'command_swept_total{status="EXPIRED"}')).toBe(
+        value(before, 'command_swept_total{status="EXPIRED"}') + 1,
+      );
     });
 
     it('reports the database pool, sweeps and the process metrics', async () => {

@@ -104,6 +104,8 @@ export class CommandMetrics {
         this.callbacks.inc({ status, outcome }, 0);
       }
     }
+    this.swept.inc({ status: 'TIMEOUT' }, 0);
+    this.swept.inc({ status: 'EXPIRED' }, 0);
   }
 
   /** A report was recorded with this outcome (called once per report, after it committed). */
