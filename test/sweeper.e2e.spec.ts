@@ -5,7 +5,8 @@ import { type CommandStatus, decide, isCommandStatus } from '../src/commands/com
 import { DeadlineSweeper, SWEEP_BATCH_SIZE } from '../src/commands/deadline-sweeper.js';
 import { callbackBody, newCommandId, registrationBody } from './support/factories.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
-import { createTestDatabase, serverUrl } from './support/test-database.js';
+import { FaultProxy } from './support/fault-proxy.js';
+import { type TestDatabase, createTestDatabase, serverUrl } from './support/test-database.js';
 
 const PAST = '2020-01-01T00:00:00Z';
 
@@ -273,6 +274,61 @@ describe('retention', () => {
     expect(orphans[0].count).toBe(0);
     expect((await getCommand(t, oldOpen.commandId)).status).toBe('SENT');
     expect((await getCommand(t, recentFinished.commandId)).status).toBe('FAILED');
+  });
+});
+
+describe('deadline sweeper while the database is down', () => {
+  let database: TestDatabase;
+  let proxy: FaultProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = await FaultProxy.start(database.url);
+    t = await startTestApp(
+      { sweepIntervalSeconds: 1 },
+      { ...database, url: proxy.url(database.url), drop: async () => {} },
+    );
+  });
+
+  afterAll(async () => {
+    proxy.restore();
+    await t.close();
+    await proxy.close();
+    await database.drop();
+  });
+
+  it('keeps its timer through failed sweeps and sweeps again once the database is back', async () => {
+    const sweeper = t.app.get(DeadlineSweeper);
+    proxy.cut();
+    const waitFor = async (condition: () => boolean, ms: number) => {
+      const until = Date.now() + ms;
+      while (!condition()) {
+        if (Date.now() > until) {
+          throw new Error(`condition not met; totals ${JSON.stringify(sweeper.totals)}`);
+        }
+        await sleep(100);
+      }
+    };
+    await waitFor(() => sweeper.totals.failures > 0, 10_000);
+    proxy.restore();
+
+    const body = registrationBody({ deadline: PAST, status: 'SENT' });
+    const until = Date.now() + 20_000;
+    for (;;) {
+      const response = await t.app.inject({ method: 'POST', url: '/commands', payload: body });
+      if (response.statusCode === 201) {
+        break;
+      }
+      if (Date.now() > until) {
+        throw new Error(`registration kept failing: ${response.statusCode}`);
+      }
+      await sleep(200);
+    }
+    // Two sweeps completed after the registration: the second one started after it.
+    const sweeps = sweeper.totals.sweeps;
+    await waitFor(() => sweeper.totals.sweeps > sweeps + 1, 20_000);
+    expect((await getCommand(t, body.commandId as string)).status).toBe('TIMEOUT');
   });
 });
 
