@@ -66,6 +66,18 @@ describe('logs', () => {
     expect(typeof completed?.responseTime).toBe('number');
   });
 
+  it('does not log each health probe and metrics scrape', async () => {
+    for (const url of ['/health/live', '/health/ready', '/metrics']) {
+      const response = await app.inject({
+        method: 'GET',
+        url,
+        headers: { 'x-request-id': 'req-ops-quiet' },
+      });
+      expect(response.statusCode).toBe(200);
+    }
+    expect(logs().filter((log) => log.requestId === 'req-ops-quiet')).toEqual([]);
+  });
+
   it('makes a request id when the client sends none', async () => {
     const response = await app.inject({ method: 'GET', url: '/health/live' });
     expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);

@@ -25,7 +25,11 @@ export function pinoHttpOptions(config: AppConfig): Options<IncomingMessage, Ser
     genReqId: (request) => (request as IncomingMessage & { id?: string }).id ?? 'unknown',
     customAttributeKeys: { reqId: 'requestId' },
     quietReqLogger: true,
-    autoLogging: { ignore: (request) => QUIET_PATHS.test(request.url ?? '') },
+    autoLogging: {
+      // Nest's middleware sees req.url with its mount path stripped; originalUrl is the whole one.
+      ignore: (request) =>
+        QUIET_PATHS.test((request as { originalUrl?: string }).originalUrl ?? request.url ?? ''),
+    },
     // 5xx are already logged by the exception filter, with the cause.
     customLogLevel: (_request, response, error) =>
       error !== undefined || response.statusCode >= 400 ? 'warn' : 'info',
