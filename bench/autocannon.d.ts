@@ -12,6 +12,7 @@ declare module 'autocannon' {
     connections?: number;
     duration?: number;
     pipelining?: number;
+    overallRate?: number;
     timeout?: number;
     headers?: Record<string, string>;
     method?: string;

@@ -1,10 +1,12 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries
-//   --targets baseline,service,service-group-commit --profile]
+//   --targets baseline,service,service-group-commit --profile --explain
+//   --query-rate 200]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
 //    autocannon at 16 and 64 connections with the same seeded traffic;
 // 2. queries: the service on a scratch database seeded with set-based SQL, autocannon at 16
-//    connections on GET /commands/{id}, a device's first page, the first page and a deep page.
+//    connections on GET /commands/{id}, a device's first page, the first page and a deep page,
+//    flat out (throughput) and at a fixed rate (latency without queueing in the load generator).
 // Prints one table; scratch databases are dropped at the end. Not part of npm test.
 import autocannon from 'autocannon';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -58,6 +60,8 @@ interface BenchOptions {
   only: 'all' | 'callbacks' | 'queries';
   targets: string[];
   profile: boolean;
+  explain: boolean;
+  queryRate: number;
 }
 
 function parseOptions(): BenchOptions {
@@ -70,6 +74,8 @@ function parseOptions(): BenchOptions {
       only: { type: 'string', default: 'all' },
       targets: { type: 'string', default: 'baseline,service,service-group-commit' },
       profile: { type: 'boolean', default: false },
+      explain: { type: 'boolean', default: false },
+      'query-rate': { type: 'string', default: '200' },
     },
   });
   const server = process.env.DATABASE_URL;
@@ -98,6 +104,8 @@ function parseOptions(): BenchOptions {
     only,
     targets,
     profile: values.profile,
+    explain: values.explain,
+    queryRate: Number(values['query-rate']),
   };
 }
 
@@ -267,12 +275,14 @@ async function load(
   connections: number,
   duration: number,
   request: { method: string; path: () => string; body?: () => string },
+  overallRate?: number,
 ): Promise<Omit<Row, 'target' | 'load'>> {
   const result = await autocannon({
     url,
     connections,
     duration,
     pipelining: 1,
+    overallRate,
     timeout: 20,
     requests: [
       {
@@ -389,6 +399,59 @@ async function seed(url: string, commands: number, devices: number): Promise<voi
   }
 }
 
+function pick0(n: number): number {
+  return Math.max(1, Math.floor(n / 3));
+}
+
+/** The plans of the statements behind the query benchmarks, as the service issues them. */
+async function explain(
+  url: string,
+  commandId: string,
+  keyset: { created_at: Date; command_id: string },
+): Promise<void> {
+  const columns = `command_id, device_id, status, result_detail, service_id, method, paras,
+    created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version`;
+  const statements: [string, string, unknown[]][] = [
+    [
+      'by id, with history',
+      `SELECT ${columns}, (SELECT json_agg(h ORDER BY h.id) FROM command_history h
+         WHERE h.command_id = c.command_id) AS history FROM commands c WHERE c.command_id = $1`,
+      [commandId],
+    ],
+    [
+      "a device's first page",
+      `SELECT ${columns} FROM commands WHERE device_id = $1
+       ORDER BY created_at DESC, command_id DESC LIMIT 51`,
+      ['bench-device-7'],
+    ],
+    [
+      'first page',
+      `SELECT ${columns} FROM commands ORDER BY created_at DESC, command_id DESC LIMIT 51`,
+      [],
+    ],
+    [
+      'deep page',
+      `SELECT ${columns} FROM commands
+       WHERE (created_at, command_id) < ($1::timestamptz, $2::text)
+       ORDER BY created_at DESC, command_id DESC LIMIT 51`,
+      [keyset.created_at, keyset.command_id],
+    ],
+  ];
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const [name, sql, params] of statements) {
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql}`,
+        params,
+      );
+      console.error(`--- ${name}\n${rows.map((row) => row['QUERY PLAN']).join('\n')}`);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 async function benchQueries(options: BenchOptions): Promise<Row[]> {
   const commands = Math.round(1_000_000 * options.scale);
   const devices = Math.max(100, Math.round(10_000 * options.scale));
@@ -416,6 +479,9 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
       JSON.stringify([keyset[0].created_at.toISOString(), keyset[0].command_id]),
     ).toString('base64url');
 
+    if (options.explain) {
+      await explain(database.url, commandIdOf(pick0(commands)), keyset[0]);
+    }
     const server = await startServer(TARGETS.service, database.url, options);
     const next = random(7);
     const pick = (n: number) => 1 + Math.floor(next() * n);
@@ -434,7 +500,19 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
         log(`${query.name}: warm-up, then ${options.duration} s at 16 connections`);
         await load(server.url, 16, Math.min(options.warmup, 3), request);
         const measured = await load(server.url, 16, Math.min(options.duration, 10), request);
-        rows.push({ target: 'service', load: query.name, ...measured });
+        rows.push({ target: 'service', load: `${query.name}, saturated`, ...measured });
+        const paced = await load(
+          server.url,
+          16,
+          Math.min(options.duration, 10),
+          request,
+          options.queryRate,
+        );
+        rows.push({
+          target: 'service',
+          load: `${query.name}, ${options.queryRate} req/s`,
+          ...paced,
+        });
       }
       for (const row of rows) {
         row.peakRssMb = server.peakRssMb();
