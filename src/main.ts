@@ -28,9 +28,22 @@ async function bootstrap(): Promise<void> {
     }
     stopping = true;
     logger.log(`${signal}: draining requests and closing`);
-    await app.close();
-    await database.embedded?.stop();
-    process.exit(0);
+    // close() waits for every open connection; one kept alive after its last answer would hold the
+    // exit for the whole keep-alive timeout. Each is closed once it has no request in flight.
+    const server = app.getHttpServer();
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 100);
+    try {
+      await app.close();
+      await database.embedded?.stop();
+      process.exit(0);
+    } catch (error) {
+      logger.error(
+        `Could not close cleanly: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      process.exit(1);
+    } finally {
+      clearInterval(closeIdle);
+    }
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, (received) => void stop(received));

@@ -1,0 +1,154 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+
+/**
+ * The real built service (`node dist/src/main.js`) as a child process, for what only a process
+ * can show: start-up refusals, SIGKILL, SIGTERM. The build is made first when it is missing or
+ * older than the sources (CI builds before testing, so there it is already fresh).
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'dist/src/main.js');
+const SOURCES = ['src', 'migrations'];
+
+async function newestSource(dir: string): Promise<number> {
+  let newest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.spec.ts')) {
+      newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+async function isFresh(): Promise<boolean> {
+  try {
+    const built = (await stat(MAIN)).mtimeMs;
+    const sources = await Promise.all(SOURCES.map((dir) => newestSource(join(ROOT, dir))));
+    return built >= Math.max(...sources);
+  } catch {
+    return false;
+  }
+}
+
+/** Builds dist/ unless it is up to date; one test file at a time builds, the others wait. */
+export async function ensureBuilt(): Promise<void> {
+  const lock = join(ROOT, 'dist.build-lock');
+  for (;;) {
+    if (await isFresh()) {
+      return;
+    }
+    try {
+      await mkdir(lock);
+    } catch {
+      // A lock left by a run that was killed mid-build is not waited for.
+      const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > 120_000) {
+        await rm(lock, { recursive: true, force: true });
+      }
+      await sleep(250);
+      continue;
+    }
+    try {
+      if (!(await isFresh())) {
+        await promisify(execFile)(
+          process.execPath,
+          [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+          { cwd: ROOT },
+        );
+      }
+      return;
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** Everything the process wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal that ended it). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL, if still running; waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Runs the service with this environment (on top of a minimal one), without waiting for it. */
+export async function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+  await ensureBuilt();
+  const port = env.PORT ?? String(await freePort());
+  const child = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: port,
+      LOG_LEVEL: 'info',
+      SWEEP_INTERVAL_SECONDS: '3600',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
+    child.once('exit', (code, signal) => done({ code, signal })),
+  );
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    output: () => output,
+    exited,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+      }
+      await exited;
+    },
+  };
+}
+
+/** Runs the service and waits until it answers /health/live. */
+export async function startService(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ServiceProcess> {
+  const service = await spawnService(env);
+  let exited = false;
+  void service.exited.then(() => (exited = true));
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      throw new Error(`The service exited during start-up:\n${service.output()}`);
+    }
+    try {
+      const response = await fetch(`${service.url}/health/live`);
+      if (response.ok) {
+        return service;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > until) {
+      await service.kill();
+      throw new Error(`The service did not start in ${timeoutMs} ms:\n${service.output()}`);
+    }
+    await sleep(100);
+  }
+}
