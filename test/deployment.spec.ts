@@ -1,0 +1,327 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../src/config/config.js';
+import { type TestApp, startTestApp } from './support/test-app.js';
+
+// What can be checked of the image and the compose file without a Docker engine: their text,
+// the build output they ship, and the commands they run.
+
+const ROOT = resolve(import.meta.dirname, '..');
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+const packageJson = JSON.parse(read('package.json')) as {
+  engines: { node: string };
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+};
+
+interface Instruction {
+  keyword: string;
+  args: string;
+}
+
+interface Stage {
+  from: string;
+  name: string | undefined;
+  instructions: Instruction[];
+}
+
+/** The Dockerfile's instructions by stage, continuation lines joined, comments dropped. */
+function dockerfile(): { args: Map<string, string>; stages: Stage[] } {
+  const lines = read('Dockerfile')
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const line of lines) {
+    const [, keyword, rest] = /^(\S+)\s+(.*)$/.exec(line) ?? [];
+    const instruction = { keyword: keyword.toUpperCase(), args: rest.trim() };
+    if (instruction.keyword === 'FROM') {
+      const [, image, name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(instruction.args) ?? [];
+      const from = image.replace(/\$\{(\w+)\}/g, (_, arg: string) => args.get(arg) ?? '');
+      stages.push({ from, name, instructions: [] });
+    } else if (stages.length === 0 && instruction.keyword === 'ARG') {
+      const [name, value] = instruction.args.split('=');
+      args.set(name, value);
+    } else {
+      stages.at(-1)?.instructions.push(instruction);
+    }
+  }
+  return { args, stages };
+}
+
+const { stages } = dockerfile();
+const [buildStage, runtimeStage] = stages;
+const all = (stage: Stage, keyword: string) =>
+  stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+const only = (stage: Stage, keyword: string) => {
+  const found = all(stage, keyword);
+  expect(found).toHaveLength(1);
+  return found[0];
+};
+
+/** Values of `${NAME:-default}` and `${NAME}` as docker compose sees them with nothing set. */
+function withDefaults(value: unknown): string {
+  return String(value).replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name, fallback?: string) =>
+    fallback === undefined ? '' : fallback,
+  );
+}
+
+interface ComposeService {
+  image?: string;
+  build?: unknown;
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] | string };
+}
+const compose = parseYaml(read('docker-compose.yml')) as {
+  services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
+};
+const service = compose.services['command-tracker'];
+const postgres = compose.services.postgres;
+const serviceEnv = Object.fromEntries(
+  Object.entries(service.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]),
+);
+
+/** The built service, made when missing (CI builds before testing). */
+function ensureBuilt(): void {
+  if (!existsSync(join(ROOT, 'dist/src/main.js'))) {
+    const tsc = spawnSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(tsc.stdout + tsc.stderr).toBe('');
+  }
+}
+
+// Static imports and re-exports as tsc emits them, each starting a line.
+const IMPORT = /^(?:import|export)\s(?:[^'";]*?\sfrom\s)?['"]([^'"]+)['"];?$/gm;
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.js'))
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describe('Dockerfile', () => {
+  beforeAll(ensureBuilt);
+
+  it('builds in one stage and runs from another on the same Node.js image', () => {
+    expect(stages).toHaveLength(2);
+    expect(buildStage.from).toBe(runtimeStage.from);
+    expect(buildStage.from).toMatch(/^node:\d+(\.\d+)*-(bookworm|bullseye)-slim$/);
+  });
+
+  it('uses a Node.js major version that package.json engines allows', () => {
+    const major = Number(/^node:(\d+)/.exec(buildStage.from)?.[1]);
+    const minimum = /^>=\s*(\d+)(\.\d+)*$/.exec(packageJson.engines.node.trim());
+    expect(minimum).not.toBeNull();
+    expect(major).toBeGreaterThanOrEqual(Number(minimum?.[1]));
+    // The version this suite runs on is the one the image is known to work with.
+    expect(major).toBe(Number(process.versions.node.split('.')[0]));
+  });
+
+  it('installs from the lock file and builds with npm run build', () => {
+    const runs = all(buildStage, 'RUN').join('\n');
+    expect(runs).toMatch(/npm ci\b/);
+    expect(runs).toContain('npm run build');
+    expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
+  });
+
+  it('runs with production dependencies only, as the unprivileged node user', () => {
+    const runs = all(runtimeStage, 'RUN').join('\n');
+    expect(runs).toMatch(/npm ci --omit=dev\b/);
+    expect(only(runtimeStage, 'USER')).toBe('node');
+    expect(all(runtimeStage, 'ENV').join(' ')).toMatch(/NODE_ENV=production/);
+  });
+
+  it('starts with what npm start runs, a file the build makes', () => {
+    const cmd = JSON.parse(only(runtimeStage, 'CMD')) as string[];
+    expect(cmd).toEqual(['node', 'dist/src/main.js']);
+    expect(packageJson.scripts.start).toBe(cmd.join(' '));
+    expect(existsSync(join(ROOT, cmd[1]))).toBe(true);
+  });
+
+  it('ships every file the service imports at run time, and only production dependencies', () => {
+    const shipped = all(runtimeStage, 'COPY')
+      .filter((args) => args.startsWith('--from=build'))
+      .map((args) => args.split(/\s+/)[1].replace(/^\/app\//, ''));
+    expect(shipped).toEqual(expect.arrayContaining(['dist/src', 'dist/migrations']));
+    const isShipped = (file: string) =>
+      shipped.some((dir) => !relative(join(ROOT, dir), file).startsWith('..'));
+
+    const dependencies = new Set(Object.keys(packageJson.dependencies));
+    const builtins = new Set(builtinModules);
+    const missing: string[] = [];
+    for (const file of filesUnder(join(ROOT, 'dist/src'))) {
+      const source = readFileSync(file, 'utf8');
+      for (const [, specifier] of source.matchAll(IMPORT)) {
+        if (specifier.startsWith('.')) {
+          const target = resolve(dirname(file), specifier);
+          if (!existsSync(target) || !isShipped(target)) {
+            missing.push(`${relative(ROOT, file)} imports ${specifier}`);
+          }
+          continue;
+        }
+        const name = specifier.startsWith('@')
+          ? specifier.split('/').slice(0, 2).join('/')
+          : specifier.split('/')[0];
+        if (!builtins.has(specifier.replace(/^node:/, '')) && !dependencies.has(name)) {
+          missing.push(`${relative(ROOT, file)} imports ${specifier}, not a production dependency`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('exposes the port it listens on', () => {
+    expect(only(runtimeStage, 'EXPOSE')).toBe('3000');
+    expect(all(runtimeStage, 'ENV').join(' ')).toMatch(/PORT=3000\b/);
+  });
+
+  it('keeps build output, dependencies, data and secrets out of the build context', () => {
+    const ignored = read('.dockerignore')
+      .split(/\r?\n/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    expect(ignored).toEqual(
+      expect.arrayContaining(['node_modules', 'dist', 'data', '.git', '.env']),
+    );
+    for (const needed of ['src', 'migrations', 'package.json', 'package-lock.json']) {
+      expect(ignored).not.toContain(needed);
+    }
+    const copied = [...all(buildStage, 'COPY'), ...all(runtimeStage, 'COPY')]
+      .filter((args) => !args.startsWith('--from'))
+      .flatMap((args) => args.split(/\s+/).slice(0, -1));
+    for (const source of copied) {
+      expect(existsSync(join(ROOT, source))).toBe(true);
+      expect(ignored).not.toContain(source);
+    }
+  });
+
+  describe('HEALTHCHECK', () => {
+    let t: TestApp;
+    let port: number;
+
+    beforeAll(async () => {
+      t = await startTestApp();
+      await t.app.listen({ port: 0, host: '127.0.0.1' });
+      port = Number(new URL(await t.app.getUrl()).port);
+    });
+
+    afterAll(async () => {
+      await t.close();
+    });
+
+    const healthcheck = () => {
+      const args = only(runtimeStage, 'HEALTHCHECK');
+      const [, options, command] = /^(.*?)CMD\s+(\[.*\])$/.exec(args) ?? [];
+      return { options, command: JSON.parse(command) as string[] };
+    };
+    // Asynchronous: the service answering it runs in this process.
+    const run = (command: string[], env: Record<string, string>) =>
+      new Promise<number | null>((done) => {
+        const child = execFile(
+          command[0] === 'node' ? process.execPath : command[0],
+          command.slice(1),
+          { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 10_000 },
+          () => done(child.exitCode),
+        );
+      });
+
+    it('asks /health/ready with node (no curl in slim images), within a timeout', () => {
+      const { options, command } = healthcheck();
+      expect(command.slice(0, 2)).toEqual(['node', '-e']);
+      expect(command[2]).toContain('/health/ready');
+      expect(options).toMatch(/--timeout=\d+s/);
+      expect(options).toMatch(/--start-period=\d+s/);
+    });
+
+    it('passes against a running service on PORT', async () => {
+      expect(await run(healthcheck().command, { PORT: String(port) })).toBe(0);
+    });
+
+    it('fails when nothing answers', async () => {
+      expect(await run(healthcheck().command, { PORT: '1' })).toBe(1);
+    });
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('runs PostgreSQL with a volume and a health check', () => {
+    expect(postgres.image).toMatch(/^postgres:\d+/);
+    const [volume] = postgres.volumes ?? [];
+    expect(volume).toMatch(/^(\w+):\/var\/lib\/postgresql\/data$/);
+    expect(compose.volumes).toHaveProperty(volume.split(':')[0]);
+    expect(JSON.stringify(postgres.healthcheck?.test)).toContain('pg_isready');
+  });
+
+  it('builds the service from this Dockerfile and starts it once PostgreSQL is healthy', () => {
+    expect(service.build).toBe('.');
+    expect(service.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+  });
+
+  it('publishes the port the image exposes and the service listens on', () => {
+    const [mapping] = service.ports ?? [];
+    const containerPort = withDefaults(mapping).split(':').at(-1);
+    expect(containerPort).toBe(only(runtimeStage, 'EXPOSE'));
+    expect(serviceEnv.PORT).toBe(containerPort);
+  });
+
+  it('points DATABASE_URL at the compose PostgreSQL with its user and database', () => {
+    const url = new URL(serviceEnv.DATABASE_URL);
+    const pgEnv = Object.fromEntries(
+      Object.entries(postgres.environment ?? {}).map(([name, value]) => [
+        name,
+        withDefaults(value),
+      ]),
+    );
+    expect(url.hostname).toBe('postgres');
+    expect(url.port).toBe('5432');
+    expect(url.username).toBe(pgEnv.POSTGRES_USER);
+    expect(url.password).toBe(pgEnv.POSTGRES_PASSWORD);
+    expect(url.pathname).toBe(`/${pgEnv.POSTGRES_DB}`);
+  });
+
+  it('gives the service a configuration that starts in production with nothing set', () => {
+    expect(serviceEnv.NODE_ENV).toBe('production');
+    const config = loadConfig(serviceEnv);
+    expect(config.production).toBe(true);
+    expect(config.databaseUrl).toBe(serviceEnv.DATABASE_URL);
+    expect(config.callbackToken ?? config.apiKeys[0]).toBeDefined();
+  });
+
+  it('relies on the image health check for the service', () => {
+    expect(service.healthcheck).toBeUndefined();
+    expect(all(runtimeStage, 'HEALTHCHECK')).toHaveLength(1);
+  });
+});
+
+describe('the built service (node dist/src/main.js)', () => {
+  beforeAll(ensureBuilt);
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['DB_POOL_SIZE', { DB_POOL_SIZE: '0' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/tracker' }],
+    ['CALLBACK_TOKEN', { NODE_ENV: 'production' }],
+  ])('exits non-zero at start-up with a message naming %s', (variable, env) => {
+    const result = spawnSync(process.execPath, [join(ROOT, 'dist/src/main.js')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`Invalid configuration: ${variable}`);
+  });
+});
