@@ -16,8 +16,9 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const database = await openDatabase(config);
-  logger.log(`Database: ${database.description}`);
   const app = await createApp(config, database);
+  // After createApp: from there on Nest's Logger writes pino's JSON lines.
+  logger.log(`Database: ${database.description}`);
   await app.listen({ port: config.port, host: config.host });
   logger.log(`Listening on http://${config.host}:${config.port} (API docs at /docs)`);
 
