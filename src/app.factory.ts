@@ -10,6 +10,7 @@ import { AppModule } from './app.module.js';
 import { type AppConfig } from './config/config.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
+import { startupLogger } from './logging/logger.module.js';
 import { answerFrameworkError } from './http/problem.filter.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
@@ -86,7 +87,7 @@ export async function createApp(
     adapter,
     // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
     // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
-    { bufferLogs: true, bodyParser: false },
+    { logger: startupLogger(config), bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(PinoNestLogger));
 

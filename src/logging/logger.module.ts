@@ -1,9 +1,14 @@
-import { type DynamicModule, RequestMethod } from '@nestjs/common';
+import {
+  ConsoleLogger,
+  type DynamicModule,
+  type LogLevel as NestLogLevel,
+  RequestMethod,
+} from '@nestjs/common';
 import { type IncomingMessage, type ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { type DestinationStream } from 'pino';
 import { type Options } from 'pino-http';
-import { type AppConfig } from '../config/config.js';
+import { type AppConfig, type LogLevel } from '../config/config.js';
 import { redactHeaders, redactQuery, redactQueryString } from '../http/redact.js';
 
 // Probes and scrapes come every few seconds: logging each would drown the lines that matter.
@@ -52,4 +57,22 @@ export function loggerModule(config: AppConfig, destination?: DestinationStream)
     pinoHttp: destination === undefined ? options : [options, destination],
     forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
   });
+}
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  silent: [],
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/**
+ * Nest's logger until pino takes over: when start-up fails before that (say, the database is
+ * unreachable), the buffered lines and the error still come out as JSON at LOG_LEVEL.
+ */
+export function startupLogger(config: AppConfig): ConsoleLogger {
+  return new ConsoleLogger({ json: true, logLevels: NEST_LEVELS[config.logLevel] });
 }
