@@ -8,11 +8,30 @@ export const SECRET_QUERY_PARAMS = ['token', 'access_token'] as const;
 
 export const REDACTED = '[redacted]';
 
-const SECRET_PARAM = new RegExp(`([?&](?:${SECRET_QUERY_PARAMS.join('|')})=)[^&#]*`, 'gi');
+// One parameter of a query string: its name as written, and its value up to the next one.
+const QUERY_PARAM = /([?&])([^=&#]*)(=[^&#]*)?/g;
+
+function isSecretName(written: string): boolean {
+  let name = written;
+  try {
+    // Names are compared as the query parser reads them: %74oken is token.
+    name = decodeURIComponent(written.replace(/\+/g, ' '));
+  } catch {
+    // Not valid percent-encoding: compared as written.
+  }
+  return (SECRET_QUERY_PARAMS as readonly string[]).includes(name.toLowerCase());
+}
 
 /** The path and query of a request URL with the value of every secret parameter replaced. */
 export function redactQueryString(url: string): string {
-  return url.replace(SECRET_PARAM, `$1${REDACTED}`);
+  const hash = url.indexOf('#');
+  const query = url.indexOf('?');
+  if (query < 0 || (hash >= 0 && hash < query)) {
+    return url;
+  }
+  return url.replace(QUERY_PARAM, (whole, separator: string, name: string, value?: string) =>
+    value !== undefined && isSecretName(name) ? `${separator}${name}=${REDACTED}` : whole,
+  );
 }
 
 /** A parsed query object with the value of every secret parameter replaced. */
