@@ -9,7 +9,7 @@ import { type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { CONNECT_TIMEOUT_MS } from '../database/data-source.js';
+import { CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from '../database/data-source.js';
 import { DatabaseUnavailableError } from '../http/problem.js';
 import {
   type CommandStatus,
@@ -55,6 +55,8 @@ const MAX_BUFFERED_CHANGES = 10_000;
 const MAX_UNSENT_BYTES = 4 * 1024 * 1024;
 // How long a new stream waits for the LISTEN connection before it is answered 503.
 const LISTEN_WAIT_MS = 4000;
+// A LISTEN connection can hang silently (a dropped route sends no reset): it is probed this often.
+const LISTEN_PROBE_MS = 10_000;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
 // Tells EventSource how long to wait before reconnecting.
@@ -78,6 +80,7 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
   private listening = false;
   private listeningWaiters: (() => void)[] = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
   private reconnectDelayMs = RECONNECT_MIN_MS;
   private closed = false;
 
@@ -88,7 +91,10 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
     this.viaNotifications = config.databaseUrl !== undefined;
   }
 
-  /** Applied changes from now on, from every instance; completes at shutdown. */
+  /**
+   * Applied changes from now on, from every instance. Completes at shutdown; fails with
+   * ChangesInterruptedError when the LISTEN connection was lost, since changes may have been missed.
+   */
   get changes(): Observable<CommandChange> {
     return new Observable<CommandChange>((subscriber) => {
       if (this.closed) {
@@ -146,6 +152,7 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.probeTimer);
     for (const subscriber of [...this.subscribers]) {
       subscriber.complete();
     }
@@ -183,7 +190,9 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
     const client = new pg.Client({
       connectionString: this.config.databaseUrl,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: STATEMENT_TIMEOUT_MS,
       keepAlive: true,
+      keepAliveInitialDelayMillis: LISTEN_PROBE_MS,
       application_name: 'command-tracker-changes',
     });
     this.listener = client;
@@ -206,6 +215,10 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
     }
     this.listening = true;
     this.reconnectDelayMs = RECONNECT_MIN_MS;
+    this.probeTimer = setInterval(() => {
+      client.query('SELECT 1').catch((error: unknown) => this.lost(client, error));
+    }, LISTEN_PROBE_MS);
+    this.probeTimer.unref();
     for (const waiter of this.listeningWaiters.splice(0)) {
       waiter();
     }
@@ -216,6 +229,7 @@ export class CommandChanges implements OnApplicationBootstrap, BeforeApplication
       return;
     }
     this.listener = undefined;
+    clearInterval(this.probeTimer);
     const wasListening = this.listening;
     this.listening = false;
     client.removeAllListeners('notification');
