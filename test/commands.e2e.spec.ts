@@ -167,7 +167,7 @@ describe('/commands', () => {
       ['a numeric method', { method: 5 }, 'method'],
       ['a missing deviceId', { deviceId: undefined }, 'deviceId'],
     ])('refuses %s with 400 and stores nothing', async (_name, change, field) => {
-      const body = { ...registrationBody(), ...change };
+      const body: Record<string, unknown> = { ...registrationBody(), ...change };
       const response = await register(body);
       expect(response.statusCode).toBe(400);
       const problem = response.json();
