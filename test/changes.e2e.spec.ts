@@ -94,6 +94,19 @@ describe('GET /changes (one instance)', () => {
       outcomes.push((await push(t, { ...body, result: { resultCode: code } })).outcome);
     }
     expect(outcomes).toEqual(['applied', 'duplicate', 'applied', 'stale', 'applied', 'conflict']);
+    // Refused reports (another device: 409) and registrations that change no status are silent too.
+    const refused = await t.app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status',
+      payload: { ...body, deviceId: 'another-device', result: { resultCode: 'FAILED' } },
+    });
+    expect(refused.statusCode).toBe(409);
+    const merged = await t.app.inject({
+      method: 'POST',
+      url: '/commands',
+      payload: { commandId: body.commandId, deviceId: body.deviceId, status: 'DELIVERED' },
+    });
+    expect(merged.statusCode).toBe(200);
     // A later change on another command: everything before it has been delivered.
     const marker = callbackBody();
     await push(t, marker);
