@@ -231,6 +231,13 @@ describe('GET /changes (one instance)', () => {
     }
   });
 
+  it('answers HEAD with the stream headers and no stream', async () => {
+    const response = await t.app.inject({ method: 'HEAD', url: '/changes' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/event-stream');
+    await waitForSubscribers(t, 0);
+  });
+
   it('sends a heartbeat comment while idle', async () => {
     const client = await open('?commandId=nothing-happens-here');
     await client.waitUntil(() => client.comments.includes('heartbeat'), 5000);

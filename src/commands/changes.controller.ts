@@ -59,6 +59,11 @@ export class ChangesController {
     }
     const lastEventId =
       fromHeader !== undefined && fromHeader !== '' ? fromHeader : query.lastEventId;
+    if (request.method === 'HEAD') {
+      // Fastify answers HEAD with the GET handler: headers only, no stream to keep open.
+      await reply.status(200).header('content-type', 'text/event-stream').send();
+      return;
+    }
     // Fails with a problem response (503) before anything is written when the feed cannot start.
     await this.changes.stream(reply.raw, {
       filter: { deviceId: query.deviceId, commandId: query.commandId },
