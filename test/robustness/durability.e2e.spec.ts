@@ -131,23 +131,38 @@ describeOnServer('SIGKILL under load (PostgreSQL only)', () => {
   }, 120_000);
 });
 
-/** Sends the request line, headers and part of the body, and keeps the rest for later. */
-function startRequest(port: number, body: string): { socket: Socket; finish(): Promise<string> } {
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * Sends the request line and headers with `Expect: 100-continue`, and resolves once the server
+ * has answered 100 Continue: from then on the request is certainly in flight. finish() sends the
+ * body and resolves with the final answer.
+ */
+async function startRequest(
+  port: number,
+  body: string,
+): Promise<{ socket: Socket; finish(): Promise<string> }> {
   const socket = connect(port, '127.0.0.1');
   let answer = '';
-  socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+  let onData = () => {};
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString();
+    onData();
+  });
   const ended = new Promise<string>((done) => socket.once('close', () => done(answer)));
-  const cut = 10;
   socket.write(
     `POST /callbacks/command-status HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
-      body.slice(0, cut),
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Expect: 100-continue\r\n\r\n`,
   );
+  await new Promise<void>((done) => {
+    onData = () => answer.startsWith(CONTINUE) && done();
+  });
   return {
     socket,
-    finish: () => {
-      socket.write(body.slice(cut));
-      return ended;
+    finish: async () => {
+      socket.write(body);
+      return (await ended).slice(CONTINUE.length);
     },
   };
 }
@@ -209,8 +224,7 @@ describe('SIGTERM', () => {
     expect(warmUp.status).toBe(200);
 
     const body = callbackBody({ result: { resultCode: 'DELIVERED', resultDetail: { n: 1 } } });
-    const inFlight = startRequest(port, JSON.stringify(body));
-    await sleep(300); // the server has read the headers: the request is in flight
+    const inFlight = await startRequest(port, JSON.stringify(body));
 
     service.child.kill('SIGTERM');
     // New connections are refused while the request in flight is still open.
