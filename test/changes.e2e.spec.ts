@@ -4,7 +4,13 @@ import { DeadlineSweeper } from '../src/commands/deadline-sweeper.js';
 import { callbackBody, newCommandId, registrationBody } from './support/factories.js';
 import { SseClient, listenUrl } from './support/sse.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
-import { adminQuery, createTestDatabase, serverUrl } from './support/test-database.js';
+import { FaultProxy } from './support/fault-proxy.js';
+import {
+  type TestDatabase,
+  adminQuery,
+  createTestDatabase,
+  serverUrl,
+} from './support/test-database.js';
 
 const PAST = '2020-01-01T00:00:00Z';
 
@@ -423,5 +429,63 @@ onPostgres('GET /changes with two instances on one PostgreSQL database', () => {
     const body = callbackBody();
     await push(a, body);
     await after.waitForChanges(1, (c) => c.commandId === body.commandId);
+  });
+});
+
+onPostgres('GET /changes while PostgreSQL is unreachable', () => {
+  let database: TestDatabase;
+  let proxy: FaultProxy;
+  let t: TestApp;
+  let base: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    proxy = await FaultProxy.start(database.url);
+    t = await startTestApp({}, { ...database, url: proxy.url(database.url), drop: async () => {} });
+    base = await listenUrl(t.app);
+  });
+
+  afterAll(async () => {
+    proxy.restore();
+    await t.close();
+    await proxy.close();
+    await database.drop();
+  });
+
+  it('ends open streams, answers new ones 503, and streams again once the database is back', async () => {
+    const open = await SseClient.open(`${base}/changes`);
+    expect(open.status).toBe(200);
+    proxy.cut();
+    await open.waitUntil(() => open.ended, 10_000);
+
+    const refused = await SseClient.open(`${base}/changes`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['content-type']).toContain('application/problem+json');
+    expect(JSON.parse(await refused.body())).toMatchObject({ status: 503 });
+
+    proxy.restore();
+    const until = Date.now() + 20_000;
+    let client = await SseClient.open(`${base}/changes`);
+    while (client.status !== 200 && Date.now() < until) {
+      await client.body();
+      client = await SseClient.open(`${base}/changes`);
+    }
+    expect(client.status).toBe(200);
+    const body = callbackBody();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/callbacks/command-status',
+        payload: body,
+      });
+      if (response.statusCode === 200 || Date.now() > deadline) {
+        expect(response.statusCode).toBe(200);
+        break;
+      }
+      await sleep(200);
+    }
+    await client.waitForChanges(1, (c) => c.commandId === body.commandId);
+    client.close();
   });
 });
