@@ -37,11 +37,16 @@ export function identifierProblem(value: unknown): string | undefined {
 
 /**
  * The first part of a JSON value that PostgreSQL jsonb cannot store as received: a NUL character
- * or a lone surrogate in a string or key, or nesting deeper than MAX_JSON_DEPTH.
+ * or a lone surrogate in a string or key, a number out of range, or nesting deeper than
+ * MAX_JSON_DEPTH.
  */
 export function unstorableJson(value: unknown, path: string, depth = 0): FieldProblem | undefined {
   if (typeof value === 'string') {
     return stringProblem(value, path);
+  }
+  // JSON.parse reads 1e400 as Infinity, which would be stored as null: refuse it instead.
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return { field: path || 'body', message: 'is a number out of range' };
   }
   if (value === null || typeof value !== 'object') {
     return undefined;

@@ -305,6 +305,35 @@ const CASES: BadInput[] = [
     ),
     status: 400,
   },
+  {
+    name: 'callback: resultDetail number out of range',
+    request: raw(
+      CALLBACK,
+      JSON.stringify(
+        callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } }),
+      ).replace('"HERE"', '{"reading": -1e400}'),
+    ),
+    status: 400,
+    field: 'result.resultDetail.reading',
+  },
+  {
+    name: 'callback: __proto__ key',
+    request: raw(
+      CALLBACK,
+      JSON.stringify(callbackBody()).replace('{', '{"__proto__": {"polluted": true}, '),
+    ),
+    status: 400,
+  },
+  {
+    name: 'callback: constructor.prototype in resultDetail',
+    request: raw(
+      CALLBACK,
+      JSON.stringify(
+        callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } }),
+      ).replace('"HERE"', '{"constructor": {"prototype": {"polluted": true}}}'),
+    ),
+    status: 400,
+  },
   // size and media type
   {
     name: 'callback: body over BODY_LIMIT_BYTES',
