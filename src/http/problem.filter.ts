@@ -96,7 +96,8 @@ export function toProblem(exception: unknown, request: { id: string; url: string
       'Answered 503: the request could not be served by the database',
     );
     return {
-      details: problem(503, 'The database is unavailable; nothing was stored, try again', {
+      // Not "nothing was stored": a commit may land just after the deadline; a repeat is a duplicate.
+      details: problem(503, 'The database is unavailable or too slow; try again', {
         requestId,
       }),
       headers: { 'retry-after': '5' },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { type IncomingMessage, get as httpGet } from 'node:http';
 import { type Socket, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,7 +206,7 @@ describe('SIGTERM', () => {
     }
   };
 
-  it('stops accepting, finishes the request in flight, and exits 0 with it stored', async () => {
+  it('stops accepting, finishes the request in flight, ends feeds, and exits 0 with it stored', async () => {
     let env: Record<string, string>;
     if (onServer) {
       database = await createTestDatabase();
@@ -226,6 +227,14 @@ describe('SIGTERM', () => {
     const body = callbackBody({ result: { resultCode: 'DELIVERED', resultDetail: { n: 1 } } });
     const inFlight = await startRequest(port, JSON.stringify(body));
 
+    // A change feed subscriber must not hold the exit: its stream is ended.
+    const feed = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpGet(`${service.url}/changes`, resolve).on('error', reject);
+    });
+    expect(feed.statusCode).toBe(200);
+    feed.resume();
+    const feedClosed = new Promise<void>((resolve) => feed.on('close', resolve));
+
     service.child.kill('SIGTERM');
     // New connections are refused while the request in flight is still open.
     const until = Date.now() + 5000;
@@ -244,6 +253,7 @@ describe('SIGTERM', () => {
     });
 
     expect(await service.exited).toEqual({ code: 0, signal: null });
+    await feedClosed;
     expect(service.output()).toContain('SIGTERM');
     expect(await storedHistory(body.commandId)).toEqual([{ status: 'DELIVERED' }]);
   }, 120_000);
