@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config.js';
-import { createApp, openDatabase } from './app.factory.js';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
@@ -15,6 +14,9 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
+  // The application (Nest, TypeORM, Swagger) is loaded once the configuration is known to be good,
+  // so that a bad variable is reported at once.
+  const { createApp, openDatabase } = await import('./app.factory.js');
   const database = await openDatabase(config);
   const app = await createApp(config, database);
   // After createApp: from there on Nest's Logger writes pino's JSON lines.
