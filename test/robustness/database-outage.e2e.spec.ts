@@ -74,14 +74,16 @@ describe('database outage', () => {
 
   /** After recovery, every connection in the pool must work: no request may hit a dead one. */
   const expectFullyRecovered = async (deviceId: string) => {
-    const bodies = Array.from({ length: 20 }, () =>
+    // Twice the pool: every pooled connection serves at least one of them.
+    const count = Math.max(4, database.poolSize * 2);
+    const bodies = Array.from({ length: count }, () =>
       callbackBody({ deviceId, result: { resultCode: 'DELIVERED', resultDetail: null } }),
     );
     const responses = await Promise.all(bodies.map((body) => push(body)));
     expect(responses.map((response) => response.statusCode)).toEqual(bodies.map(() => 200));
     const listed = await t.app.inject({ method: 'GET', url: `/commands?deviceId=${deviceId}` });
     expect(listed.statusCode).toBe(200);
-    expect(listed.json<{ items: unknown[] }>().items).toHaveLength(20);
+    expect(listed.json<{ items: unknown[] }>().items).toHaveLength(count);
   };
 
   it('is ready while the database is reachable', async () => {
