@@ -24,7 +24,9 @@ describe('database outage', () => {
     t = await startTestApp({}, { ...database, url: proxy.url(database.url), drop: async () => {} });
   });
 
-  afterEach(() => proxy.restore());
+  afterEach(async () => {
+    await proxy.restore();
+  });
 
   afterAll(async () => {
     await t.close();
@@ -105,7 +107,7 @@ describe('database outage', () => {
     );
     expect((await readiness()).statusCode).toBe(503);
 
-    proxy.restore();
+    await proxy.restore();
     const stored = await pushUntilStored(body, 10_000);
     expect(stored.statusCode).toBe(200);
     expect(stored.json()).toEqual({
@@ -120,6 +122,20 @@ describe('database outage', () => {
     expect(command.history).toHaveLength(1);
     expect((await readiness()).statusCode).toBe(200);
     await expectFullyRecovered(`after-cut-${newCommandId()}`);
+  });
+
+  it('answers 503 within 5 s while the database refuses connections, and recovers by itself', async () => {
+    const body = callbackBody();
+    proxy.refuse();
+    const during = await Promise.all(Array.from({ length: 3 }, () => timed(() => push(body))));
+    during.forEach(expect503);
+    expect503(await timed(() => t.app.inject({ method: 'GET', url: '/commands' })));
+    expect((await readiness()).statusCode).toBe(503);
+
+    await proxy.restore();
+    expect((await pushUntilStored(body, 10_000)).statusCode).toBe(200);
+    expect((await readiness()).statusCode).toBe(200);
+    await expectFullyRecovered(`after-refusal-${newCommandId()}`);
   });
 
   it('answers 503 within 5 s while the database hangs, and recovers by itself', async () => {
@@ -139,7 +155,7 @@ describe('database outage', () => {
     expect(ready.response.statusCode).toBe(503);
     expect(ready.ms).toBeLessThan(CONTRACT_BOUND_MS);
 
-    proxy.restore();
+    await proxy.restore();
     const stored = await pushUntilStored(body, 15_000);
     expect(stored.statusCode).toBe(200);
     expect((await readiness()).statusCode).toBe(200);

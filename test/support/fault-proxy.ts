@@ -9,10 +9,12 @@ import {
 /**
  * pass: bytes flow both ways.
  * cut: every open connection is reset, and new ones are reset as soon as they arrive.
+ * refuse: every open connection is reset and the port is closed (ECONNREFUSED), as when the
+ *   server is down.
  * hang: connections are accepted but nothing is forwarded either way, as from a frozen server;
  *   connections that hung stay hung for good, even after restore().
  */
-export type FaultMode = 'pass' | 'cut' | 'hang';
+export type FaultMode = 'pass' | 'cut' | 'refuse' | 'hang';
 
 interface Link {
   client: Socket;
@@ -25,23 +27,22 @@ export class FaultProxy {
   private mode: FaultMode = 'pass';
   private readonly links = new Set<Link>();
 
+  private listening: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly server: Server,
     private readonly target: { host: string; port: number },
+    readonly port: number,
   ) {}
 
   static async start(targetUrl: string): Promise<FaultProxy> {
     const parsed = new URL(targetUrl);
     const target = { host: parsed.hostname, port: Number(parsed.port || 5432) };
     const server = createServer();
-    const proxy = new FaultProxy(server, target);
-    server.on('connection', (client) => proxy.accept(client));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const proxy = new FaultProxy(server, target, (server.address() as AddressInfo).port);
+    server.on('connection', (client) => proxy.accept(client));
     return proxy;
-  }
-
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
   }
 
   /** The same database URL, through this proxy. */
@@ -63,6 +64,12 @@ export class FaultProxy {
     }
   }
 
+  refuse(): void {
+    this.cut();
+    this.mode = 'refuse';
+    this.listening = new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
   hang(): void {
     this.mode = 'hang';
     for (const link of this.links) {
@@ -71,7 +78,11 @@ export class FaultProxy {
   }
 
   /** New connections pass again; hung ones stay hung until the service gives up on them. */
-  restore(): void {
+  async restore(): Promise<void> {
+    if (this.mode === 'refuse') {
+      await this.listening;
+      await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
+    }
     this.mode = 'pass';
   }
 
@@ -79,7 +90,11 @@ export class FaultProxy {
     for (const link of this.links) {
       this.drop(link);
     }
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.mode === 'refuse') {
+      await this.listening;
+    } else {
+      await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
   }
 
   private accept(client: Socket): void {
