@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
+import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import {
   type CommandStatus,
@@ -9,6 +11,7 @@ import {
   rankOf,
 } from './command-status.js';
 import { type ChangeFilter, type CommandChange } from './command-changes.js';
+import { ReportBatcher } from './report-batcher.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -202,8 +205,23 @@ FROM verdict v
   LEFT JOIN recorded r ON true
   CROSS JOIN notified`;
 
-const COMMAND_COLUMNS = `command_id, device_id, status, result_detail, service_id, method, paras,
-  created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version`;
+// Times leave PostgreSQL already as API.md's ISO 8601 text: cheaper than parsing them into Dates
+// and formatting those again, per column and row, on every page.
+const isoText = (column: string) =>
+  `to_char(c.${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${column}`;
+
+const TIME_COLUMNS = [
+  'created_at',
+  'updated_at',
+  'deadline',
+  'sent_at',
+  'delivered_at',
+  'completed_at',
+];
+
+// Output names equal column names: ORDER BY and conditions must use c.-qualified columns.
+const COMMAND_COLUMNS = `c.command_id, c.device_id, c.status, c.result_detail, c.service_id,
+  c.method, c.paras, ${TIME_COLUMNS.map(isoText).join(', ')}, c.version`;
 
 const FIND_WITH_HISTORY_SQL = `
 SELECT ${COMMAND_COLUMNS},
@@ -322,12 +340,12 @@ interface CommandRow {
   service_id: string | null;
   method: string | null;
   paras: Record<string, unknown> | null;
-  created_at: Date;
-  updated_at: Date;
-  deadline: Date;
-  sent_at: Date | null;
-  delivered_at: Date | null;
-  completed_at: Date | null;
+  created_at: string;
+  updated_at: string;
+  deadline: string;
+  sent_at: string | null;
+  delivered_at: string | null;
+  completed_at: string | null;
   version: number;
   history?: HistoryEntryView[];
 }
@@ -335,14 +353,53 @@ interface CommandRow {
 // A concurrent first report of the same command makes a statement run again; twice is plenty.
 const MAX_APPLY_ATTEMPTS = 3;
 
+// Group commit: at most this many reports share one transaction.
+const MAX_REPORTS_PER_COMMIT = 64;
+
+// A callback is answered 503 after 4.5 s (callbacks.controller.ts); a report queued for a batch is
+// committed only if that leaves room: not after its caller was told it was not stored.
+const MAX_BATCHED_REPORT_AGE_MS = 3500;
+
 @Injectable()
 export class CommandsRepository {
+  private readonly batcher: ReportBatcher<Report, ApplyResult>;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.batcher = new ReportBatcher(
+      () => this.pool(),
+      {
+        applyOn: (client, report) => this.applyOn(client, report),
+        applyAlone: (report) => this.applyOn(this.pool(), report),
+        lockKey: (report) => report.commandId,
+      },
+      MAX_REPORTS_PER_COMMIT,
+      MAX_BATCHED_REPORT_AGE_MS,
+    );
+  }
 
+  /** Applies a report by the rank rule; settles once it is committed (with others, under GROUP_COMMIT). */
   async applyReport(report: Report): Promise<ApplyResult> {
+    return this.config.groupCommit
+      ? this.batcher.submit(report)
+      : this.applyOn(this.pool(), report);
+  }
+
+  // The hot statement goes to pg directly, as a named prepared statement: parsed and planned once
+  // per connection instead of on every report (TypeORM's query() cannot name a statement).
+  private pool(): pg.Pool {
+    return (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+  }
+
+  // The embedded database (a pool of one) is a single session shared by every connection the pool
+  // opens: a statement prepared on a connection that was cut would still exist under its name.
+  private applyStatementName(): string | undefined {
+    return this.pool().options.max === 1 ? undefined : 'apply_report';
+  }
+
+  private async applyOn(client: pg.Pool | pg.PoolClient, report: Report): Promise<ApplyResult> {
     const registration = report.registration;
     const params = [
       report.commandId,
@@ -360,7 +417,12 @@ export class CommandsRepository {
       this.config.commandDeadlineSeconds,
     ];
     for (let attempt = 1; ; attempt++) {
-      const [row] = await this.dataSource.query<ApplyRow[]>(APPLY_REPORT_SQL, params);
+      const { rows } = await client.query<ApplyRow>({
+        name: this.applyStatementName(),
+        text: APPLY_REPORT_SQL,
+        values: params,
+      });
+      const row = rows[0];
       if (row.mismatch !== null) {
         return { kind: 'mismatch', field: row.mismatch };
       }
@@ -402,25 +464,25 @@ export class CommandsRepository {
       return `$${params.length}`;
     };
     if (filter.deviceId !== undefined) {
-      conditions.push(`device_id = ${param(filter.deviceId)}`);
+      conditions.push(`c.device_id = ${param(filter.deviceId)}`);
     }
     if (filter.statuses !== undefined) {
-      conditions.push(`status = ANY(${param(filter.statuses)}::text[])`);
+      conditions.push(`c.status = ANY(${param(filter.statuses)}::text[])`);
     }
     if (filter.since !== undefined) {
-      conditions.push(`created_at >= ${param(filter.since)}`);
+      conditions.push(`c.created_at >= ${param(filter.since)}`);
     }
     if (filter.until !== undefined) {
-      conditions.push(`created_at < ${param(filter.until)}`);
+      conditions.push(`c.created_at < ${param(filter.until)}`);
     }
     if (filter.after !== undefined) {
       conditions.push(
-        `(created_at, command_id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.commandId)}::text)`,
+        `(c.created_at, c.command_id) < (${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.commandId)}::text)`,
       );
     }
     const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-    const sql = `SELECT ${COMMAND_COLUMNS} FROM commands ${where}
-      ORDER BY created_at DESC, command_id DESC LIMIT ${param(filter.limit + 1)}`;
+    const sql = `SELECT ${COMMAND_COLUMNS} FROM commands c ${where}
+      ORDER BY c.created_at DESC, c.command_id DESC LIMIT ${param(filter.limit + 1)}`;
     const rows = await this.dataSource.query<CommandRow[]>(sql, params);
     return {
       items: rows.slice(0, filter.limit).map(toCommandView),
@@ -476,12 +538,6 @@ function toJsonb(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
-function iso(value: Date): string;
-function iso(value: Date | null): string | null;
-function iso(value: Date | null): string | null {
-  return value === null ? null : value.toISOString();
-}
-
 function toCommandView(row: CommandRow): CommandView {
   return {
     commandId: row.command_id,
@@ -491,12 +547,12 @@ function toCommandView(row: CommandRow): CommandView {
     serviceId: row.service_id,
     method: row.method,
     paras: row.paras,
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
-    deadline: iso(row.deadline),
-    sentAt: iso(row.sent_at),
-    deliveredAt: iso(row.delivered_at),
-    completedAt: iso(row.completed_at),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deadline: row.deadline,
+    sentAt: row.sent_at,
+    deliveredAt: row.delivered_at,
+    completedAt: row.completed_at,
     version: row.version,
   };
 }

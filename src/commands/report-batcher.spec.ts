@@ -7,9 +7,10 @@ interface Item {
   key: string;
   n: number;
   failWith?: Error;
+  delayMs?: number;
 }
 
-function setup(options: { commitError?: Error } = {}) {
+function setup(options: { commitError?: Error; maxAgeMs?: number } = {}) {
   const log: string[] = [];
   let commitGate: (() => void) | undefined;
   const client = {
@@ -31,6 +32,9 @@ function setup(options: { commitError?: Error } = {}) {
   const statement: BatchedStatement<Item, string> = {
     applyOn: async (_client, item) => {
       log.push(`apply ${item.key}${item.n}`);
+      if (item.delayMs !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, item.delayMs));
+      }
       if (item.failWith) {
         throw item.failWith;
       }
@@ -47,7 +51,7 @@ function setup(options: { commitError?: Error } = {}) {
   };
   return {
     log,
-    batcher: new ReportBatcher(() => pool, statement, 10),
+    batcher: new ReportBatcher(() => pool, statement, 10, options.maxAgeMs ?? 60_000),
     commit: () => commitGate?.(),
     openCommits: () => {
       commitGate = () => undefined;
@@ -137,5 +141,18 @@ describe('ReportBatcher', () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
     expect(log.filter((line) => line.startsWith('alone'))).toEqual(['alone x0']);
+  });
+
+  it('rolls back rather than commit a report whose caller has given up waiting', async () => {
+    const { batcher, log, openCommits } = setup({ maxAgeMs: 50 });
+    openCommits();
+    void batcher.submit({ key: 'x', n: 0 });
+    const results = await Promise.allSettled([
+      batcher.submit({ key: 'a', n: 1, delayMs: 80 }),
+      batcher.submit({ key: 'b', n: 2 }),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    expect(log).not.toContain('COMMIT');
+    expect(log).toContain('ROLLBACK');
   });
 });

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { DatabaseUnavailableError } from '../http/problem.js';
 
 /** What the batcher needs from the repository: the one statement, and the way to run it alone. */
 export interface BatchedStatement<T, R> {
@@ -13,6 +14,7 @@ export interface BatchedStatement<T, R> {
 
 interface Waiting<T, R> {
   item: T;
+  queuedAt: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
@@ -28,6 +30,10 @@ interface Waiting<T, R> {
  * instances take their row locks in one order and cannot deadlock each other. If a statement
  * fails, the batch is rolled back and its items are applied one by one, each meeting its own
  * error; if the database is unavailable, every item of the batch fails with that error (503).
+ *
+ * A caller that waited longer than maxAgeMs has been answered 503 already (callbacks have a
+ * deadline): its report must then not be stored. Such items are failed before they start, and a
+ * batch holding one is rolled back instead of committed.
  */
 export class ReportBatcher<T, R> {
   private waiting: Waiting<T, R>[] = [];
@@ -37,11 +43,12 @@ export class ReportBatcher<T, R> {
     private readonly pool: () => pg.Pool,
     private readonly statement: BatchedStatement<T, R>,
     private readonly maxBatch: number,
+    private readonly maxAgeMs: number,
   ) {}
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ item, resolve, reject });
+      this.waiting.push({ item, queuedAt: performance.now(), resolve, reject });
       if (!this.applying) {
         void this.drain();
       }
@@ -61,7 +68,25 @@ export class ReportBatcher<T, R> {
     }
   }
 
-  private async apply(batch: Waiting<T, R>[]): Promise<void> {
+  private tooOld(waiting: Waiting<T, R>): boolean {
+    return performance.now() - waiting.queuedAt > this.maxAgeMs;
+  }
+
+  private fail(waiting: Waiting<T, R>): void {
+    waiting.reject(new DatabaseUnavailableError('the report waited too long to be applied'));
+  }
+
+  private async apply(queued: Waiting<T, R>[]): Promise<void> {
+    const batch = queued.filter((waiting) => {
+      if (this.tooOld(waiting)) {
+        this.fail(waiting);
+        return false;
+      }
+      return true;
+    });
+    if (batch.length === 0) {
+      return;
+    }
     if (batch.length === 1) {
       const [only] = batch;
       await this.statement.applyAlone(only.item).then(only.resolve, only.reject);
@@ -85,6 +110,9 @@ export class ReportBatcher<T, R> {
       for (const waiting of ordered) {
         results.push(await this.statement.applyOn(client, waiting.item));
       }
+      if (batch.some((waiting) => this.tooOld(waiting))) {
+        throw new DatabaseUnavailableError('the batch took too long to be applied');
+      }
       await client.query('COMMIT');
     } catch (error) {
       const rolledBack = await client.query('ROLLBACK').then(
@@ -98,7 +126,11 @@ export class ReportBatcher<T, R> {
         return;
       }
       for (const waiting of ordered) {
-        await this.statement.applyAlone(waiting.item).then(waiting.resolve, waiting.reject);
+        if (this.tooOld(waiting)) {
+          this.fail(waiting);
+        } else {
+          await this.statement.applyAlone(waiting.item).then(waiting.resolve, waiting.reject);
+        }
       }
       return;
     }

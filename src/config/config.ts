@@ -21,6 +21,8 @@ export interface AppConfig {
   readonly retentionDays: number;
   /** How often GET /changes sends a comment line, so proxies keep an idle stream open. */
   readonly changesHeartbeatSeconds: number;
+  /** Apply concurrent reports together, one transaction (one commit) per batch. */
+  readonly groupCommit: boolean;
   readonly logLevel: LogLevel;
   readonly production: boolean;
 }
@@ -70,6 +72,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 1, 86400),
     retentionDays: integer(env, 'RETENTION_DAYS', 0, 0, 36500),
     changesHeartbeatSeconds: integer(env, 'CHANGES_HEARTBEAT_SECONDS', 15, 1, 3600),
+    groupCommit: boolean(env, 'GROUP_COMMIT', true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     production,
   };
