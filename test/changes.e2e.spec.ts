@@ -446,7 +446,7 @@ onPostgres('GET /changes while PostgreSQL is unreachable', () => {
   });
 
   afterAll(async () => {
-    proxy.restore();
+    await proxy.restore();
     await t.close();
     await proxy.close();
     await database.drop();
@@ -463,7 +463,7 @@ onPostgres('GET /changes while PostgreSQL is unreachable', () => {
     expect(refused.headers['content-type']).toContain('application/problem+json');
     expect(JSON.parse(await refused.body())).toMatchObject({ status: 503 });
 
-    proxy.restore();
+    await proxy.restore();
     const until = Date.now() + 20_000;
     let client = await SseClient.open(`${base}/changes`);
     while (client.status !== 200 && Date.now() < until) {

@@ -292,7 +292,7 @@ describe('deadline sweeper while the database is down', () => {
   });
 
   afterAll(async () => {
-    proxy.restore();
+    await proxy.restore();
     await t.close();
     await proxy.close();
     await database.drop();
@@ -311,7 +311,7 @@ describe('deadline sweeper while the database is down', () => {
       }
     };
     await waitFor(() => sweeper.totals.failures > 0, 10_000);
-    proxy.restore();
+    await proxy.restore();
 
     const body = registrationBody({ deadline: PAST, status: 'SENT' });
     const until = Date.now() + 20_000;

@@ -237,7 +237,7 @@ describe('secretMatches (constant-time comparison)', () => {
 });
 
 describe('production refusal', () => {
-  const refusal = (env: Record<string, string>) => {
+  const refusal = (env: Record<string, string | undefined>) => {
     try {
       loadConfig(env);
     } catch (error) {

@@ -215,8 +215,9 @@ describe('SIGTERM', () => {
       dataDir = await mkdtemp(join(tmpdir(), 'command-tracker-sigterm-'));
       env = { PGLITE_DATA_DIR: dataDir };
     }
-    service = await startService(env);
-    const port = Number(new URL(service.url).port);
+    const started = await startService(env);
+    service = started;
+    const port = Number(new URL(started.url).port);
     const warmUp = await fetch(`${service.url}/callbacks/command-status`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -229,7 +230,7 @@ describe('SIGTERM', () => {
 
     // A change feed subscriber must not hold the exit: its stream is ended.
     const feed = await new Promise<IncomingMessage>((resolve, reject) => {
-      httpGet(`${service.url}/changes`, resolve).on('error', reject);
+      httpGet(`${started.url}/changes`, resolve).on('error', reject);
     });
     expect(feed.statusCode).toBe(200);
     feed.resume();
