@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -307,6 +308,67 @@ async function load(
   };
 }
 
+/**
+ * Open-loop load at an even pace: a request every 1/rate s on up to `connections` kept-alive
+ * connections, whatever the answers do. Latency counts from the planned send time, so a stall
+ * shows up in every request it delays (no coordinated omission). autocannon's rate option sends
+ * each second's quota in a burst at the start of the second, which measures queueing behind that
+ * burst rather than the service; this measures what a steady client sees.
+ */
+async function paced(
+  url: string,
+  connections: number,
+  duration: number,
+  path: () => string,
+  rate: number,
+): Promise<Omit<Row, 'target' | 'load'>> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  const total = Math.floor(rate * duration);
+  for (let i = 0; i < total; i++) {
+    const planned = start + (i * 1000) / rate;
+    const wait = planned - performance.now();
+    if (wait > 0) {
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+    inFlight.push(
+      new Promise<void>((resolve) => {
+        const req = httpRequest(`${url}${path()}`, { agent, timeout: 20_000 }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - planned);
+            if (res.statusCode === undefined || res.statusCode >= 300) {
+              non2xx++;
+            }
+            resolve();
+          });
+        });
+        req.on('error', () => {
+          errors++;
+          resolve();
+        });
+        req.end();
+      }),
+    );
+  }
+  await Promise.all(inFlight);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const quantile = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return {
+    rps: latencies.length / ((performance.now() - start) / 1000),
+    p50: quantile(0.5),
+    p99: quantile(0.99),
+    non2xx,
+    errors,
+  };
+}
+
 async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   for (const name of options.targets) {
@@ -507,17 +569,17 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
         await load(server.url, 16, Math.min(options.warmup, 3), request);
         const measured = await load(server.url, 16, Math.min(options.duration, 10), request);
         rows.push({ target: 'service', load: `${query.name}, saturated`, ...measured });
-        const paced = await load(
+        const steady = await paced(
           server.url,
           16,
           Math.min(options.duration, 10),
-          request,
+          query.path,
           options.queryRate,
         );
         rows.push({
           target: 'service',
-          load: `${query.name}, ${options.queryRate} req/s`,
-          ...paced,
+          load: `${query.name}, paced ${options.queryRate} req/s`,
+          ...steady,
         });
       }
       for (const row of rows) {
