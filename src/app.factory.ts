@@ -64,7 +64,7 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     // Path ids are up to 128 characters, percent-encoded up to 12 bytes each (Fastify's default is 100).
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     genReqId: (request: { headers: Record<string, string | string[] | undefined> }) => {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
