@@ -19,9 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source.js';
-import { runMigrations } from '../src/database/migrate.js';
+import { migrateDatabase } from '../src/database/migrate.js';
 import { random } from './simulator.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -140,13 +138,7 @@ async function scratchDatabase(
   const name = `bench_${tag}_${randomBytes(4).toString('hex')}`;
   await admin(server, `CREATE DATABASE ${name}`);
   const url = withDatabase(server, name);
-  const dataSource = new DataSource(dataSourceOptions({ url, poolSize: 1 }));
-  await dataSource.initialize();
-  try {
-    await runMigrations(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
+  await migrateDatabase(url);
   return { url, drop: () => admin(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 

@@ -1,4 +1,5 @@
 import { DataSource, MigrationExecutor } from 'typeorm';
+import { dataSourceOptions } from './data-source.js';
 
 // Any fixed number: every instance of the service takes the same lock before migrating.
 const MIGRATION_LOCK_KEY = 7_464_617_201;
@@ -26,5 +27,16 @@ export async function runMigrations(dataSource: DataSource): Promise<string[]> {
     }
   } finally {
     await queryRunner.release();
+  }
+}
+
+/** Migrates the database at `url` on a connection of its own (tests and the benchmark). */
+export async function migrateDatabase(url: string): Promise<void> {
+  const dataSource = new DataSource(dataSourceOptions({ url, poolSize: 1 }));
+  await dataSource.initialize();
+  try {
+    await runMigrations(dataSource);
+  } finally {
+    await dataSource.destroy();
   }
 }

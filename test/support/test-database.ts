@@ -4,10 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
-import { MIGRATIONS, dataSourceOptions } from '../../src/database/data-source.js';
+import { MIGRATIONS } from '../../src/database/data-source.js';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { runMigrations } from '../../src/database/migrate.js';
+import { migrateDatabase } from '../../src/database/migrate.js';
 
 /**
  * Each test file gets its own fresh, migrated database:
@@ -50,16 +49,6 @@ export async function adminQuery<T extends pg.QueryResultRow = pg.QueryResultRow
   }
 }
 
-export async function migrate(url: string): Promise<void> {
-  const dataSource = new DataSource(dataSourceOptions({ url, poolSize: 1 }));
-  await dataSource.initialize();
-  try {
-    await runMigrations(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
-}
-
 function migrationsHash(): string {
   const hash = createHash('sha256');
   for (const migration of MIGRATIONS) {
@@ -79,7 +68,7 @@ async function postgresTemplate(server: string): Promise<string> {
       const building = `${template}_building`;
       await client.query(`DROP DATABASE IF EXISTS ${building}`);
       await client.query(`CREATE DATABASE ${building}`);
-      await migrate(withDatabase(server, building));
+      await migrateDatabase(withDatabase(server, building));
       await client.query(`ALTER DATABASE ${building} RENAME TO ${template}`);
     }
     await client.query(`SELECT pg_advisory_unlock(7464617202)`);
@@ -107,7 +96,7 @@ async function embeddedTemplate(): Promise<Blob> {
     try {
       const embedded = await EmbeddedPostgres.start('memory://');
       try {
-        await migrate(embedded.url);
+        await migrateDatabase(embedded.url);
         const dump = await embedded.dump();
         const partial = `${path}.${process.pid}.partial`;
         await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
