@@ -89,7 +89,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
    */
   async sweep(): Promise<SweepResult> {
     const result: SweepResult = { timedOut: 0, expired: 0, purged: 0 };
-    for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP && !this.stopped; batch++) {
+    await this.inBatches(async () => {
       const swept = await this.repository.sweepOverdue(SWEEP_BATCH_SIZE);
       for (const change of swept) {
         if (change.status === 'EXPIRED') {
@@ -99,21 +99,17 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
         }
         this.changes.publish(change);
       }
-      if (swept.length < SWEEP_BATCH_SIZE) {
-        break;
-      }
-    }
+      return swept.length;
+    });
     if (this.config.retentionDays > 0) {
-      for (let batch = 0; batch < MAX_BATCHES_PER_SWEEP && !this.stopped; batch++) {
+      await this.inBatches(async () => {
         const purged = await this.repository.purgeFinished(
           this.config.retentionDays,
           SWEEP_BATCH_SIZE,
         );
         result.purged += purged;
-        if (purged < SWEEP_BATCH_SIZE) {
-          break;
-        }
-      }
+        return purged;
+      });
     }
     this.counts.sweeps++;
     this.counts.timedOut += result.timedOut;
@@ -123,6 +119,15 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
       this.results.next(result);
     }
     return result;
+  }
+
+  /** Runs `batch` (which says how many rows it handled) again while batches come back full. */
+  private async inBatches(batch: () => Promise<number>): Promise<void> {
+    for (let i = 0; i < MAX_BATCHES_PER_SWEEP && !this.stopped; i++) {
+      if ((await batch()) < SWEEP_BATCH_SIZE) {
+        return;
+      }
+    }
   }
 
   private get intervalMs(): number {
