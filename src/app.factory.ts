@@ -12,6 +12,7 @@ import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
 import { startupLogger } from './logging/logger.module.js';
 import { answerFrameworkError } from './http/problem.filter.js';
+import { redactUrl } from './http/redact.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
 export interface Database {
@@ -38,18 +39,6 @@ export async function openDatabase(config: AppConfig): Promise<Database> {
     description: `embedded PostgreSQL (PGlite) in ${embedded.location}`,
     embedded,
   };
-}
-
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') {
-      parsed.password = '***';
-    }
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
 }
 
 // An incoming X-Request-Id is kept when it is short and printable; otherwise a new one is made.

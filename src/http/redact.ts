@@ -63,3 +63,16 @@ export function redactHeaders(
   }
   return copy;
 }
+
+/** A database URL fit for a log line: the password, if any, replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') {
+      parsed.password = '***';
+    }
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
