@@ -1,7 +1,6 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../src/app.factory.js';
-import { type AppConfig, loadConfig } from '../src/config/config.js';
 import { callbackBody } from './support/factories.js';
+import { startTestApp } from './support/test-app.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
 // nestjs-pino builds one pino-http logger per process (per test file under Jest) and the first
@@ -15,21 +14,12 @@ describe('logs', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const config: AppConfig = {
-      ...loadConfig({
-        LOG_LEVEL: 'info',
-        CALLBACK_TOKEN: 'callback-secret',
-        API_KEYS: 'key-secret',
-      }),
-      databaseUrl: database.url,
-    };
-    app = await createApp(
-      config,
-      { url: database.url, poolSize: database.poolSize, description: 'test' },
+    // Given the database, so that close() leaves dropping it to this file (one test drops it).
+    ({ app } = await startTestApp(
+      { logLevel: 'info', callbackToken: 'callback-secret', apiKeys: ['key-secret'] },
+      database,
       { logDestination: { write: (line: string) => void lines.push(line) } },
-    );
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    ));
   });
 
   afterAll(async () => {

@@ -1,9 +1,6 @@
-import { type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createApp } from '../../src/app.factory.js';
-import { type AppConfig, loadConfig } from '../../src/config/config.js';
 import { redactQueryString } from '../../src/http/redact.js';
 import { callbackBody } from '../support/factories.js';
-import { type TestDatabase, createTestDatabase } from '../support/test-database.js';
+import { type TestApp, startTestApp } from '../support/test-app.js';
 
 // Issue 3, point 2: secrets never reach a log line, also not in logged URLs. nestjs-pino keeps
 // the options of the first application in a process, so this app must be alone in its file.
@@ -14,30 +11,17 @@ const WRONG = 'not-the-secret-xyz';
 const SECRETS = [TOKEN, ...KEYS, WRONG];
 
 describe('secrets in logs', () => {
-  let app: NestFastifyApplication;
-  let database: TestDatabase;
+  let t: TestApp;
   const lines: string[] = [];
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const config: AppConfig = {
-      ...loadConfig({ LOG_LEVEL: 'trace' }),
-      databaseUrl: database.embedded === undefined ? database.url : undefined,
-      callbackToken: TOKEN,
-      apiKeys: KEYS,
-    };
-    app = await createApp(
-      config,
-      { url: database.url, poolSize: database.poolSize, description: 'test' },
-      { logDestination: { write: (line: string) => void lines.push(line) } },
-    );
-    await app.init();
-    await app.getHttpAdapter().getInstance().ready();
+    t = await startTestApp({ logLevel: 'trace', callbackToken: TOKEN, apiKeys: KEYS }, undefined, {
+      logDestination: { write: (line: string) => void lines.push(line) },
+    });
   });
 
   afterAll(async () => {
-    await app.close();
-    await database.drop();
+    await t.close();
   });
 
   it('never writes a token or key to a log line, whether it was right or wrong', async () => {
@@ -68,7 +52,7 @@ describe('secrets in logs', () => {
     ];
     const statuses: number[] = [];
     for (const { payload, ...request } of requests) {
-      const response = await app.inject({
+      const response = await t.app.inject({
         ...request,
         ...(request.method === 'POST'
           ? {

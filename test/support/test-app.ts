@@ -1,4 +1,5 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { type DestinationStream } from 'pino';
 import { type AppConfig, loadConfig } from '../../src/config/config.js';
 import { createApp } from '../../src/app.factory.js';
 import { type TestDatabase, createTestDatabase } from './test-database.js';
@@ -11,10 +12,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The whole service on a fresh database (or the one given), ready for inject(). */
+/**
+ * The whole service on a fresh database (or the one given), ready for inject(). `logDestination`
+ * captures its log lines (nestjs-pino keeps the first app's options per process: use it only in a
+ * file whose app is the only one).
+ */
 export async function startTestApp(
   overrides: Partial<AppConfig> = {},
   database?: TestDatabase,
+  options: { logDestination?: DestinationStream } = {},
 ): Promise<TestApp> {
   const db = database ?? (await createTestDatabase());
   const config: AppConfig = {
@@ -23,7 +29,11 @@ export async function startTestApp(
     databaseUrl: db.embedded === undefined ? db.url : undefined,
     ...overrides,
   };
-  const app = await createApp(config, { url: db.url, poolSize: db.poolSize, description: 'test' });
+  const app = await createApp(
+    config,
+    { url: db.url, poolSize: db.poolSize, description: 'test' },
+    options,
+  );
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return {
