@@ -283,6 +283,10 @@ export interface StreamOptions {
 class ChangeStream {
   private readonly logger = new Logger('ChangeStream');
   private readonly held: CommandChange[] = [];
+  // Ids sent from the history. The replay can read a change before its notification arrives
+  // (NOTIFY reaches the LISTEN connection after the commit that other connections already see),
+  // so live changes are checked against these too, not only the held ones.
+  private readonly replayed = new Set<string>();
   private live = false;
   private overflow = false;
   private ended = false;
@@ -333,8 +337,8 @@ class ChangeStream {
     this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), this.heartbeatSeconds * 1000);
     this.heartbeat.unref();
 
-    const replayed = await this.replay(firstPage, lastEventId);
-    if (replayed === undefined || this.ended) {
+    const complete = await this.replay(firstPage, lastEventId);
+    if (!complete || this.ended) {
       return;
     }
     if (this.overflow) {
@@ -343,19 +347,19 @@ class ChangeStream {
     }
     // Held changes committed while the history was read; those it already had are not resent.
     for (const change of this.held.splice(0)) {
-      if (!replayed.has(change.id)) {
+      if (!this.replayed.has(change.id)) {
         this.write(toEvent(change));
       }
     }
     this.live = true;
   }
 
-  /** Sends the history page by page; the ids sent, or undefined when the stream ended. */
+  /** Sends the history page by page; false when the stream ended before the end of it. */
   private async replay(
     firstPage: CommandChange[],
     lastEventId: string | undefined,
-  ): Promise<Set<string> | undefined> {
-    const replayed = new Set<string>();
+  ): Promise<boolean> {
+    const replayed = this.replayed;
     let page = firstPage;
     let after = lastEventId;
     try {
@@ -371,16 +375,16 @@ class ChangeStream {
         if (replayed.size >= REPLAY_LIMIT) {
           // The rest on reconnection, from the last id sent.
           this.end();
-          return undefined;
+          return false;
         }
         page = await this.changes.replay(after, this.options.filter, REPLAY_PAGE_SIZE);
       }
     } catch (error) {
       this.logger.warn(`Replay of /changes after ${after} failed: ${describe(error)}`);
       this.end();
-      return undefined;
+      return false;
     }
-    return replayed;
+    return true;
   }
 
   private receive(change: CommandChange): void {
@@ -388,7 +392,9 @@ class ChangeStream {
       return;
     }
     if (this.live) {
-      this.write(toEvent(change));
+      if (!this.replayed.has(change.id)) {
+        this.write(toEvent(change));
+      }
     } else if (this.held.length < MAX_BUFFERED_CHANGES) {
       this.held.push(change);
     } else {
