@@ -19,6 +19,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import {
+  FIND_WITH_HISTORY_SQL,
+  type ListFilter,
+  listStatement,
+} from '../src/commands/commands.repository.js';
 import { migrateDatabase } from '../src/database/migrate.js';
 import { random } from './simulator.js';
 
@@ -471,32 +476,17 @@ async function explain(
   commandId: string,
   keyset: { created_at: Date; command_id: string },
 ): Promise<void> {
-  const columns = `command_id, device_id, status, result_detail, service_id, method, paras,
-    created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version`;
+  const page = (filter: Omit<ListFilter, 'limit'>) => {
+    const { text, values } = listStatement({ ...filter, limit: 50 });
+    return [text, values] as const;
+  };
   const statements: [string, string, unknown[]][] = [
-    [
-      'by id, with history',
-      `SELECT ${columns}, (SELECT json_agg(h ORDER BY h.id) FROM command_history h
-         WHERE h.command_id = c.command_id) AS history FROM commands c WHERE c.command_id = $1`,
-      [commandId],
-    ],
-    [
-      "a device's first page",
-      `SELECT ${columns} FROM commands WHERE device_id = $1
-       ORDER BY created_at DESC, command_id DESC LIMIT 51`,
-      ['bench-device-7'],
-    ],
-    [
-      'first page',
-      `SELECT ${columns} FROM commands ORDER BY created_at DESC, command_id DESC LIMIT 51`,
-      [],
-    ],
+    ['by id, with history', FIND_WITH_HISTORY_SQL, [commandId]],
+    ["a device's first page", ...page({ deviceId: 'bench-device-7' })],
+    ['first page', ...page({})],
     [
       'deep page',
-      `SELECT ${columns} FROM commands
-       WHERE (created_at, command_id) < ($1::timestamptz, $2::text)
-       ORDER BY created_at DESC, command_id DESC LIMIT 51`,
-      [keyset.created_at, keyset.command_id],
+      ...page({ after: { createdAt: keyset.created_at, commandId: keyset.command_id } }),
     ],
   ];
   const client = new pg.Client({ connectionString: url });

@@ -207,6 +207,66 @@ describe('/commands', () => {
       expect(response.statusCode).toBe(400);
     });
 
+    it('sends the command as JSON exactly: escapes, Unicode, nested values and key order', async () => {
+      // Bodies are rendered as JSON text by PostgreSQL (commands.repository.ts), not by JSON.stringify.
+      const commandId = `q"uote\\back/slash ✓ 😀 ${newCommandId()}`;
+      const deviceId = `dev "😀" ${newCommandId()}`;
+      const detail = {
+        text: 'tab\there "q" \\ \u2028 ünï 😀',
+        n: 1.5,
+        e: 1e-7,
+        list: [1, null, true, {}],
+      };
+      const body = { ...callbackBody({ commandId, deviceId }), extra: { nested: [[], {}, 'x'] } };
+      body.result = { resultCode: 'SUCCESSFUL', resultDetail: detail };
+      expect((await push(body)).statusCode).toBe(200);
+
+      const response = await get(`/commands/${encodeURIComponent(commandId)}`);
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.body));
+      const command = response.json();
+      expect(Object.keys(command)).toEqual([
+        'commandId',
+        'deviceId',
+        'status',
+        'resultDetail',
+        'serviceId',
+        'method',
+        'paras',
+        'createdAt',
+        'updatedAt',
+        'deadline',
+        'sentAt',
+        'deliveredAt',
+        'completedAt',
+        'version',
+        'history',
+      ]);
+      expect(command).toMatchObject({ commandId, deviceId, status: 'SUCCESSFUL', version: 1 });
+      expect(command.resultDetail).toEqual(detail);
+      expect(command.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(command.completedAt).toBe(command.createdAt);
+      expect(command.history).toHaveLength(1);
+      expect(Object.keys(command.history[0])).toEqual([
+        'id',
+        'status',
+        'outcome',
+        'source',
+        'resultDetail',
+        'payload',
+        'receivedAt',
+      ]);
+      expect(command.history[0]).toMatchObject({ status: 'SUCCESSFUL', resultDetail: detail });
+      expect(command.history[0].payload).toEqual(body);
+
+      const listed = await get(`/commands?deviceId=${encodeURIComponent(deviceId)}`);
+      expect(listed.headers['content-type']).toBe('application/json; charset=utf-8');
+      const { history, ...withoutHistory } = command;
+      expect(history).toBeDefined();
+      expect(listed.json()).toEqual({ items: [withoutHistory], nextCursor: null });
+    });
+
     it('finds ids with reserved URL characters', async () => {
       const commandId = 'a/b?c#d %e';
       await push(callbackBody({ commandId }));

@@ -1,4 +1,15 @@
-import { Body, Controller, Get, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -13,8 +24,7 @@ import { ApiKeyGuard } from '../http/auth.guards.js';
 import { identifierProblem } from '../http/json-checks.js';
 import { ValidationProblem } from '../http/problem.js';
 import { parseInstant } from '../http/validators.js';
-import { type CommandPage, CommandsService } from './commands.service.js';
-import { type CommandWithHistoryView } from './commands.repository.js';
+import { CommandsService } from './commands.service.js';
 import {
   CommandPageResponse,
   CommandWithHistoryResponse,
@@ -22,6 +32,9 @@ import {
 } from './dto/command.response.js';
 import { ListCommandsQuery } from './dto/list-commands.query.js';
 import { RegisterCommandDto } from './dto/register-command.dto.js';
+
+// Bodies come from PostgreSQL as JSON text (see commands.repository.ts) and are sent as they are.
+const JSON_BODY = 'application/json; charset=utf-8';
 
 @ApiTags('commands')
 @ApiBearerAuth()
@@ -43,11 +56,12 @@ export class CommandsController {
     type: ProblemResponse,
     description: 'Known under another deviceId, serviceId or method',
   })
+  @Header('content-type', JSON_BODY)
   async register(
     @Body() dto: RegisterCommandDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<CommandWithHistoryView> {
+  ): Promise<Buffer> {
     const deadline = dto.deadline ?? null;
     const timeoutSeconds = dto.timeoutSeconds ?? null;
     if (deadline !== null && timeoutSeconds !== null) {
@@ -69,7 +83,7 @@ export class CommandsController {
       },
     });
     void reply.status(recorded.created ? 201 : 200);
-    return this.commands.get(dto.commandId);
+    return this.commands.getJson(dto.commandId);
   }
 
   @Get(':commandId')
@@ -77,12 +91,13 @@ export class CommandsController {
   @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
   @ApiOkResponse({ type: CommandWithHistoryResponse })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
-  async get(@Param('commandId') commandId: string): Promise<CommandWithHistoryView> {
+  @Header('content-type', JSON_BODY)
+  async get(@Param('commandId') commandId: string): Promise<Buffer> {
     const problem = identifierProblem(commandId);
     if (problem !== undefined) {
       throw ValidationProblem.of('commandId', problem);
     }
-    return this.commands.get(commandId);
+    return this.commands.getJson(commandId);
   }
 
   @Get()
@@ -91,7 +106,8 @@ export class CommandsController {
   })
   @ApiOkResponse({ type: CommandPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
-  async list(@Query() query: ListCommandsQuery): Promise<CommandPage> {
-    return this.commands.list(query);
+  @Header('content-type', JSON_BODY)
+  async list(@Query() query: ListCommandsQuery): Promise<Buffer> {
+    return this.commands.listJson(query);
   }
 }

@@ -2,24 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { CommandChanges } from './command-changes.js';
 import { CommandMismatchError, CommandNotFoundError } from './command-errors.js';
 import { type CommandStatus } from './command-status.js';
-import {
-  type ApplyResult,
-  type CommandView,
-  type CommandWithHistoryView,
-  CommandsRepository,
-  type Report,
-} from './commands.repository.js';
+import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
 import { ValidationProblem } from '../http/problem.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { parseInstant } from '../http/validators.js';
 import { DEFAULT_PAGE_SIZE, ListCommandsQuery, MAX_PAGE_SIZE } from './dto/list-commands.query.js';
 
 export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
-
-export interface CommandPage {
-  items: CommandView[];
-  nextCursor: string | null;
-}
 
 @Injectable()
 export class CommandsService {
@@ -51,15 +40,20 @@ export class CommandsService {
     return result;
   }
 
-  async get(commandId: string): Promise<CommandWithHistoryView> {
-    const command = await this.repository.findWithHistory(commandId);
-    if (command === undefined) {
+  // Bodies are UTF-8 bytes, not strings: a string would be copied again within the JavaScript heap
+  // to add the HTTP headers, and pages are large.
+
+  /** GET /commands/{id}'s body: the command with its whole history, as JSON. */
+  async getJson(commandId: string): Promise<Buffer> {
+    const json = await this.repository.findWithHistoryJson(commandId);
+    if (json === undefined) {
       throw new CommandNotFoundError(commandId);
     }
-    return command;
+    return Buffer.from(json);
   }
 
-  async list(query: ListCommandsQuery): Promise<CommandPage> {
+  /** GET /commands' body: `{"items":[...],"nextCursor":...}`. */
+  async listJson(query: ListCommandsQuery): Promise<Buffer> {
     const limit = query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
       throw ValidationProblem.of('limit', `must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
@@ -74,17 +68,20 @@ export class CommandsService {
       after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       limit,
     });
-    const last = page.items.at(-1);
-    return {
-      items: page.items,
-      nextCursor: page.hasMore && last ? encodeCursor(last) : null,
-    };
+    const nextCursor = page.next === null ? null : encodeCursor(page.next);
+    return Buffer.concat([
+      ITEMS_OPEN,
+      Buffer.from(page.itemsJson),
+      Buffer.from(`],"nextCursor":${JSON.stringify(nextCursor)}}`),
+    ]);
   }
 }
 
+const ITEMS_OPEN = Buffer.from('{"items":[');
+
 // The cursor is the keyset of the last command on the page: opaque to clients, checked on return.
-function encodeCursor(command: CommandView): string {
-  return Buffer.from(JSON.stringify([command.createdAt, command.commandId])).toString('base64url');
+function encodeCursor(keyset: { createdAt: string; commandId: string }): string {
+  return Buffer.from(JSON.stringify([keyset.createdAt, keyset.commandId])).toString('base64url');
 }
 
 function decodeCursor(cursor: string): { createdAt: Date; commandId: string } {

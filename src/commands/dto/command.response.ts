@@ -8,7 +8,8 @@ import {
   type ReportSource,
 } from '../command-status.js';
 
-// Response shapes for the OpenAPI document; the repository's views are what is actually sent.
+// Response shapes for the OpenAPI document. What is sent is the JSON that PostgreSQL renders
+// (commands.repository.ts), in these shapes and key order (checked in test/commands.e2e.spec.ts).
 
 export class HistoryEntryResponse {
   @ApiProperty({ example: '1', description: 'History event id (also the change feed id)' })
