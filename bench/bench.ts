@@ -31,23 +31,30 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 interface Target {
   name: string;
-  script: string;
+  /** Node.js flags, then the script. */
+  args: string[];
   env: Record<string, string>;
 }
 
+/** The service is run as `npm start` runs it: the same Node.js flags (the heap limit). */
+function serviceArgs(): string[] {
+  const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const [command, ...args] = packageJson.scripts.start.split(/\s+/);
+  if (command !== 'node' || args.at(-1) !== 'dist/src/main.js') {
+    throw new Error(`npm start runs something other than node dist/src/main.js`);
+  }
+  return args;
+}
+
 const TARGETS: Record<string, Target> = {
-  baseline: { name: 'baseline', script: 'dist/bench/baseline.js', env: {} },
-  service: { name: 'service', script: 'dist/src/main.js', env: { GROUP_COMMIT: 'false' } },
+  baseline: { name: 'baseline', args: ['dist/bench/baseline.js'], env: {} },
+  service: { name: 'service', args: serviceArgs(), env: { GROUP_COMMIT: 'false' } },
   'service-group-commit': {
     name: 'service-group-commit',
-    script: 'dist/src/main.js',
+    args: serviceArgs(),
     env: { GROUP_COMMIT: 'true' },
-  },
-  // V8 grows its old generation freely under load; a cap keeps the resident set small.
-  'service-group-commit-heap-cap': {
-    name: 'service-group-commit-heap-cap',
-    script: 'dist/src/main.js',
-    env: { GROUP_COMMIT: 'true', NODE_OPTIONS: '--max-old-space-size=128' },
   },
 };
 
@@ -177,7 +184,7 @@ async function startServer(
   if (options.profile) {
     await mkdir(join(ROOT, 'bench/results/profiles'), { recursive: true });
   }
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, target.script)], {
+  const child = spawn(process.execPath, [...nodeArgs, ...target.args], {
     cwd: ROOT,
     env: {
       ...process.env,
