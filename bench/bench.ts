@@ -468,6 +468,11 @@ async function seed(url: string, commands: number, devices: number): Promise<voi
     }
     await client.query(`VACUUM ANALYZE commands`);
     await client.query(`VACUUM ANALYZE command_history`);
+    // Write the seed's dirty pages out now, not as a checkpoint during the measurements.
+    // (Needs superuser or pg_checkpoint; without it the measurements may share the disk with it.)
+    await client.query(`CHECKPOINT`).catch((error: unknown) => {
+      log(`no CHECKPOINT after seeding: ${error instanceof Error ? error.message : String(error)}`);
+    });
   } finally {
     await client.end();
   }
