@@ -3,14 +3,18 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { type DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module.js';
 import { type AppConfig } from './config/config.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
-import { startupLogger } from './logging/logger.module.js';
+import {
+  PinoNestLogger,
+  createLogging,
+  logRequests,
+  startupLogger,
+} from './logging/logger.module.js';
 import { answerFrameworkError } from './http/problem.filter.js';
 import { redactUrl } from './http/redact.js';
 
@@ -71,14 +75,17 @@ export async function createApp(
     done();
   });
 
+  const logging = createLogging(config, options.logDestination);
+  logRequests(fastify, logging);
+
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }, options),
+    AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }),
     adapter,
     // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
     // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
     { logger: startupLogger(config), bufferLogs: true, bodyParser: false },
   );
-  app.useLogger(app.get(PinoNestLogger));
+  app.useLogger(new PinoNestLogger(logging.logger));
 
   const migrated = await runMigrations(app.get(DataSource));
   if (migrated.length > 0) {

@@ -1,13 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { type DestinationStream } from 'pino';
 import { type AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { HealthModule } from './health/health.module.js';
-import { loggerModule } from './logging/logger.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
 import { RequestValidationPipe } from './http/validation.pipe.js';
@@ -19,16 +17,11 @@ export interface DatabaseTarget {
 
 @Module({})
 export class AppModule {
-  static forRoot(
-    config: AppConfig,
-    database: DatabaseTarget,
-    options: { logDestination?: DestinationStream } = {},
-  ): DynamicModule {
+  static forRoot(config: AppConfig, database: DatabaseTarget): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        loggerModule(config, options.logDestination),
         TypeOrmModule.forRoot({
           ...dataSourceOptions({ url: database.url, poolSize: database.poolSize }),
           // Start-up fails fast; docker compose waits for a healthy database instead.

@@ -3,8 +3,6 @@ import { callbackBody } from './support/factories.js';
 import { startTestApp } from './support/test-app.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
-// nestjs-pino builds one pino-http logger per process (per test file under Jest) and the first
-// application's options win: this file's app, capturing its log lines, must be the only one here.
 describe('logs', () => {
   let database: TestDatabase;
   let app: NestFastifyApplication;

@@ -40,8 +40,7 @@ export class HealthProblemFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
     const checks = exception.getResponse() as HealthCheckResult;
-    // The request id is added by the request's logger.
-    logger.warn({ checks: checks.error }, 'Not ready');
+    logger.warn({ requestId: request.id, checks: checks.error }, 'Not ready');
     void reply
       .status(503)
       .header('content-type', PROBLEM_CONTENT_TYPE)

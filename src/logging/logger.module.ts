@@ -1,13 +1,8 @@
-import {
-  ConsoleLogger,
-  type DynamicModule,
-  type LogLevel as NestLogLevel,
-  RequestMethod,
-} from '@nestjs/common';
+import { ConsoleLogger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { type FastifyInstance } from 'fastify';
 import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { LoggerModule } from 'nestjs-pino';
-import { type DestinationStream } from 'pino';
-import { type Options } from 'pino-http';
+import { type DestinationStream, type Level, type Logger as Pino } from 'pino';
+import { type HttpLogger, type Options, pinoHttp } from 'pino-http';
 import { type AppConfig, type LogLevel } from '../config/config.js';
 import { redactHeaders, redactQuery, redactQueryString } from '../http/redact.js';
 
@@ -25,15 +20,13 @@ interface SerializedRequest {
 export function pinoHttpOptions(config: AppConfig): Options<IncomingMessage, ServerResponse> {
   return {
     level: config.logLevel,
-    // Fastify made the id (from X-Request-Id or a UUID) and middie copies it to the raw request:
-    // the log lines, the X-Request-Id response header and problem responses share one id.
+    // Fastify made the id (from X-Request-Id or a UUID), copied to the raw request by the hook in
+    // logRequests: the log lines, the X-Request-Id header and problem responses share one id.
     genReqId: (request) => (request as IncomingMessage & { id?: string }).id ?? 'unknown',
     customAttributeKeys: { reqId: 'requestId' },
     quietReqLogger: true,
     autoLogging: {
-      // Nest's middleware sees req.url with its mount path stripped; originalUrl is the whole one.
-      ignore: (request) =>
-        QUIET_PATHS.test((request as { originalUrl?: string }).originalUrl ?? request.url ?? ''),
+      ignore: (request) => QUIET_PATHS.test(request.url ?? ''),
     },
     // 5xx are already logged by the exception filter, with the cause.
     customLogLevel: (_request, response, error) =>
@@ -50,13 +43,80 @@ export function pinoHttpOptions(config: AppConfig): Options<IncomingMessage, Ser
   };
 }
 
-/** Structured JSON logs through nestjs-pino; `destination` lets tests capture them. */
-export function loggerModule(config: AppConfig, destination?: DestinationStream): DynamicModule {
+/**
+ * The process's logging: pino writing JSON lines at LOG_LEVEL (to `destination` if given, which
+ * lets tests capture them), and pino-http logging each request as it completes.
+ */
+export function createLogging(config: AppConfig, destination?: DestinationStream): HttpLogger {
   const options = pinoHttpOptions(config);
-  return LoggerModule.forRoot({
-    pinoHttp: destination === undefined ? options : [options, destination],
-    forRoutes: [{ path: '/{*splat}', method: RequestMethod.ALL }],
+  return destination === undefined ? pinoHttp(options) : pinoHttp(options, destination);
+}
+
+/**
+ * Logs every request Fastify answers, from its first hook. Lines logged while handling a request
+ * carry its id where the code that logs them adds it (the problem and health filters do): no
+ * AsyncLocalStorage binds a logger to each request, which cost CPU on every promise, and, on some
+ * runs, kept request data alive into the old generation (measured in bench/RESULTS.md).
+ */
+export function logRequests(fastify: FastifyInstance, http: HttpLogger): void {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    // What the request serializer shows, as Fastify parsed it.
+    Object.assign(request.raw, { id: request.id, query: request.query });
+    http(request.raw, reply.raw);
+    done();
   });
+}
+
+/** Nest's logger on pino: the context as `context`, an object's fields merged into the line. */
+export class PinoNestLogger implements LoggerService {
+  constructor(private readonly pino: Pino) {}
+
+  log(message: unknown, ...params: unknown[]): void {
+    this.write('info', message, params);
+  }
+
+  error(message: unknown, ...params: unknown[]): void {
+    this.write('error', message, params);
+  }
+
+  warn(message: unknown, ...params: unknown[]): void {
+    this.write('warn', message, params);
+  }
+
+  debug(message: unknown, ...params: unknown[]): void {
+    this.write('debug', message, params);
+  }
+
+  verbose(message: unknown, ...params: unknown[]): void {
+    this.write('trace', message, params);
+  }
+
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
+  }
+
+  // A Logger made with a context (all of this service's are) passes it as the last parameter;
+  // Nest's own error(message, stack, context) passes a stack trace before it.
+  private write(level: Level, message: unknown, params: unknown[]): void {
+    const fields: Record<string, unknown> = {};
+    let rest = params;
+    if (typeof rest.at(-1) === 'string') {
+      fields.context = rest.at(-1);
+      rest = rest.slice(0, -1);
+    }
+    if (message instanceof Error) {
+      fields.err = message;
+      this.pino[level](fields, message.message);
+    } else if (typeof message === 'object' && message !== null) {
+      const [text] = rest;
+      this.pino[level]({ ...fields, ...message }, typeof text === 'string' ? text : undefined);
+    } else if (level === 'error' && typeof rest[0] === 'string') {
+      fields.err = { message: String(message), stack: rest[0] };
+      this.pino.error(fields, String(message));
+    } else {
+      this.pino[level](fields, String(message));
+    }
+  }
 }
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {

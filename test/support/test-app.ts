@@ -14,8 +14,7 @@ export interface TestApp {
 
 /**
  * The whole service on a fresh database (or the one given), ready for inject(). `logDestination`
- * captures its log lines (nestjs-pino keeps the first app's options per process: use it only in a
- * file whose app is the only one).
+ * captures its log lines.
  */
 export async function startTestApp(
   overrides: Partial<AppConfig> = {},
