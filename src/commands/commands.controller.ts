@@ -61,7 +61,7 @@ export class CommandsController {
     @Body() dto: RegisterCommandDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<Buffer> {
+  ): Promise<string> {
     const deadline = dto.deadline ?? null;
     const timeoutSeconds = dto.timeoutSeconds ?? null;
     if (deadline !== null && timeoutSeconds !== null) {
@@ -92,7 +92,7 @@ export class CommandsController {
   @ApiOkResponse({ type: CommandWithHistoryResponse })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
   @Header('content-type', JSON_BODY)
-  async get(@Param('commandId') commandId: string): Promise<Buffer> {
+  async get(@Param('commandId') commandId: string): Promise<string> {
     const problem = identifierProblem(commandId);
     if (problem !== undefined) {
       throw ValidationProblem.of('commandId', problem);
@@ -107,7 +107,7 @@ export class CommandsController {
   @ApiOkResponse({ type: CommandPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @Header('content-type', JSON_BODY)
-  async list(@Query() query: ListCommandsQuery): Promise<Buffer> {
+  async list(@Query() query: ListCommandsQuery): Promise<string> {
     return this.commands.listJson(query);
   }
 }
