@@ -37,7 +37,7 @@ interface Target {
 }
 
 /** The service is run as `npm start` runs it: the same Node.js flags (the heap limit). */
-function serviceArgs(): string[] {
+function startArgs(): string[] {
   const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };
@@ -48,12 +48,14 @@ function serviceArgs(): string[] {
   return args;
 }
 
+const SERVICE_ARGS = startArgs();
+
 const TARGETS: Record<string, Target> = {
   baseline: { name: 'baseline', args: ['dist/bench/baseline.js'], env: {} },
-  service: { name: 'service', args: serviceArgs(), env: { GROUP_COMMIT: 'false' } },
+  service: { name: 'service', args: SERVICE_ARGS, env: { GROUP_COMMIT: 'false' } },
   'service-group-commit': {
     name: 'service-group-commit',
-    args: serviceArgs(),
+    args: SERVICE_ARGS,
     env: { GROUP_COMMIT: 'true' },
   },
 };

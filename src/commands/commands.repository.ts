@@ -69,6 +69,10 @@ export interface ListFilter {
 /** The NOTIFY channel of applied changes; every instance's change feed LISTENs on it. */
 export const CHANGES_CHANNEL = 'command_changes';
 
+/** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
+const isoTime = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 /**
  * An applied change as a NOTIFY payload (CommandChange's JSON): `h` is a command_history row.
  * Ids are at most 128 characters, so it stays far below NOTIFY's 8000-byte payload limit.
@@ -78,7 +82,7 @@ function changeJson(h: string, deviceId: string): string {
     'id', ${h}.id::text, 'commandId', ${h}.command_id, 'deviceId', ${deviceId},
     'status', ${h}.status, 'previousStatus', ${h}.previous_status, 'source', ${h}.source,
     'version', ${h}.version,
-    'receivedAt', to_char(${h}.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text`;
+    'receivedAt', ${isoTime(`${h}.received_at`)})::text`;
 }
 
 /**
@@ -184,9 +188,8 @@ FROM verdict v
 // neither parses rows into objects (jsonb columns included) nor serialises them again, which was
 // most of the CPU and garbage of a list page. Keys are in API.md's order, without whitespace.
 
-/** JSON text of an ISO 8601 UTC time with milliseconds, as API.md gives times; NULL stays NULL. */
-const jsonTime = (column: string) =>
-  `'"' || to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"'`;
+/** JSON text of a time (see isoTime); NULL stays NULL. */
+const jsonTime = (column: string) => `'"' || ${isoTime(column)} || '"'`;
 
 /** JSON text of any SQL value: to_json escapes strings as JSON does; NULL stays NULL. */
 const jsonValue = (expression: string) => `to_json(${expression})::text`;
@@ -315,8 +318,7 @@ function listText(conditions: string[], limit: number): string {
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   return `
 SELECT string_agg(${COMMAND_JSON}, ',' ORDER BY c.n) FILTER (WHERE c.n <= ${limit}) AS items_json,
-       max(to_char(c.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-         FILTER (WHERE c.n = ${limit}) AS last_created_at,
+       max(${isoTime('c.created_at')}) FILTER (WHERE c.n = ${limit}) AS last_created_at,
        max(c.command_id) FILTER (WHERE c.n = ${limit}) AS last_command_id,
        count(*) > ${limit} AS has_more
 FROM (
@@ -475,7 +477,7 @@ export class CommandsRepository {
 
   // The embedded database (a pool of one) is a single session shared by every connection the pool
   // opens: a statement prepared on a connection that was cut would still exist under its name.
-  private statementName(name: string): string | undefined {
+  private statementName(name: string | undefined): string | undefined {
     return this.pool().options.max === 1 ? undefined : name;
   }
 
@@ -542,7 +544,7 @@ export class CommandsRepository {
     const statement = listStatement(filter);
     const { rows } = await this.pool().query<ListRow>({
       ...statement,
-      name: statement.name === undefined ? undefined : this.statementName(statement.name),
+      name: this.statementName(statement.name),
     });
     const [row] = rows;
     return {

@@ -19,7 +19,7 @@ export const STATEMENT_TIMEOUT_MS = 3000;
 
 // How long a query may go unanswered before its connection is cut: longer than the server's own
 // statement_timeout, so this only fires when the server cannot answer at all.
-export const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 const WATCHDOG_INTERVAL_MS = 250;
 
 /**
