@@ -27,6 +27,15 @@ const json = (url: string, payload: unknown): InjectOptions => raw(url, JSON.str
 const callback = (overrides: Record<string, unknown>) =>
   json(CALLBACK, { ...callbackBody(), ...overrides });
 const withResult = (result: unknown) => callback({ result });
+/** A SENT callback whose resultDetail is the given JSON text, as sent (JSON.stringify cannot make it). */
+const withRawDetail = (detailJson: string) =>
+  raw(
+    CALLBACK,
+    JSON.stringify(callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } })).replace(
+      '"HERE"',
+      detailJson,
+    ),
+  );
 const registration = (overrides: Record<string, unknown>) =>
   json('/commands', registrationBody(overrides));
 const list = (query: string): InjectOptions => ({ method: 'GET', url: `/commands?${query}` });
@@ -297,22 +306,12 @@ const CASES: BadInput[] = [
   },
   {
     name: 'callback: resultDetail nested 20000 levels',
-    request: raw(
-      CALLBACK,
-      JSON.stringify(
-        callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } }),
-      ).replace('"HERE"', nested(20_000)),
-    ),
+    request: withRawDetail(nested(20_000)),
     status: 400,
   },
   {
     name: 'callback: resultDetail number out of range',
-    request: raw(
-      CALLBACK,
-      JSON.stringify(
-        callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } }),
-      ).replace('"HERE"', '{"reading": -1e400}'),
-    ),
+    request: withRawDetail('{"reading": -1e400}'),
     status: 400,
     field: 'result.resultDetail.reading',
   },
@@ -326,12 +325,7 @@ const CASES: BadInput[] = [
   },
   {
     name: 'callback: constructor.prototype in resultDetail',
-    request: raw(
-      CALLBACK,
-      JSON.stringify(
-        callbackBody({ result: { resultCode: 'SENT', resultDetail: 'HERE' } }),
-      ).replace('"HERE"', '{"constructor": {"prototype": {"polluted": true}}}'),
-    ),
+    request: withRawDetail('{"constructor": {"prototype": {"polluted": true}}}'),
     status: 400,
   },
   // size and media type
