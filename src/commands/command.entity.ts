@@ -74,6 +74,10 @@ export class CommandEntity {
 
   @Column({ type: 'integer' })
   version!: number;
+
+  /** The command's JSON as API.md gives it, without history; a trigger writes it (CommandApiJson). */
+  @Column({ name: 'api_json', type: 'text', insert: false, update: false, select: false })
+  apiJson!: string;
 }
 
 @Entity('command_history')
