@@ -186,9 +186,9 @@ FROM verdict v
 
 // Reads leave PostgreSQL as the response's JSON text: Node.js then neither parses rows into objects
 // (jsonb columns included) nor serialises them again, which was most of the CPU and garbage of a
-// list page. A command's own JSON is stored with it (the generated column api_json, see migration
-// CommandApiJson); a lookup appends its history, rendered here. Keys are in API.md's order,
-// without whitespace.
+// list page. A command's own JSON is stored with it (the column api_json, which a trigger renders on
+// every write: migration CommandApiJson); a lookup appends its history, rendered here. Keys are in
+// API.md's order, without whitespace.
 
 /** JSON text of a time (see isoTime); NULL stays NULL. */
 const jsonTime = (column: string) => `'"' || ${isoTime(column)} || '"'`;
