@@ -8,7 +8,6 @@
 //    connections on GET /commands/{id}, a device's first page, the first page and a deep page,
 //    flat out (throughput) and at a fixed rate (latency without queueing in the load generator).
 // Prints one table; scratch databases are dropped at the end. Not part of npm test.
-import autocannon from 'autocannon';
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,7 +24,7 @@ import {
   listStatement,
 } from '../src/commands/commands.repository.js';
 import { migrateDatabase } from '../src/database/migrate.js';
-import { type PhaseLoad } from './load-worker.js';
+import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { random } from './simulator.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -61,14 +60,9 @@ const TARGETS: Record<string, Target> = {
   },
 };
 
-interface Row {
+interface Row extends LoadResult {
   target: string;
   load: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
   peakRssMb?: number;
 }
 
@@ -284,47 +278,16 @@ export class CallbackTraffic {
   }
 }
 
-async function load(
-  url: string,
-  connections: number,
-  duration: number,
-  request: { method: string; path: () => string; body?: () => string },
-  overallRate?: number,
-): Promise<Omit<Row, 'target' | 'load'>> {
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
-    pipelining: 1,
-    overallRate,
-    timeout: 20,
-    requests: [
-      {
-        method: request.method,
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (r) => ({ ...r, path: request.path(), body: request.body?.() }),
-      },
-    ],
-  });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-  };
-}
-
 /**
  * A query phase's saturated load in a process with a heap of its own (see load-worker.ts): the
  * warm-up, then the measurement.
  */
-function loadInWorker(phase: PhaseLoad): Promise<Omit<Row, 'target' | 'load'>> {
+function loadInWorker(phase: PhaseLoad): Promise<LoadResult> {
   return new Promise((resolvePhase, reject) => {
     const worker = fork(fileURLToPath(new URL('./load-worker.js', import.meta.url)), [], {
       serialization: 'advanced',
     });
-    worker.once('message', (result) => resolvePhase(result as Omit<Row, 'target' | 'load'>));
+    worker.once('message', (result) => resolvePhase(result as LoadResult));
     worker.once('error', reject);
     worker.once('exit', (code) => {
       reject(new Error(`the load generator exited with ${code} before reporting`));
@@ -346,7 +309,7 @@ async function paced(
   duration: number,
   path: () => string,
   rate: number,
-): Promise<Omit<Row, 'target' | 'load'>> {
+): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const latencies: number[] = [];
   let non2xx = 0;

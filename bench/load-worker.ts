@@ -1,9 +1,48 @@
-// One query phase's saturated load (warm-up, then the measurement), run by bench.ts in a process
-// of its own: a fresh heap per phase. In the bench's own process, the load generator's full
+// autocannon as the benchmark drives it: load() for the callback phases (in the bench's process)
+// and, run as a forked process by bench.ts, one query phase's saturated load (warm-up, then the
+// measurement) with a fresh heap per phase. In the bench's own process, the load generator's full
 // garbage collections grew phase after phase (up to 34 per 10 s), stalled its event loop and
-// showed up as the service's latency in the later phases (bench/RESULTS.md). A process rather
-// than a worker thread: autocannon leaves its results unaggregated in a worker thread.
+// showed up as the service's latency in the later query phases (bench/RESULTS.md). A process
+// rather than a worker thread: autocannon leaves its results unaggregated in a worker thread.
 import autocannon from 'autocannon';
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/** Closed-loop load: `connections` connections, no pipelining, for `duration` seconds. */
+export async function load(
+  url: string,
+  connections: number,
+  duration: number,
+  request: { method: string; path: () => string; body?: () => string },
+): Promise<LoadResult> {
+  const result = await autocannon({
+    url,
+    connections,
+    duration,
+    pipelining: 1,
+    timeout: 20,
+    requests: [
+      {
+        method: request.method,
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (r) => ({ ...r, path: request.path(), body: request.body?.() }),
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
 
 export interface PhaseLoad {
   url: string;
@@ -14,35 +53,21 @@ export interface PhaseLoad {
   paths: string[];
 }
 
-async function run(
-  { url, connections, paths }: PhaseLoad,
-  duration: number,
-  start: number,
-): ReturnType<typeof autocannon> {
+/** GET requests over `paths` in turn, from `start`. */
+function inTurn(paths: string[], start: number) {
   let next = start;
-  return autocannon({
-    url,
-    connections,
-    duration,
-    pipelining: 1,
-    timeout: 20,
-    requests: [
-      { method: 'GET', setupRequest: (r) => ({ ...r, path: paths[next++ % paths.length] }) },
-    ],
-  });
+  return { method: 'GET', path: () => paths[next++ % paths.length] };
 }
 
-process.once('message', (phase: PhaseLoad) => {
-  void (async () => {
-    await run(phase, phase.warmup, 0);
-    const result = await run(phase, phase.duration, Math.floor(phase.paths.length / 2));
-    process.send?.({
-      rps: result.requests.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      non2xx: result.non2xx,
-      errors: result.errors + result.timeouts,
-    });
-    process.disconnect?.();
-  })();
-});
+// Forked by bench.ts (which has an IPC channel to it): one phase, then exit.
+if (process.send !== undefined) {
+  process.once('message', (phase: PhaseLoad) => {
+    void (async () => {
+      const { url, connections, paths } = phase;
+      await load(url, connections, phase.warmup, inTurn(paths, 0));
+      const result = await load(url, connections, phase.duration, inTurn(paths, paths.length >> 1));
+      process.send?.(result);
+      process.disconnect?.();
+    })();
+  });
+}

@@ -14,7 +14,9 @@ import { type MigrationInterface, type QueryRunner } from 'typeorm';
  *
  * `command_api_json` depends on its argument only (explicit time zone and format, no locale- or
  * DateStyle-dependent formatting). Keys are in API.md's order, without whitespace; jsonb values
- * are written as stored.
+ * are written as stored. The helpers below repeat isoTime() and jsonObject() of
+ * commands.repository.ts on purpose: a migration must write the same SQL whatever later becomes
+ * of the application's code.
  */
 const time = (column: string) =>
   `'"' || to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '"'`;
