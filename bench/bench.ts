@@ -1,16 +1,17 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries
 //   --targets baseline,service,service-group-commit --profile --explain
-//   --query-rate 200]
+//   --query-rate 200 --keep-queries-database]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
 //    autocannon at 16 and 64 connections with the same seeded traffic;
 // 2. queries: the service on a scratch database seeded with set-based SQL, autocannon at 16
 //    connections on GET /commands/{id}, a device's first page, the first page and a deep page,
 //    flat out (throughput) and at a fixed rate (latency without queueing in the load generator).
-// Prints one table; scratch databases are dropped at the end. Not part of npm test.
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+// Prints one table with each process's CPU per response; scratch databases are dropped at the end
+// (--keep-queries-database keeps the seeded one for later runs instead). Not part of npm test.
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -64,6 +65,14 @@ interface Row extends LoadResult {
   target: string;
   load: string;
   peakRssMb?: number;
+  serverCpuMs?: number;
+  postgresCpuMs?: number;
+}
+
+/** CPU time per response in the measured time, in ms: the server's and PostgreSQL's. */
+interface CpuPerResponse {
+  serverCpuMs: number;
+  postgresCpuMs: number;
 }
 
 interface BenchOptions {
@@ -76,6 +85,8 @@ interface BenchOptions {
   profile: boolean;
   explain: boolean;
   queryRate: number;
+  /** Seed the queries' database once, keep it, and reuse it in later runs of the same scale. */
+  keepQueriesDatabase: boolean;
 }
 
 function parseOptions(): BenchOptions {
@@ -90,6 +101,7 @@ function parseOptions(): BenchOptions {
       profile: { type: 'boolean', default: false },
       explain: { type: 'boolean', default: false },
       'query-rate': { type: 'string', default: '200' },
+      'keep-queries-database': { type: 'boolean', default: false },
     },
   });
   const server = process.env.DATABASE_URL;
@@ -120,6 +132,7 @@ function parseOptions(): BenchOptions {
     profile: values.profile,
     explain: values.explain,
     queryRate: Number(values['query-rate']),
+    keepQueriesDatabase: values['keep-queries-database'],
   };
 }
 
@@ -127,6 +140,64 @@ function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 once it is gone. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU time used so far by all of this machine's PostgreSQL processes (backends and background
+ * workers alike), in ms. Only meaningful when DATABASE_URL is a server on this machine; a backend
+ * that exits during a phase takes its time with it, but the service's connections are pooled.
+ */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry)) {
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
+          total += processCpuMs(Number(entry));
+        }
+      } catch {
+        // The process has exited since the listing.
+      }
+    }
+  }
+  return total;
+}
+
+/** Counts the server's and PostgreSQL's CPU from start() to the measured load's end. */
+class CpuMeter {
+  private server = 0;
+  private postgres = 0;
+
+  constructor(private readonly serverPid: number) {}
+
+  start(): void {
+    this.server = processCpuMs(this.serverPid);
+    this.postgres = postgresCpuMs();
+  }
+
+  /** The measured load with the server's and PostgreSQL's CPU per response. */
+  per(result: LoadResult): LoadResult & CpuPerResponse {
+    const responses = Math.max(1, result.requests);
+    return {
+      ...result,
+      serverCpuMs: (processCpuMs(this.serverPid) - this.server) / responses,
+      postgresCpuMs: (postgresCpuMs() - this.postgres) / responses,
+    };
+  }
 }
 
 async function admin(server: string, sql: string): Promise<void> {
@@ -137,6 +208,40 @@ async function admin(server: string, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * The queries' database kept from an earlier run with --keep-queries-database (seeded: true), or
+ * else a new one, kept the same way. Its drop() does nothing.
+ */
+async function keptDatabase(
+  server: string,
+  commands: number,
+): Promise<{ url: string; seeded: boolean; drop(): Promise<void> }> {
+  const name = `bench_q_kept_${commands}`;
+  const client = new pg.Client({ connectionString: server });
+  await client.connect();
+  const { rowCount } = await client
+    .query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
+    .finally(() => client.end());
+  const url = withDatabase(server, name);
+  if (rowCount === 1) {
+    // Migrations added since it was seeded apply as they would to a production database.
+    await migrateDatabase(url);
+    return { url, seeded: true, drop: async () => {} };
+  }
+  // Created under another name and renamed once seeded: an interrupted seeding is not kept.
+  const scratch = await scratchDatabase(server, 'q');
+  return {
+    url: scratch.url,
+    seeded: false,
+    drop: async () => {
+      await admin(
+        server,
+        `ALTER DATABASE ${new URL(scratch.url).pathname.slice(1)} RENAME TO ${name}`,
+      );
+    },
+  };
 }
 
 /** A fresh, migrated scratch database, dropped by the returned function. */
@@ -165,6 +270,7 @@ async function freePort(): Promise<number> {
 interface Server {
   process: ChildProcess;
   url: string;
+  cpu: CpuMeter;
   peakRssMb(): number;
   stop(): Promise<void>;
 }
@@ -215,10 +321,11 @@ async function startServer(
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  const pid = child.pid;
+  const pid = child.pid ?? 0;
   return {
     process: child,
     url,
+    cpu: new CpuMeter(pid),
     // VmHWM is the kernel's own peak resident set size of the process.
     peakRssMb: () => {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -282,12 +389,18 @@ export class CallbackTraffic {
  * A query phase's saturated load in a process with a heap of its own (see load-worker.ts): the
  * warm-up, then the measurement.
  */
-function loadInWorker(phase: PhaseLoad): Promise<LoadResult> {
+function loadInWorker(phase: PhaseLoad, cpu: CpuMeter): Promise<LoadResult & CpuPerResponse> {
   return new Promise((resolvePhase, reject) => {
     const worker = fork(fileURLToPath(new URL('./load-worker.js', import.meta.url)), [], {
       serialization: 'advanced',
     });
-    worker.once('message', (result) => resolvePhase(result as LoadResult));
+    worker.on('message', (message) => {
+      if (message === 'measuring') {
+        cpu.start();
+      } else {
+        resolvePhase(cpu.per(message as LoadResult));
+      }
+    });
     worker.once('error', reject);
     worker.once('exit', (code) => {
       reject(new Error(`the load generator exited with ${code} before reporting`));
@@ -315,6 +428,7 @@ async function paced(
   let non2xx = 0;
   let errors = 0;
   const inFlight: Promise<void>[] = [];
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const total = Math.floor(rate * duration);
   for (let i = 0; i < total; i++) {
@@ -348,12 +462,15 @@ async function paced(
   latencies.sort((a, b) => a - b);
   const quantile = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  const used = process.cpuUsage(cpu);
   return {
     rps: latencies.length / ((performance.now() - start) / 1000),
     p50: quantile(0.5),
     p99: quantile(0.99),
     non2xx,
     errors,
+    requests: latencies.length,
+    loadCpuMs: (used.user + used.system) / 1000,
   };
 }
 
@@ -374,7 +491,10 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
       await load(server.url, 16, options.warmup, callback);
       for (const connections of [16, 64]) {
         log(`${name}: callbacks at ${connections} connections, ${options.duration} s`);
-        const measured = await load(server.url, connections, options.duration, callback);
+        server.cpu.start();
+        const measured = server.cpu.per(
+          await load(server.url, connections, options.duration, callback),
+        );
         rows.push({ target: name, load: `callbacks c${connections}`, ...measured });
       }
       const peak = server.peakRssMb();
@@ -505,12 +625,18 @@ async function explain(
 async function benchQueries(options: BenchOptions): Promise<Row[]> {
   const commands = Math.round(1_000_000 * options.scale);
   const devices = Math.max(100, Math.round(10_000 * options.scale));
-  const database = await scratchDatabase(options.server, 'q');
+  const database = options.keepQueriesDatabase
+    ? await keptDatabase(options.server, commands)
+    : { ...(await scratchDatabase(options.server, 'q')), seeded: false };
   const rows: Row[] = [];
   try {
-    log(`seeding ${commands} commands, ${commands * 3} history rows, ${devices} devices`);
     const seeding = Date.now();
-    await seed(database.url, commands, devices);
+    if (database.seeded) {
+      log(`reusing the seeded database ${new URL(database.url).pathname.slice(1)}`);
+    } else {
+      log(`seeding ${commands} commands, ${commands * 3} history rows, ${devices} devices`);
+      await seed(database.url, commands, devices);
+    }
     const seedSeconds = (Date.now() - seeding) / 1000;
     log(`seeded in ${seedSeconds.toFixed(1)} s`);
 
@@ -555,16 +681,22 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
       const seconds = Math.min(options.duration, 10);
       for (const query of queries) {
         log(`${query.name}: warm-up, then ${seconds} s at 16 connections, ${seconds} s paced`);
-        const measured = await loadInWorker({
-          url: server.url,
-          connections: 16,
-          warmup: Math.min(options.warmup, 3),
-          duration: seconds,
-          // More paths than requests at any rate seen here (about 9,000/s for 13 s).
-          paths: Array.from({ length: query.random === true ? 200_000 : 1 }, query.path),
-        });
+        const measured = await loadInWorker(
+          {
+            url: server.url,
+            connections: 16,
+            warmup: Math.min(options.warmup, 3),
+            duration: seconds,
+            // More paths than requests at any rate seen here (about 9,000/s for 13 s).
+            paths: Array.from({ length: query.random === true ? 200_000 : 1 }, query.path),
+          },
+          server.cpu,
+        );
         rows.push({ target: 'service', load: `${query.name}, saturated`, ...measured });
-        const steady = await paced(server.url, 16, seconds, query.path, options.queryRate);
+        server.cpu.start();
+        const steady = server.cpu.per(
+          await paced(server.url, 16, seconds, query.path, options.queryRate),
+        );
         rows.push({
           target: 'service',
           load: `${query.name}, paced ${options.queryRate} req/s`,
@@ -585,6 +717,8 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
       p99: NaN,
       non2xx: 0,
       errors: 0,
+      requests: 0,
+      loadCpuMs: NaN,
     });
   } finally {
     await database.drop();
@@ -598,13 +732,18 @@ function log(message: string): void {
 
 function table(rows: Row[]): string {
   const number = (value: number, digits = 0) => (Number.isNaN(value) ? '' : value.toFixed(digits));
+  const optional = (value: number | undefined, digits = 0) =>
+    value === undefined ? '' : number(value, digits);
   const lines = [
-    '| target | load | req/s | p50 ms | p99 ms | non-2xx | errors | peak RSS MB |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| target | load | req/s | p50 ms | p99 ms | non-2xx | errors | peak RSS MB | ' +
+      'CPU ms/req: server | PostgreSQL | load generator |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
         `| ${row.target} | ${row.load} | ${number(row.rps)} | ${number(row.p50)} | ${number(row.p99)} | ` +
-        `${row.non2xx} | ${row.errors} | ${row.peakRssMb === undefined ? '' : number(row.peakRssMb)} |`,
+        `${row.non2xx} | ${row.errors} | ${optional(row.peakRssMb)} | ` +
+        `${optional(row.serverCpuMs, 3)} | ${optional(row.postgresCpuMs, 3)} | ` +
+        `${row.requests > 0 ? number(row.loadCpuMs / row.requests, 3) : ''} |`,
     ),
   ];
   const baseline = rows.filter((row) => row.target === 'baseline');

@@ -12,6 +12,10 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
+  /** Responses received in the measured time. */
+  requests: number;
+  /** CPU time (user + system) the load generator spent in the measured time, in ms. */
+  loadCpuMs: number;
 }
 
 /** Closed-loop load: `connections` connections, no pipelining, for `duration` seconds. */
@@ -21,6 +25,7 @@ export async function load(
   duration: number,
   request: { method: string; path: () => string; body?: () => string },
 ): Promise<LoadResult> {
+  const cpu = process.cpuUsage();
   const result = await autocannon({
     url,
     connections,
@@ -35,12 +40,15 @@ export async function load(
       },
     ],
   });
+  const used = process.cpuUsage(cpu);
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    requests: result.requests.total,
+    loadCpuMs: (used.user + used.system) / 1000,
   };
 }
 
@@ -59,12 +67,14 @@ function inTurn(paths: string[], start: number) {
   return { method: 'GET', path: () => paths[next++ % paths.length] };
 }
 
-// Forked by bench.ts (which has an IPC channel to it): one phase, then exit.
+// Forked by bench.ts (which has an IPC channel to it): one phase, then exit. 'measuring' tells
+// bench.ts when the warm-up is over, so that it counts the other processes' CPU from then.
 if (process.send !== undefined) {
   process.once('message', (phase: PhaseLoad) => {
     void (async () => {
       const { url, connections, paths } = phase;
       await load(url, connections, phase.warmup, inTurn(paths, 0));
+      process.send?.('measuring');
       const result = await load(url, connections, phase.duration, inTurn(paths, paths.length >> 1));
       process.send?.(result);
       process.disconnect?.();
