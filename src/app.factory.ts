@@ -11,7 +11,7 @@ import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
 import {
   PinoNestLogger,
-  createLogging,
+  createLogger,
   logRequests,
   startupLogger,
 } from './logging/logger.module.js';
@@ -75,8 +75,8 @@ export async function createApp(
     done();
   });
 
-  const logging = createLogging(config, options.logDestination);
-  logRequests(fastify, logging);
+  const logger = createLogger(config, options.logDestination);
+  logRequests(fastify, logger);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }),
@@ -85,7 +85,7 @@ export async function createApp(
     // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
     { logger: startupLogger(config), bufferLogs: true, bodyParser: false },
   );
-  app.useLogger(new PinoNestLogger(logging.logger));
+  app.useLogger(new PinoNestLogger(logger));
 
   const migrated = await runMigrations(app.get(DataSource));
   if (migrated.length > 0) {

@@ -1,68 +1,69 @@
 import { ConsoleLogger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
-import { type FastifyInstance } from 'fastify';
-import { type IncomingMessage, type ServerResponse } from 'node:http';
-import { type DestinationStream, type Level, type Logger as Pino } from 'pino';
-import { type HttpLogger, type Options, pinoHttp } from 'pino-http';
+import { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { type DestinationStream, type Level, type Logger as Pino, pino } from 'pino';
 import { type AppConfig, type LogLevel } from '../config/config.js';
 import { redactHeaders, redactQuery, redactQueryString } from '../http/redact.js';
 
 // Probes and scrapes come every few seconds: logging each would drown the lines that matter.
 const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
-interface SerializedRequest {
-  url?: string;
-  query?: unknown;
-  headers?: Record<string, unknown>;
-  [field: string]: unknown;
+/** The process's logger: JSON lines at LOG_LEVEL, to stdout or to `destination` (which tests give). */
+export function createLogger(config: AppConfig, destination?: DestinationStream): Pino {
+  const options = { level: config.logLevel };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
-/** pino-http's options: JSON lines at LOG_LEVEL, each request's lines carrying its requestId. */
-export function pinoHttpOptions(config: AppConfig): Options<IncomingMessage, ServerResponse> {
+/** A request as its log line shows it, never with a secret (in headers or in the query string). */
+function requestFields(request: FastifyRequest): Record<string, unknown> {
   return {
-    level: config.logLevel,
-    // Fastify made the id (from X-Request-Id or a UUID), copied to the raw request by the hook in
-    // logRequests: the log lines, the X-Request-Id header and problem responses share one id.
-    genReqId: (request) => (request as IncomingMessage & { id?: string }).id ?? 'unknown',
-    customAttributeKeys: { reqId: 'requestId' },
-    quietReqLogger: true,
-    autoLogging: {
-      ignore: (request) => QUIET_PATHS.test(request.url ?? ''),
-    },
-    // 5xx are already logged by the exception filter, with the cause.
-    customLogLevel: (_request, response, error) =>
-      error !== undefined || response.statusCode >= 400 ? 'warn' : 'info',
-    serializers: {
-      // Never log a secret: the API key, the callback token, in headers or in the query string.
-      req: (request: SerializedRequest) => ({
-        ...request,
-        url: request.url === undefined ? undefined : redactQueryString(request.url),
-        query: redactQuery(request.query),
-        headers: redactHeaders(request.headers),
-      }),
-    },
+    id: request.id,
+    method: request.method,
+    url: redactQueryString(request.url),
+    query: redactQuery(request.query),
+    params: request.params,
+    headers: redactHeaders(request.headers),
+    remoteAddress: request.socket.remoteAddress,
+    remotePort: request.socket.remotePort,
   };
 }
 
-/**
- * The process's logging: pino writing JSON lines at LOG_LEVEL (to `destination` if given, which
- * lets tests capture them), and pino-http logging each request as it completes.
- */
-export function createLogging(config: AppConfig, destination?: DestinationStream): HttpLogger {
-  const options = pinoHttpOptions(config);
-  return destination === undefined ? pinoHttp(options) : pinoHttp(options, destination);
+function responseFields(reply: FastifyReply): Record<string, unknown> {
+  return { statusCode: reply.statusCode, headers: reply.getHeaders() };
 }
 
 /**
- * Logs every request Fastify answers, from its first hook. Lines logged while handling a request
- * carry its id where the code that logs them adds it (the problem and health filters do): no
- * AsyncLocalStorage binds a logger to each request, which cost CPU on every promise, and, on some
- * runs, kept request data alive into the old generation (measured in bench/RESULTS.md).
+ * Logs every request Fastify answers, when it has been answered: at info, or warn for 4xx and 5xx
+ * (5xx are logged with their cause by the exception filter too). Each line carries the request's
+ * id as `requestId`, the id the client gets in X-Request-Id and problem responses.
+ *
+ * Written on Fastify's hooks rather than with pino-http, which made two child loggers for every
+ * request, logged or not (about a tenth of the service's CPU on a list page, measured in
+ * bench/RESULTS.md). Lines logged while handling a request carry its id where the code that logs
+ * them adds it (the problem and health filters do): no AsyncLocalStorage binds a logger to each
+ * request, which cost CPU on every promise and, on some runs, kept request data alive into the
+ * old generation (also measured there).
  */
-export function logRequests(fastify: FastifyInstance, http: HttpLogger): void {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    // What the request serializer shows, as Fastify parsed it.
-    Object.assign(request.raw, { id: request.id, query: request.query });
-    http(request.raw, reply.raw);
+export function logRequests(fastify: FastifyInstance, logger: Pino): void {
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const level = reply.statusCode >= 400 ? 'warn' : 'info';
+    if (logger.isLevelEnabled(level) && !QUIET_PATHS.test(request.url)) {
+      logger[level](
+        {
+          requestId: request.id,
+          req: requestFields(request),
+          res: responseFields(reply),
+          responseTime: reply.elapsedTime,
+        },
+        reply.statusCode >= 500 ? 'request errored' : 'request completed',
+      );
+    }
+    done();
+  });
+  // The client went away before the answer: nothing was sent, so nothing else logs it.
+  fastify.addHook('onRequestAbort', (request, done) => {
+    if (logger.isLevelEnabled('warn') && !QUIET_PATHS.test(request.url)) {
+      logger.warn({ requestId: request.id, req: requestFields(request) }, 'request aborted');
+    }
     done();
   });
 }
