@@ -125,4 +125,28 @@ describe('logs', () => {
     const notReady = logs().find((log) => log.msg === 'Not ready');
     expect(notReady).toMatchObject({ level: 40, requestId: 'req-ops-5', context: 'Health' });
   });
+
+  it('logs a request answered with a 5xx as errored, with its status', async () => {
+    // The database is gone (previous test): reads and callbacks are answered 503.
+    const response = await app.inject({
+      method: 'GET',
+      url: '/commands/some-command',
+      headers: { 'x-request-id': 'req-ops-6', authorization: 'Bearer key-secret' },
+    });
+    const callback = await app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status',
+      headers: { 'x-callback-token': 'callback-secret' },
+      payload: callbackBody(),
+    });
+    expect(response.statusCode).toBe(503);
+    expect(callback.statusCode).toBe(503);
+    const errored = logs().find((log) => log.requestId === 'req-ops-6' && 'res' in log);
+    expect(errored).toMatchObject({
+      level: 40,
+      msg: 'request errored',
+      req: { method: 'GET', url: '/commands/some-command' },
+      res: { statusCode: 503 },
+    });
+  });
 });

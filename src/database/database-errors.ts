@@ -2,9 +2,11 @@ import { QueryFailedError } from 'typeorm';
 import { DatabaseUnavailableError } from '../http/problem.js';
 
 // SQLSTATE classes that mean "could not do it now", not "this request is wrong":
-// 08 connection exception, 40 transaction rollback (serialization, deadlock),
-// 53 insufficient resources, 57 operator intervention (statement timeout, shutdown), 58 system error.
-const TRANSIENT_SQLSTATE = /^(08|40|53|57|58)/;
+// 08 connection exception, 28 invalid authorization and 3D invalid catalog name (a new connection
+// refused: the credentials or the database are gone, say while it is being restored),
+// 40 transaction rollback (serialization, deadlock), 53 insufficient resources,
+// 57 operator intervention (statement timeout, shutdown), 58 system error.
+const TRANSIENT_SQLSTATE = /^(08|28|3D|40|53|57|58)/;
 
 const CONNECTION_MESSAGES = [
   'Connection terminated',

@@ -1,0 +1,37 @@
+import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable } from './database-errors.js';
+
+const pgError = (code: string, message = 'error') => Object.assign(new Error(message), { code });
+
+describe('isDatabaseUnavailable', () => {
+  it.each([
+    ['57P01', 'terminating connection due to administrator command'],
+    ['08006', 'connection failure'],
+    ['40001', 'could not serialize access'],
+    ['53300', 'too many connections'],
+    ['3D000', 'database "gone" does not exist'],
+    ['28P01', 'password authentication failed'],
+  ])('is true for SQLSTATE %s (%s): the request may succeed later', (code, message) => {
+    expect(isDatabaseUnavailable(pgError(code, message))).toBe(true);
+    expect(
+      isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], pgError(code, message))),
+    ).toBe(true);
+  });
+
+  it.each([
+    ['23505', 'duplicate key value'],
+    ['22P02', 'invalid input syntax'],
+    ['42P01', 'relation does not exist'],
+  ])('is false for SQLSTATE %s (%s): trying again changes nothing', (code, message) => {
+    expect(
+      isDatabaseUnavailable(new QueryFailedError('SELECT 1', [], pgError(code, message))),
+    ).toBe(false);
+  });
+
+  it('is true for sockets that fail and for the pool giving up', () => {
+    expect(isDatabaseUnavailable(pgError('ECONNREFUSED', 'connect ECONNREFUSED'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('something else'))).toBe(false);
+    expect(isDatabaseUnavailable('text')).toBe(false);
+  });
+});
