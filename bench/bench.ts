@@ -51,6 +51,21 @@ function startArgs(): string[] {
 
 const SERVICE_ARGS = startArgs();
 
+/**
+ * The Docker image's glibc tuning (see the Dockerfile), given to the service and the baseline
+ * alike: it is a setting of the process, not of either one's code.
+ */
+function imageTunables(): Record<string, string> {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const value = /GLIBC_TUNABLES=(\S+)/.exec(dockerfile)?.[1];
+  if (value === undefined) {
+    throw new Error('The Dockerfile sets no GLIBC_TUNABLES');
+  }
+  return { GLIBC_TUNABLES: value };
+}
+
+const RUNTIME_ENV = imageTunables();
+
 const TARGETS: Record<string, Target> = {
   baseline: { name: 'baseline', args: ['dist/bench/baseline.js'], env: {} },
   service: { name: 'service', args: SERVICE_ARGS, env: { GROUP_COMMIT: 'false' } },
@@ -67,12 +82,15 @@ interface Row extends LoadResult {
   peakRssMb?: number;
   serverCpuMs?: number;
   postgresCpuMs?: number;
+  serverFaults?: number;
 }
 
 /** CPU time per response in the measured time, in ms: the server's and PostgreSQL's. */
 interface CpuPerResponse {
   serverCpuMs: number;
   postgresCpuMs: number;
+  /** The server's minor page faults per response (see GLIBC_TUNABLES in the Dockerfile). */
+  serverFaults: number;
 }
 
 interface BenchOptions {
@@ -144,16 +162,28 @@ function withDatabase(url: string, database: string): string {
 
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 once it is gone. */
-function processCpuMs(pid: number): number {
+/** A process's /proc/<pid>/stat fields after the command name (which may hold spaces). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return undefined;
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 once it is gone. */
+function processCpuMs(pid: number): number {
+  const fields = statFields(pid);
+  // utime and stime: the 14th and 15th fields of the whole line.
+  return fields === undefined
+    ? 0
+    : ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Minor page faults a process has taken so far (the 10th field); 0 once it is gone. */
+function minorFaults(pid: number): number {
+  return Number(statFields(pid)?.[7] ?? 0);
 }
 
 /**
@@ -181,12 +211,14 @@ function postgresCpuMs(): number {
 class CpuMeter {
   private server = 0;
   private postgres = 0;
+  private faults = 0;
 
   constructor(private readonly serverPid: number) {}
 
   start(): void {
     this.server = processCpuMs(this.serverPid);
     this.postgres = postgresCpuMs();
+    this.faults = minorFaults(this.serverPid);
   }
 
   /** The measured load with the server's and PostgreSQL's CPU per response. */
@@ -196,6 +228,7 @@ class CpuMeter {
       ...result,
       serverCpuMs: (processCpuMs(this.serverPid) - this.server) / responses,
       postgresCpuMs: (postgresCpuMs() - this.postgres) / responses,
+      serverFaults: (minorFaults(this.serverPid) - this.faults) / responses,
     };
   }
 }
@@ -296,6 +329,7 @@ async function startServer(
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       NODE_ENV: 'development',
+      ...RUNTIME_ENV,
       ...target.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -736,14 +770,15 @@ function table(rows: Row[]): string {
     value === undefined ? '' : number(value, digits);
   const lines = [
     '| target | load | req/s | p50 ms | p99 ms | non-2xx | errors | peak RSS MB | ' +
-      'CPU ms/req: server | PostgreSQL | load generator |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      'CPU ms/req: server | PostgreSQL | load generator | server page faults/req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (row) =>
         `| ${row.target} | ${row.load} | ${number(row.rps)} | ${number(row.p50)} | ${number(row.p99)} | ` +
         `${row.non2xx} | ${row.errors} | ${optional(row.peakRssMb)} | ` +
         `${optional(row.serverCpuMs, 3)} | ${optional(row.postgresCpuMs, 3)} | ` +
-        `${row.requests > 0 ? number(row.loadCpuMs / row.requests, 3) : ''} |`,
+        `${row.requests > 0 ? number(row.loadCpuMs / row.requests, 3) : ''} | ` +
+        `${optional(row.serverFaults, 2)} |`,
     ),
   ];
   const baseline = rows.filter((row) => row.target === 'baseline');
