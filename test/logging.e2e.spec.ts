@@ -1,5 +1,6 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { callbackBody } from './support/factories.js';
+import { SseClient, listenUrl } from './support/sse.js';
 import { startTestApp } from './support/test-app.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
@@ -109,6 +110,25 @@ describe('logs', () => {
     });
     expect(requestLogs[2]).toMatchObject({
       req: { headers: { authorization: '[redacted]' } },
+    });
+  });
+
+  it('logs a change feed the client leaves as an aborted request, at info', async () => {
+    const client = await SseClient.open(`${await listenUrl(app)}/changes`, {
+      'x-request-id': 'req-ops-feed',
+      authorization: 'Bearer key-secret',
+    });
+    expect(client.status).toBe(200);
+    client.close();
+    const deadline = Date.now() + 5000;
+    const line = () => logs().find((log) => log.requestId === 'req-ops-feed');
+    while (line() === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(line()).toMatchObject({
+      level: 30,
+      msg: 'request aborted',
+      req: { method: 'GET', url: '/changes', headers: { authorization: '[redacted]' } },
     });
   });
 

@@ -59,10 +59,11 @@ export function logRequests(fastify: FastifyInstance, logger: Pino): void {
     }
     done();
   });
-  // The client went away before the answer: nothing was sent, so nothing else logs it.
+  // The client went away before the answer was complete, so onResponse does not run: a client
+  // that gave up, or one leaving the change feed, which is how a feed normally ends (hence info).
   fastify.addHook('onRequestAbort', (request, done) => {
-    if (logger.isLevelEnabled('warn') && !QUIET_PATHS.test(request.url)) {
-      logger.warn({ requestId: request.id, req: requestFields(request) }, 'request aborted');
+    if (logger.isLevelEnabled('info') && !QUIET_PATHS.test(request.url)) {
+      logger.info({ requestId: request.id, req: requestFields(request) }, 'request aborted');
     }
     done();
   });
