@@ -216,12 +216,19 @@ const HISTORY_ENTRY_JSON = jsonObject([
   ['receivedAt', jsonTime('h.received_at')],
 ]);
 
-/** A command with its whole history, oldest first, as the JSON text of GET /commands/{id}. */
+/**
+ * A command with its whole history, oldest first, as the JSON text of GET /commands/{id}. The
+ * entries come in the order of an ARRAY(subquery), which is its ORDER BY, read off the index on
+ * (command_id, id). `string_agg(... ORDER BY h.id)` sorted them again in every lookup: pgbench
+ * (16 clients, random commands of 1 million, alternating runs) gave 3 to 20 % more lookups/s
+ * without that sort.
+ */
 export const FIND_WITH_HISTORY_SQL = `
-SELECT left(c.api_json, -1) || ',"history":[' || COALESCE((
-         SELECT string_agg(${HISTORY_ENTRY_JSON}, ',' ORDER BY h.id)
+SELECT left(c.api_json, -1) || ',"history":[' || array_to_string(ARRAY(
+         SELECT ${HISTORY_ENTRY_JSON}
          FROM command_history h WHERE h.command_id = c.command_id
-       ), '') || ']}' AS json
+         ORDER BY h.id
+       ), ',') || ']}' AS json
 FROM commands c
 WHERE c.command_id = $1`;
 
