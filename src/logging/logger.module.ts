@@ -37,8 +37,8 @@ function responseFields(reply: FastifyReply): Record<string, unknown> {
  * id as `requestId`, the id the client gets in X-Request-Id and problem responses.
  *
  * Written on Fastify's hooks rather than with pino-http, which made two child loggers for every
- * request, logged or not (about a tenth of the service's CPU on a list page, measured in
- * bench/RESULTS.md). Lines logged while handling a request carry its id where the code that logs
+ * request, logged or not (pino and pino-http were about 4 % of the service's CPU samples on a list
+ * page, bench/RESULTS.md). Lines logged while handling a request carry its id where the code that logs
  * them adds it (the problem and health filters do): no AsyncLocalStorage binds a logger to each
  * request, which cost CPU on every promise and, on some runs, kept request data alive into the
  * old generation (also measured there).
