@@ -46,6 +46,9 @@ export function parseInstant(value: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+export const INSTANT_MESSAGE =
+  'must be an ISO 8601 date and time with Z or an offset, e.g. 2026-11-26T05:00:00Z';
+
 export function IsInstant(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
@@ -53,8 +56,7 @@ export function IsInstant(options?: ValidationOptions): PropertyDecorator {
       validator: {
         validate: (value: unknown) =>
           typeof value === 'string' && parseInstant(value) !== undefined,
-        defaultMessage: () =>
-          'must be an ISO 8601 date and time with Z or an offset, e.g. 2026-11-26T05:00:00Z',
+        defaultMessage: () => INSTANT_MESSAGE,
       },
     },
     options,
