@@ -536,10 +536,11 @@ export class CommandsRepository {
       name: this.statementName(statement.name),
       rowMode: 'array',
     });
-    const items = rows.length > filter.limit ? rows.slice(0, filter.limit) : rows;
+    const more = rows.length > filter.limit;
+    const items = more ? rows.slice(0, filter.limit) : rows;
     return {
       itemsJson: items.map(([json]) => json).join(','),
-      next: rows.length > filter.limit ? keysetOf(items[items.length - 1][0]) : null,
+      next: more ? keysetOf(items[items.length - 1][0]) : null,
     };
   }
 

@@ -6,7 +6,12 @@ import { type ApplyResult, CommandsRepository, type Report } from './commands.re
 import { ValidationProblem } from '../http/problem.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { parseInstant } from '../http/validators.js';
-import { DEFAULT_PAGE_SIZE, ListCommandsQuery, MAX_PAGE_SIZE } from './dto/list-commands.query.js';
+import {
+  DEFAULT_PAGE_SIZE,
+  ListCommandsQuery,
+  MAX_PAGE_SIZE,
+  PAGE_SIZE_MESSAGE,
+} from './dto/list-commands.query.js';
 
 export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
 
@@ -58,7 +63,7 @@ export class CommandsService {
   async listJson(query: ListCommandsQuery): Promise<string> {
     const limit = query.limit === undefined ? DEFAULT_PAGE_SIZE : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw ValidationProblem.of('limit', `must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+      throw ValidationProblem.of('limit', PAGE_SIZE_MESSAGE);
     }
     const since = query.since === undefined ? undefined : parseInstant(query.since);
     const until = query.until === undefined ? undefined : parseInstant(query.until);

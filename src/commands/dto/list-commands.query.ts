@@ -9,6 +9,7 @@ const PAGE_SIZE = /^[1-9]\d{0,2}$/;
 
 export const MAX_PAGE_SIZE = 500;
 export const DEFAULT_PAGE_SIZE = 50;
+export const PAGE_SIZE_MESSAGE = `must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
 
 /**
  * GET /commands' query. It checks itself (see check()) rather than through class-validator's
@@ -68,9 +69,7 @@ export class ListCommandsQuery {
       );
     }
     check('limit', (value) =>
-      typeof value === 'string' && PAGE_SIZE.test(value)
-        ? undefined
-        : `must be a whole number from 1 to ${MAX_PAGE_SIZE}`,
+      typeof value === 'string' && PAGE_SIZE.test(value) ? undefined : PAGE_SIZE_MESSAGE,
     );
     check('cursor', (value) => (typeof value === 'string' ? undefined : 'must be a string'));
     return problems;
