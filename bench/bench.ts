@@ -172,18 +172,19 @@ function statFields(pid: number): string[] | undefined {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 once it is gone. */
-function processCpuMs(pid: number): number {
+/**
+ * CPU time (user + system, ms) a process has used so far and the minor page faults it has taken
+ * (the 14th, 15th and 10th fields of /proc/<pid>/stat); zeros once it is gone.
+ */
+function processUsage(pid: number): { cpuMs: number; minorFaults: number } {
   const fields = statFields(pid);
-  // utime and stime: the 14th and 15th fields of the whole line.
-  return fields === undefined
-    ? 0
-    : ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-/** Minor page faults a process has taken so far (the 10th field); 0 once it is gone. */
-function minorFaults(pid: number): number {
-  return Number(statFields(pid)?.[7] ?? 0);
+  if (fields === undefined) {
+    return { cpuMs: 0, minorFaults: 0 };
+  }
+  return {
+    cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND,
+    minorFaults: Number(fields[7]),
+  };
 }
 
 /**
@@ -197,7 +198,7 @@ function postgresCpuMs(): number {
     if (/^\d+$/.test(entry)) {
       try {
         if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
-          total += processCpuMs(Number(entry));
+          total += processUsage(Number(entry)).cpuMs;
         }
       } catch {
         // The process has exited since the listing.
@@ -209,26 +210,25 @@ function postgresCpuMs(): number {
 
 /** Counts the server's and PostgreSQL's CPU from start() to the measured load's end. */
 class CpuMeter {
-  private server = 0;
+  private server = { cpuMs: 0, minorFaults: 0 };
   private postgres = 0;
-  private faults = 0;
 
   constructor(private readonly serverPid: number) {}
 
   start(): void {
-    this.server = processCpuMs(this.serverPid);
+    this.server = processUsage(this.serverPid);
     this.postgres = postgresCpuMs();
-    this.faults = minorFaults(this.serverPid);
   }
 
   /** The measured load with the server's and PostgreSQL's CPU per response. */
   per(result: LoadResult): LoadResult & CpuPerResponse {
     const responses = Math.max(1, result.requests);
+    const server = processUsage(this.serverPid);
     return {
       ...result,
-      serverCpuMs: (processCpuMs(this.serverPid) - this.server) / responses,
+      serverCpuMs: (server.cpuMs - this.server.cpuMs) / responses,
       postgresCpuMs: (postgresCpuMs() - this.postgres) / responses,
-      serverFaults: (minorFaults(this.serverPid) - this.faults) / responses,
+      serverFaults: (server.minorFaults - this.server.minorFaults) / responses,
     };
   }
 }
@@ -664,15 +664,16 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
     : { ...(await scratchDatabase(options.server, 'q')), seeded: false };
   const rows: Row[] = [];
   try {
-    const seeding = Date.now();
+    let seeding = 'reused, seeded by an earlier run';
     if (database.seeded) {
       log(`reusing the seeded database ${new URL(database.url).pathname.slice(1)}`);
     } else {
       log(`seeding ${commands} commands, ${commands * 3} history rows, ${devices} devices`);
+      const started = Date.now();
       await seed(database.url, commands, devices);
+      seeding = `${((Date.now() - started) / 1000).toFixed(1)} s`;
+      log(`seeded in ${seeding}`);
     }
-    const seedSeconds = (Date.now() - seeding) / 1000;
-    log(`seeded in ${seedSeconds.toFixed(1)} s`);
 
     // The cursor after page 1000 of 50 (or halfway, on a small scale): the keyset of that row.
     const depth = Math.min(1000 * 50, Math.floor(commands / 2));
@@ -745,7 +746,7 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
     }
     rows.push({
       target: `seeding (${commands} commands)`,
-      load: `${seedSeconds.toFixed(1)} s`,
+      load: seeding,
       rps: NaN,
       p50: NaN,
       p99: NaN,
