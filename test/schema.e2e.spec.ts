@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source.js';
+import { MIGRATIONS, dataSourceOptions } from '../src/database/data-source.js';
+import { CommandApiJson1795690800000 } from '../migrations/1795690800000-CommandApiJson.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
 describe('schema', () => {
@@ -92,7 +93,11 @@ describe('schema', () => {
     });
 
     it('is filled in for commands that existed before its migration, and the migration reverts', async () => {
-      await dataSource.undoLastMigration();
+      // Back to just before CommandApiJson: every later migration is reverted first.
+      const later = MIGRATIONS.length - MIGRATIONS.indexOf(CommandApiJson1795690800000);
+      for (let undone = 0; undone < later; undone++) {
+        await dataSource.undoLastMigration();
+      }
       const columns: unknown[] = await dataSource.query(
         `SELECT 1 FROM information_schema.columns
          WHERE table_name = 'commands' AND column_name = 'api_json'`,

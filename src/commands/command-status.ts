@@ -17,7 +17,14 @@ export const REPORT_OUTCOMES = ['applied', 'duplicate', 'stale', 'conflict'] as 
 
 export type ReportOutcome = (typeof REPORT_OUTCOMES)[number];
 
-export const REPORT_SOURCES = ['callback', 'registration', 'sweeper'] as const;
+export const REPORT_SOURCES = [
+  'callback',
+  'iotda',
+  'registration',
+  'dispatch',
+  'reconcile',
+  'sweeper',
+] as const;
 
 export type ReportSource = (typeof REPORT_SOURCES)[number];
 

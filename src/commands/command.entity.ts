@@ -82,7 +82,10 @@ export class CommandEntity {
 
 @Entity('command_history')
 @Check('command_history_outcome_check', `outcome IN ('applied','duplicate','stale','conflict')`)
-@Check('command_history_source_check', `source IN ('callback','registration','sweeper')`)
+@Check(
+  'command_history_source_check',
+  `source IN ('callback','iotda','registration','dispatch','reconcile','sweeper')`,
+)
 @Index('command_history_command_idx', { synchronize: false })
 export class CommandHistoryEntity {
   @PrimaryGeneratedColumn('identity', {

@@ -3,9 +3,14 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
+import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
-export const MIGRATIONS = [InitialSchema1764133200000, CommandApiJson1795690800000];
+export const MIGRATIONS = [
+  InitialSchema1764133200000,
+  CommandApiJson1795690800000,
+  PlatformSources1796120000000,
+];
 
 export interface DatabaseConnectionOptions {
   url: string;
