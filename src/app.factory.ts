@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { type DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
@@ -16,6 +16,7 @@ import {
   startupLogger,
 } from './logging/logger.module.js';
 import { answerFrameworkError } from './http/problem.filter.js';
+import { openApiDocument } from './http/openapi.js';
 import { redactUrl } from './http/redact.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
@@ -92,18 +93,7 @@ export async function createApp(
     new Logger('Database').log(`Applied migrations: ${migrated.join(', ')}`);
   }
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('command-tracker')
-      .setDescription(
-        "Tracks device commands sent through Huawei's IoT platform from the platform's status callbacks.",
-      )
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Callback-Token' }, 'callbackToken')
-      .build(),
-  );
+  const document = openApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
 }
