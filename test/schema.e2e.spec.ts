@@ -1,5 +1,11 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS, dataSourceOptions } from '../src/database/data-source.js';
+import {
+  COMMAND_STATUSES,
+  REPORT_OUTCOMES,
+  REPORT_SOURCES,
+  rankOf,
+} from '../src/commands/command-status.js';
 import { CommandApiJson1795690800000 } from '../migrations/1795690800000-CommandApiJson.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
@@ -21,6 +27,31 @@ describe('schema', () => {
   it('matches the entities, so migration:generate starts from no changes', async () => {
     const pending = await dataSource.driver.createSchemaBuilder().log();
     expect(pending.upQueries.map((query) => query.query)).toEqual([]);
+  });
+
+  // TypeORM's schema diff does not compare check expressions, so the lists are compared here.
+  it.each([
+    ['commands_status_check', COMMAND_STATUSES],
+    ['command_history_outcome_check', REPORT_OUTCOMES],
+    ['command_history_source_check', REPORT_SOURCES],
+  ])('has %s allow exactly the values of command-status.ts', async (name, values) => {
+    const [{ definition }] = await dataSource.query<{ definition: string }[]>(
+      `SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint WHERE conname = $1`,
+      [name],
+    );
+    const allowed = [...definition.matchAll(/'([^']*)'/g)].map((match) => match[1]);
+    expect(allowed.sort()).toEqual([...values].sort());
+  });
+
+  it('has the rank check span exactly the ranks of command-status.ts', async () => {
+    const ranks = COMMAND_STATUSES.map(rankOf);
+    const [{ definition }] = await dataSource.query<{ definition: string }[]>(
+      `SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint
+       WHERE conname = 'commands_rank_check'`,
+    );
+    expect(definition).toBe(
+      `CHECK (((rank >= ${Math.min(...ranks)}) AND (rank <= ${Math.max(...ranks)})))`,
+    );
   });
 
   it('has every migration applied', async () => {

@@ -1,32 +1,9 @@
-import {
-  COMMAND_STATUSES,
-  type CommandStatus,
-  type ReportOutcome,
-  decide,
-  rankOf,
-} from './command-status.js';
-
-// Every (current, reported) pair, written out so that a change to the rule shows up here as a diff.
-// Rows: current status; columns: reported status in COMMAND_STATUSES order.
-const A = 'applied';
-const D = 'duplicate';
-const S = 'stale';
-const C = 'conflict';
-const TABLE: Record<CommandStatus, ReportOutcome[]> = {
-  //          PENDING SENT DELIVERED TIMEOUT EXPIRED CANCELED SUCCESSFUL FAILED
-  PENDING: [D, A, A, A, A, A, A, A],
-  SENT: [S, D, A, A, A, A, A, A],
-  DELIVERED: [S, S, D, A, A, A, A, A],
-  TIMEOUT: [S, S, S, D, C, C, A, A],
-  EXPIRED: [S, S, S, C, D, C, A, A],
-  CANCELED: [S, S, S, C, C, D, A, A],
-  SUCCESSFUL: [S, S, S, S, S, S, D, C],
-  FAILED: [S, S, S, S, S, S, C, D],
-};
+import { COMMAND_STATUSES, decide, rankOf } from './command-status.js';
+import { OUTCOME_TABLE } from '../../test/support/status-rule-table.js';
 
 describe('decide', () => {
   const pairs = COMMAND_STATUSES.flatMap((current) =>
-    COMMAND_STATUSES.map((reported, i) => [current, reported, TABLE[current][i]] as const),
+    COMMAND_STATUSES.map((reported, i) => [current, reported, OUTCOME_TABLE[current][i]] as const),
   );
 
   it.each(pairs)('current %s, reported %s → %s', (current, reported, expected) => {

@@ -8,16 +8,21 @@ import {
   PrimaryColumn,
   PrimaryGeneratedColumn,
 } from 'typeorm';
+import { COMMAND_STATUSES, REPORT_OUTCOMES, REPORT_SOURCES } from './command-status.js';
+
+// The checks are written from the lists in command-status.ts, so the schema test (entities against
+// the migrated database) fails when the code and the migrations disagree on a status, outcome or
+// source.
+function sqlList(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(',');
+}
 
 // The schema as TypeORM sees it, so that `npm run migration:generate` diffs entity changes against
 // the database. The service itself reads and writes with the SQL in commands.repository.ts.
 // Indexes with DESC or partial definitions live in the migrations only (synchronize: false).
 
 @Entity('commands')
-@Check(
-  'commands_status_check',
-  `status IN ('PENDING','SENT','DELIVERED','TIMEOUT','EXPIRED','CANCELED','SUCCESSFUL','FAILED')`,
-)
+@Check('commands_status_check', `status IN (${sqlList(COMMAND_STATUSES)})`)
 @Check('commands_rank_check', `rank BETWEEN 0 AND 4`)
 @Index('commands_created_idx', { synchronize: false })
 @Index('commands_device_created_idx', { synchronize: false })
@@ -81,11 +86,8 @@ export class CommandEntity {
 }
 
 @Entity('command_history')
-@Check('command_history_outcome_check', `outcome IN ('applied','duplicate','stale','conflict')`)
-@Check(
-  'command_history_source_check',
-  `source IN ('callback','iotda','registration','dispatch','reconcile','sweeper')`,
-)
+@Check('command_history_outcome_check', `outcome IN (${sqlList(REPORT_OUTCOMES)})`)
+@Check('command_history_source_check', `source IN (${sqlList(REPORT_SOURCES)})`)
 @Index('command_history_command_idx', { synchronize: false })
 export class CommandHistoryEntity {
   @PrimaryGeneratedColumn('identity', {

@@ -1,0 +1,53 @@
+import { COMMAND_STATUSES, rankOf } from '../src/commands/command-status.js';
+import { type TestApp, startTestApp } from './support/test-app.js';
+import { callbackBody, newCommandId } from './support/factories.js';
+import { OUTCOME_TABLE } from './support/status-rule-table.js';
+
+// The rule is the SQL that applies a report: every (current, reported) pair goes through the real
+// statement, on whichever database the suite runs on.
+describe('the status rule, as the database applies it', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const push = (commandId: string, resultCode: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status',
+      payload: callbackBody({ commandId, result: { resultCode, resultDetail: null } }),
+    });
+
+  const pairs = COMMAND_STATUSES.flatMap((current) =>
+    COMMAND_STATUSES.map((reported, i) => [current, reported, OUTCOME_TABLE[current][i]] as const),
+  );
+
+  it.each(pairs)('current %s, reported %s: %s', async (current, reported, outcome) => {
+    const commandId = newCommandId();
+    expect((await push(commandId, current)).json()).toMatchObject({ outcome: 'applied' });
+
+    const answer = await push(commandId, reported);
+    expect(answer.statusCode).toBe(200);
+    const applied = outcome === 'applied';
+    expect(answer.json()).toEqual({
+      commandId,
+      status: applied ? reported : current,
+      outcome,
+    });
+
+    const command = (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<{
+      status: string;
+      version: number;
+      history: { outcome: string }[];
+    }>();
+    expect(command.status).toBe(applied ? reported : current);
+    expect(command.version).toBe(applied ? 2 : 1);
+    expect(command.history.map((entry) => entry.outcome)).toEqual(['applied', outcome]);
+    expect(applied).toBe(rankOf(reported) > rankOf(current));
+  });
+});
