@@ -54,6 +54,13 @@ describe('schema', () => {
     );
   });
 
+  it('declares functions with honest volatility: to_char makes command_api_json STABLE', async () => {
+    const [{ volatility }] = await dataSource.query<{ volatility: string }[]>(
+      `SELECT provolatile AS volatility FROM pg_proc WHERE proname = 'command_api_json'`,
+    );
+    expect(volatility).toBe('s');
+  });
+
   it('has every migration applied', async () => {
     expect(await dataSource.showMigrations()).toBe(false);
   });

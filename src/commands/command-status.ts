@@ -28,9 +28,6 @@ export const REPORT_SOURCES = [
 
 export type ReportSource = (typeof REPORT_SOURCES)[number];
 
-/** Ranks 3 and 4 close a command: it got an answer, or will not get one in time. */
-export const FINISHED_RANK = 3;
-
 export function rankOf(status: CommandStatus): number {
   switch (status) {
     case 'PENDING':

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { callbackBody, registrationBody } from '../support/factories.js';
 
-// Issue 3, point 1: every kind of bad input gets the right 4xx problem details, stores nothing,
+// Every kind of bad input gets the right 4xx problem details, stores nothing,
 // and never yields a 5xx or a crash.
 
 const CALLBACK = '/callbacks/command-status';

@@ -19,7 +19,7 @@ import {
   withDatabase,
 } from '../support/test-database.js';
 
-// Issue 3, point 5: random interleavings of reports for many commands, sent concurrently, end
+// Random interleavings of reports for many commands, sent concurrently, end
 // where the rule says. The arrival order that counts is the commit order, which the history ids
 // record: replaying the history in id order through decide() must give every stored outcome,
 // the final status and the version, and each acknowledged report has exactly one history row.

@@ -6,7 +6,7 @@ import { callbackBody, newCommandId } from '../support/factories.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { type TestDatabase, createTestDatabase, serverUrl } from '../support/test-database.js';
 
-// Issue 3, point 3: with the database unreachable or hung, callbacks are answered 503 (problem
+// With the database unreachable or hung, callbacks are answered 503 (problem
 // details) within 5 s, readiness is 503, and the service recovers by itself when the database
 // comes back. A TCP proxy between the service and the database injects the faults.
 

@@ -16,7 +16,7 @@ import {
   serverUrl,
 } from '../support/test-database.js';
 
-// Issue 3, point 4: 200 only after commit, shown on the real built service: killed with SIGKILL
+// 200 only after commit, shown on the real built service: killed with SIGKILL
 // under load, every acknowledged report is in the history; stopped with SIGTERM, it stops
 // accepting, finishes what is in flight, closes the pool and exits 0.
 

@@ -2,7 +2,7 @@ import { redactQueryString } from '../../src/http/redact.js';
 import { callbackBody } from '../support/factories.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 
-// Issue 3, point 2: secrets never reach a log line, also not in logged URLs.
+// Secrets never reach a log line, also not in logged URLs.
 
 const TOKEN = 'cb-token-9f8e7d6c5b4a';
 const KEYS = ['key-one-0123456789', 'key-two-abcdefghij'];
