@@ -1,4 +1,5 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { eventually } from './support/eventually.js';
 import { callbackBody } from './support/factories.js';
 import { SseClient, listenUrl } from './support/sse.js';
 import { startTestApp } from './support/test-app.js';
@@ -120,11 +121,12 @@ describe('logs', () => {
     });
     expect(client.status).toBe(200);
     client.close();
-    const deadline = Date.now() + 5000;
     const line = () => logs().find((log) => log.requestId === 'req-ops-feed');
-    while (line() === undefined && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(
+      () => line() !== undefined,
+      5000,
+      () => 'no line for the aborted feed',
+    );
     expect(line()).toMatchObject({
       level: 30,
       msg: 'request aborted',

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually } from './support/eventually.js';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { type CommandStatus, decide, isCommandStatus } from '../src/commands/command-status.js';
@@ -125,13 +126,11 @@ describe('deadline sweeper', () => {
     for (const body of [pending, sent, delivered, notDue, finished]) {
       await register(t, body);
     }
-    const deadline = Date.now() + 10_000;
-    while ((await getCommand(t, delivered.commandId as string)).status === 'DELIVERED') {
-      if (Date.now() > deadline) {
-        throw new Error('the sweeper did not run');
-      }
-      await sleep(200);
-    }
+    await eventually(
+      async () => (await getCommand(t, delivered.commandId as string)).status !== 'DELIVERED',
+      10_000,
+      () => 'the sweeper did not run',
+    );
 
     const expectations: [Record<string, unknown>, string, string][] = [
       [pending, 'PENDING', 'EXPIRED'],
@@ -301,15 +300,8 @@ describe('deadline sweeper while the database is down', () => {
   it('keeps its timer through failed sweeps and sweeps again once the database is back', async () => {
     const sweeper = t.app.get(DeadlineSweeper);
     proxy.cut();
-    const waitFor = async (condition: () => boolean, ms: number) => {
-      const until = Date.now() + ms;
-      while (!condition()) {
-        if (Date.now() > until) {
-          throw new Error(`condition not met; totals ${JSON.stringify(sweeper.totals)}`);
-        }
-        await sleep(100);
-      }
-    };
+    const waitFor = (condition: () => boolean, ms: number) =>
+      eventually(condition, ms, () => `totals ${JSON.stringify(sweeper.totals)}`);
     await waitFor(() => sweeper.totals.failures > 0, 10_000);
     await proxy.restore();
 
