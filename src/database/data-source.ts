@@ -4,12 +4,14 @@ import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
 import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
+import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
 export const MIGRATIONS = [
   InitialSchema1764133200000,
   CommandApiJson1795690800000,
   PlatformSources1796120000000,
+  HistoryTransactionIds1796400000000,
 ];
 
 export interface DatabaseConnectionOptions {
