@@ -54,6 +54,7 @@ export class ChangeReader implements BeforeApplicationShutdown {
   private lastReadAt = 0;
   private failingSince: number | undefined;
   private closed = false;
+  private completedReads = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -66,6 +67,11 @@ export class ChangeReader implements BeforeApplicationShutdown {
       throw new Error('The change reader is not running');
     }
     return this.position;
+  }
+
+  /** Reads that completed since start-up, successful or not (for diagnostics and tests). */
+  get reads(): number {
+    return this.completedReads;
   }
 
   /**
@@ -222,6 +228,7 @@ export class ChangeReader implements BeforeApplicationShutdown {
       }
       this.failed(error);
     } finally {
+      this.completedReads++;
       if (this.readingRun === run) {
         this.readingRun = undefined;
       }
