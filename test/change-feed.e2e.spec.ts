@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
 import { APPLY_REPORT_SQL } from '../src/commands/commands.repository.js';
 import { ChangeFeed } from '../src/feed/change-feed.js';
 import { ChangeReader } from '../src/feed/change-reader.js';
@@ -34,7 +35,7 @@ async function until(predicate: () => boolean, what: string, ms = 10_000): Promi
 
 /** The applied history ids of a device's commands, and each command's applied versions. */
 async function appliedHistory(t: TestApp, deviceId: string): Promise<Map<string, number>> {
-  const rows: { id: string; version: number }[] = await t.app.get(ChangeReader)['dataSource'].query(
+  const rows: { id: string; version: number }[] = await t.app.get(DataSource).query(
     `SELECT h.id::text AS id, h.version FROM command_history h
        JOIN commands c ON c.command_id = h.command_id
        WHERE c.device_id = $1 AND h.outcome = 'applied'`,
