@@ -258,6 +258,32 @@ onPostgres('the change feed on two instances of one PostgreSQL database', () => 
     }
     expect(before.commandId).toBe(first.commandId);
   });
+  it('shows a transaction holding the feed back in command_feed_holdback_seconds, and open streams in command_feed_clients', async () => {
+    const base = await listenUrl(a.app);
+    const metric = async (name: string): Promise<number> => {
+      const text = (await a.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return Number(line?.split(' ')[1]);
+    };
+    const client = await SseClient.open(`${base}/changes?deviceId=holdback`);
+    const raw = new pg.Client({ connectionString: a.database.url });
+    await raw.connect();
+    try {
+      await raw.query('BEGIN');
+      await raw.query('SELECT pg_current_xact_id()');
+      const started = Date.now();
+      await until(() => Date.now() - started > 300, '300 ms of an open transaction');
+      expect(await metric('command_feed_holdback_seconds')).toBeGreaterThanOrEqual(0.3);
+      expect(await metric('command_feed_clients')).toBe(1);
+    } finally {
+      await raw.query('ROLLBACK');
+      await raw.end();
+      client.close();
+    }
+    await until(() => a.app.get(ChangeFeed).clients === 0, 'the stream to close');
+    expect(await metric('command_feed_clients')).toBe(0);
+    expect(await metric('command_feed_holdback_seconds')).toBe(0);
+  });
 });
 
 describe('GET /changes limits', () => {
