@@ -89,6 +89,7 @@ export class CommandEntity {
 @Check('command_history_outcome_check', `outcome IN (${sqlList(REPORT_OUTCOMES)})`)
 @Check('command_history_source_check', `source IN (${sqlList(REPORT_SOURCES)})`)
 @Index('command_history_command_idx', { synchronize: false })
+@Index('command_history_xid_idx', { synchronize: false })
 export class CommandHistoryEntity {
   @PrimaryGeneratedColumn('identity', {
     type: 'bigint',
@@ -134,4 +135,17 @@ export class CommandHistoryEntity {
 
   @Column({ name: 'received_at', type: 'timestamptz', precision: 3 })
   receivedAt!: Date;
+
+  /**
+   * The writing transaction's id: the change feed's order (HistoryTransactionIds). The default reads
+   * as TypeORM compares it, with the casts of `pg_current_xact_id()::text::bigint` removed.
+   */
+  @Column({
+    type: 'bigint',
+    default: () => '((pg_current_xact_id()))',
+    insert: false,
+    update: false,
+    select: false,
+  })
+  xid!: string;
 }

@@ -1,15 +1,15 @@
 import { Module } from '@nestjs/common';
 import { CallbacksController } from './callbacks.controller.js';
-import { ChangesController } from './changes.controller.js';
-import { CommandChanges } from './command-changes.js';
 import { CommandsController } from './commands.controller.js';
 import { CommandsRepository } from './commands.repository.js';
 import { CommandsService } from './commands.service.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
+import { FeedModule } from '../feed/feed.module.js';
 
 @Module({
-  controllers: [CallbacksController, CommandsController, ChangesController],
-  providers: [CommandsRepository, CommandsService, CommandChanges, DeadlineSweeper],
-  exports: [CommandsService, CommandChanges, CommandsRepository, DeadlineSweeper],
+  imports: [FeedModule],
+  controllers: [CallbacksController, CommandsController],
+  providers: [CommandsRepository, CommandsService, DeadlineSweeper],
+  exports: [CommandsService, CommandsRepository, DeadlineSweeper],
 })
 export class CommandsModule {}

@@ -10,7 +10,6 @@ import {
   type ReportSource,
   rankOf,
 } from './command-status.js';
-import { type ChangeFilter, type CommandChange } from './command-changes.js';
 import { ReportBatcher } from './report-batcher.js';
 
 /** One status report, from any source, as the rule sees it. */
@@ -66,24 +65,22 @@ export interface ListFilter {
   limit: number;
 }
 
-/** The NOTIFY channel of applied changes; every instance's change feed LISTENs on it. */
-export const CHANGES_CHANNEL = 'command_changes';
+/** A status change the sweeper applied, as SWEEP_OVERDUE_SQL returns it. */
+export interface AppliedChange {
+  /** The history entry's id. */
+  id: string;
+  commandId: string;
+  deviceId: string;
+  status: CommandStatus;
+  previousStatus: CommandStatus | null;
+  source: ReportSource;
+  version: number;
+  receivedAt: string;
+}
 
 /** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
 const isoTime = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
- * An applied change as a NOTIFY payload (CommandChange's JSON): `h` is a command_history row.
- * Ids are at most 128 characters, so it stays far below NOTIFY's 8000-byte payload limit.
- */
-function changeJson(h: string, deviceId: string): string {
-  return `json_build_object(
-    'id', ${h}.id::text, 'commandId', ${h}.command_id, 'deviceId', ${deviceId},
-    'status', ${h}.status, 'previousStatus', ${h}.previous_status, 'source', ${h}.source,
-    'version', ${h}.version,
-    'receivedAt', ${isoTime(`${h}.received_at`)})::text`;
-}
 
 /**
  * Applies one report in one statement: lock the command if it exists (prev), decide the outcome
@@ -94,9 +91,6 @@ function changeJson(h: string, deviceId: string): string {
  * If the command did not exist in this statement's snapshot but another transaction created it
  * meanwhile, the insert meets the conflict while `verdict` still says 'created': nothing is
  * written and the statement reports it, to be run again (see applyReport).
- *
- * An applied report is announced with pg_notify (notified), which PostgreSQL delivers to the
- * change feeds of every instance when the transaction commits, and never if it rolls back.
  */
 export const APPLY_REPORT_SQL = `
 WITH input AS (
@@ -168,11 +162,6 @@ recorded AS (
   FROM input i CROSS JOIN verdict v LEFT JOIN upserted u ON true LEFT JOIN prev p ON true
   WHERE v.mismatch IS NULL AND (v.outcome <> 'created' OR u.version IS NOT NULL)
   RETURNING id, command_id, status, outcome, source, previous_status, version, received_at
-),
-notified AS (
-  SELECT count(pg_notify('${CHANGES_CHANNEL}', ${changeJson('r', 'i.device_id')})) AS notifications
-  FROM recorded r JOIN input i ON i.command_id = r.command_id
-  WHERE r.outcome = 'applied'
 )
 SELECT v.outcome, v.mismatch, v.previous_status,
        COALESCE(u.status, p.status) AS status,
@@ -181,8 +170,7 @@ SELECT v.outcome, v.mismatch, v.previous_status,
 FROM verdict v
   LEFT JOIN prev p ON true
   LEFT JOIN upserted u ON true
-  LEFT JOIN recorded r ON true
-  CROSS JOIN notified`;
+  LEFT JOIN recorded r ON true`;
 
 // Reads leave PostgreSQL as the response's JSON text: Node.js then neither parses rows into objects
 // (jsonb columns included) nor serialises them again, which was most of the CPU and garbage of a
@@ -319,9 +307,8 @@ LIMIT ${limit + 1}`;
  * The deadline sweep, one statement: lock up to $1 overdue open commands that nobody else holds
  * (due; SKIP LOCKED lets any number of instances sweep at once, each command going to one of them,
  * and never waits for a callback being applied), move them by the rank rule to TIMEOUT (from SENT
- * or DELIVERED) or EXPIRED (from PENDING), append that to the history as source 'sweeper', and
- * announce each change like APPLY_REPORT_SQL does. A command whose callback committed first is
- * re-checked under the lock (rank < 3) and left alone; a late SUCCESSFUL still applies afterwards.
+ * or DELIVERED) or EXPIRED (from PENDING), and append that to the history as source 'sweeper'.
+ * A command whose callback committed first is re-checked under the lock (rank < 3) and left alone; a late SUCCESSFUL still applies afterwards.
  */
 const SWEEP_OVERDUE_SQL = `
 WITH due AS (
@@ -350,14 +337,10 @@ recorded AS (
   SELECT command_id, status, 'applied', 'sweeper', previous_status, version, NULL, NULL, now()
   FROM swept
   RETURNING id, command_id, status, source, previous_status, version, received_at
-),
-notified AS (
-  SELECT count(pg_notify('${CHANGES_CHANNEL}', ${changeJson('r', 's.device_id')})) AS notifications
-  FROM recorded r JOIN swept s ON s.command_id = r.command_id
 )
 SELECT r.id::text AS id, r.command_id, s.device_id, r.status, r.previous_status, r.source,
        r.version, r.received_at
-FROM recorded r JOIN swept s ON s.command_id = r.command_id CROSS JOIN notified
+FROM recorded r JOIN swept s ON s.command_id = r.command_id
 ORDER BY r.id`;
 
 /**
@@ -378,17 +361,6 @@ deleted AS (
   RETURNING c.command_id
 )
 SELECT count(*)::integer AS purged FROM deleted`;
-
-/** Applied changes recorded after an event id, oldest first: the change feed's replay. */
-const APPLIED_CHANGES_AFTER_SQL = `
-SELECT h.id::text AS id, h.command_id, c.device_id, h.status, h.previous_status, h.source,
-       h.version, h.received_at
-FROM command_history h JOIN commands c ON c.command_id = h.command_id
-WHERE h.id > $1::bigint AND h.outcome = 'applied'
-  AND ($2::text IS NULL OR c.device_id = $2::text)
-  AND ($3::text IS NULL OR h.command_id = $3::text)
-ORDER BY h.id
-LIMIT $4`;
 
 interface ChangeRow {
   id: string;
@@ -545,9 +517,9 @@ export class CommandsRepository {
   }
 
   /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */
-  async sweepOverdue(limit: number): Promise<CommandChange[]> {
+  async sweepOverdue(limit: number): Promise<AppliedChange[]> {
     const rows = await this.dataSource.query<ChangeRow[]>(SWEEP_OVERDUE_SQL, [limit]);
-    return rows.map(toCommandChange);
+    return rows.map(toAppliedChange);
   }
 
   /** Deletes up to `limit` commands finished more than `days` ago, with their history. */
@@ -558,24 +530,9 @@ export class CommandsRepository {
     ]);
     return row.purged;
   }
-
-  /** Up to `limit` applied changes with an event id above `afterId`, oldest first. */
-  async appliedChangesAfter(
-    afterId: string,
-    filter: ChangeFilter,
-    limit: number,
-  ): Promise<CommandChange[]> {
-    const rows = await this.dataSource.query<ChangeRow[]>(APPLIED_CHANGES_AFTER_SQL, [
-      afterId,
-      filter.deviceId ?? null,
-      filter.commandId ?? null,
-      limit,
-    ]);
-    return rows.map(toCommandChange);
-  }
 }
 
-function toCommandChange(row: ChangeRow): CommandChange {
+function toAppliedChange(row: ChangeRow): AppliedChange {
   return {
     id: row.id,
     commandId: row.command_id,

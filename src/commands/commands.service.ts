@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { CommandChanges } from './command-changes.js';
 import { CommandMismatchError, CommandNotFoundError } from './command-errors.js';
 import { type CommandStatus } from './command-status.js';
 import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
+import { ChangeReader } from '../feed/change-reader.js';
 import { ValidationProblem } from '../http/problem.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { parseInstant } from '../http/validators.js';
@@ -19,11 +19,11 @@ export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
 export class CommandsService {
   constructor(
     private readonly repository: CommandsRepository,
-    private readonly changes: CommandChanges,
+    private readonly feed: ChangeReader,
     private readonly metrics: CommandMetrics,
   ) {}
 
-  /** Applies a report by the rank rule and records it; publishes the change once committed. */
+  /** Applies a report by the rank rule and records it; wakes the change feed once committed. */
   async report(report: Report): Promise<RecordedReport> {
     const result = await this.repository.applyReport(report);
     if (result.kind === 'mismatch') {
@@ -31,16 +31,8 @@ export class CommandsService {
     }
     this.metrics.reportRecorded(report, result.outcome);
     if (result.outcome === 'applied') {
-      this.changes.publish({
-        id: result.eventId,
-        commandId: result.commandId,
-        deviceId: result.deviceId,
-        status: result.status,
-        previousStatus: result.previousStatus,
-        source: result.source,
-        version: result.version,
-        receivedAt: result.receivedAt.toISOString(),
-      });
+      // Committed: the change feed reads it now rather than at its next poll.
+      this.feed.wake();
     }
     return result;
   }

@@ -8,7 +8,7 @@ import {
 import { type Observable, Subject } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
-import { CommandChanges } from './command-changes.js';
+import { ChangeReader } from '../feed/change-reader.js';
 import { CommandsRepository } from './commands.repository.js';
 
 /** What one sweep did. */
@@ -60,7 +60,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: CommandsRepository,
-    private readonly changes: CommandChanges,
+    private readonly feed: ChangeReader,
   ) {}
 
   /** Each completed sweep's result (the metrics engineer's hook). */
@@ -97,7 +97,9 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
         } else {
           result.timedOut++;
         }
-        this.changes.publish(change);
+      }
+      if (swept.length > 0) {
+        this.feed.wake();
       }
       return swept.length;
     });

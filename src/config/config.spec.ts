@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       retentionDays: 0,
       logLevel: 'info',
       changesHeartbeatSeconds: 15,
+      changesMaxClients: 1000,
       groupCommit: true,
       production: false,
     });

@@ -21,6 +21,8 @@ export interface AppConfig {
   readonly retentionDays: number;
   /** How often GET /changes sends a comment line, so proxies keep an idle stream open. */
   readonly changesHeartbeatSeconds: number;
+  /** GET /changes streams this instance serves at once; beyond it a new one is answered 503. */
+  readonly changesMaxClients: number;
   /** Apply concurrent reports together, one transaction (one commit) per batch. */
   readonly groupCommit: boolean;
   readonly logLevel: LogLevel;
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sweepIntervalSeconds: integer(env, 'SWEEP_INTERVAL_SECONDS', 30, 1, 86400),
     retentionDays: integer(env, 'RETENTION_DAYS', 0, 0, 36500),
     changesHeartbeatSeconds: integer(env, 'CHANGES_HEARTBEAT_SECONDS', 15, 1, 3600),
+    changesMaxClients: integer(env, 'CHANGES_MAX_CLIENTS', 1000, 1, 100000),
     groupCommit: boolean(env, 'GROUP_COMMIT', true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     production,

@@ -5,6 +5,7 @@ import { InitialSchema1764133200000 } from '../../migrations/1764133200000-Initi
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
 import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
 import { ApiJsonStable1796130000000 } from '../../migrations/1796130000000-ApiJsonStable.js';
+import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
 export const MIGRATIONS = [
@@ -12,6 +13,7 @@ export const MIGRATIONS = [
   CommandApiJson1795690800000,
   PlatformSources1796120000000,
   ApiJsonStable1796130000000,
+  HistoryTransactionIds1796400000000,
 ];
 
 export interface DatabaseConnectionOptions {

@@ -10,7 +10,12 @@ import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { CommandMismatchError, CommandNotFoundError } from '../commands/command-errors.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { UnauthorizedProblem } from './auth.guards.js';
-import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ValidationProblem } from './problem.js';
+import {
+  PROBLEM_CONTENT_TYPE,
+  type ProblemDetails,
+  ServiceBusyProblem,
+  ValidationProblem,
+} from './problem.js';
 
 const logger = new Logger('Problem');
 
@@ -66,6 +71,12 @@ export function toProblem(exception: unknown, request: { id: string; url: string
     return {
       details: problem(401, exception.message, { requestId }),
       headers: exception.challenge ? { 'www-authenticate': exception.challenge } : {},
+    };
+  }
+  if (exception instanceof ServiceBusyProblem) {
+    return {
+      details: problem(503, exception.message, { requestId }),
+      headers: { 'retry-after': String(exception.retryAfterSeconds) },
     };
   }
   if (exception instanceof HttpException) {

@@ -24,6 +24,16 @@ export class ValidationProblem extends HttpException {
   }
 }
 
+/** The service is at a capacity limit: 503 with Retry-After, so that the client tries again later. */
+export class ServiceBusyProblem extends HttpException {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, HttpStatus.SERVICE_UNAVAILABLE);
+  }
+}
+
 /** The database could not store or read in time: 503, so that the platform pushes again. */
 export class DatabaseUnavailableError extends Error {
   constructor(cause?: unknown) {

@@ -18,6 +18,7 @@ export interface ChangeData {
   source: string;
   version: number;
   receivedAt: string;
+  historyId: string;
 }
 
 /** Listens on a free loopback port (once) and gives the base URL. */

@@ -1,9 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, Matches } from 'class-validator';
-import { IsIdentifier } from '../../http/validators.js';
+import { IsIdentifier } from '../http/validators.js';
 
-/** A history event id: a positive whole number (PostgreSQL bigint). */
-export const EVENT_ID = /^(0|[1-9]\d{0,17})$/;
+/**
+ * An event id of this feed (a position, `xid-id`), or a bare history id, which resumes just after
+ * that history entry (the ids the feed sent before positions).
+ */
+export const EVENT_ID = /^(\d{1,19}-\d{1,19}|0|[1-9]\d{0,17})$/;
+
+export const EVENT_ID_MESSAGE = 'must be an event id of this feed';
 
 export class ChangesQuery {
   @ApiPropertyOptional({
@@ -24,10 +29,10 @@ export class ChangesQuery {
 
   @ApiPropertyOptional({
     description:
-      'Like the Last-Event-ID header (which wins when both are given): first the applied changes recorded after this event id',
-    example: '42',
+      'Like the Last-Event-ID header (which wins when both are given): first the applied changes after this event id',
+    example: '1234-42',
   })
   @IsOptional()
-  @Matches(EVENT_ID, { message: 'must be an event id (a whole number)' })
+  @Matches(EVENT_ID, { message: EVENT_ID_MESSAGE })
   lastEventId?: string;
 }
