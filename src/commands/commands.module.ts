@@ -6,9 +6,15 @@ import { CommandsController } from './commands.controller.js';
 import { CommandsRepository } from './commands.repository.js';
 import { CommandsService } from './commands.service.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
+import { IotdaCallbacksController } from './iotda-callbacks.controller.js';
 
 @Module({
-  controllers: [CallbacksController, CommandsController, ChangesController],
+  controllers: [
+    CallbacksController,
+    IotdaCallbacksController,
+    CommandsController,
+    ChangesController,
+  ],
   providers: [CommandsRepository, CommandsService, CommandChanges, DeadlineSweeper],
   exports: [CommandsService, CommandChanges, CommandsRepository, DeadlineSweeper],
 })
