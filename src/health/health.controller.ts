@@ -18,9 +18,12 @@ import {
   HealthCheck,
   type HealthCheckResult,
   HealthCheckService,
-  TypeOrmHealthIndicator,
+  type HealthIndicatorResult,
+  HealthIndicatorService,
 } from '@nestjs/terminus';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { DataSource } from 'typeorm';
+import { databaseConfigurationProblem, withDeadline } from '../database/database-errors.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
 import { HealthProblemResponse } from './health.response.js';
 
@@ -64,7 +67,8 @@ export class HealthProblemFilter implements ExceptionFilter {
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly database: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly dataSource: DataSource,
   ) {}
 
   @Get('live')
@@ -103,8 +107,29 @@ export class HealthController {
     description: 'Not ready: problem details, with the check results in `checks`',
   })
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([
-      () => this.database.pingCheck('database').withTimeout(READY_PING_TIMEOUT_MS),
-    ]);
+    return this.health.check([() => this.databaseCheck()]);
+  }
+
+  /**
+   * Pings the database. A refusal that waiting does not cure (wrong credentials, a database that
+   * does not exist) is reported as `reason: "configuration"` and logged at error; anything else
+   * as `reason: "unavailable"`, an outage the service rides out by itself.
+   */
+  private async databaseCheck(): Promise<HealthIndicatorResult<'database'>> {
+    const indicator = this.indicators.check('database');
+    try {
+      await withDeadline(this.dataSource.query('SELECT 1'), READY_PING_TIMEOUT_MS);
+      return indicator.up();
+    } catch (error) {
+      const configuration = databaseConfigurationProblem(error);
+      if (configuration !== undefined) {
+        logger.error(`Database configuration error: ${configuration}`);
+        return indicator.down({ reason: 'configuration', message: configuration });
+      }
+      return indicator.down({
+        reason: 'unavailable',
+        message: `the database is unreachable or did not answer within ${READY_PING_TIMEOUT_MS} ms`,
+      });
+    }
   }
 }
