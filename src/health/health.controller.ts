@@ -25,6 +25,7 @@ import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { databaseConfigurationProblem, withDeadline } from '../database/database-errors.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
+import { IotdaAmqpConsumer } from '../platform/iotda-amqp.consumer.js';
 import { HealthProblemResponse } from './health.response.js';
 
 // Well inside a load balancer's probe timeout; a database slower than this is not ready.
@@ -69,6 +70,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly dataSource: DataSource,
+    private readonly amqp: IotdaAmqpConsumer,
   ) {}
 
   @Get('live')
@@ -107,7 +109,22 @@ export class HealthController {
     description: 'Not ready: problem details, with the check results in `checks`',
   })
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.databaseCheck()]);
+    return this.health.check([
+      () => this.databaseCheck(),
+      ...(this.amqp.health().state === 'disabled' ? [] : [() => this.amqpCheck()]),
+    ]);
+  }
+
+  /**
+   * The IoTDA AMQP consumer, when configured: `degraded` (still 200) while it is not receiving,
+   * since HTTP pushes are served all the same and the consumer reconnects by itself.
+   */
+  private amqpCheck(): HealthIndicatorResult<'iotdaAmqp'> {
+    const indicator = this.indicators.check('iotdaAmqp');
+    const { state, ...details } = this.amqp.health();
+    return state === 'receiving'
+      ? indicator.up({ consumer: state, ...details })
+      : indicator.degraded({ consumer: state, ...details });
   }
 
   /**
