@@ -38,7 +38,7 @@ describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
     eventually(`${commandId} is ${status}`, async () => {
       const response = await getCommand(commandId);
       return response.statusCode === 200 && response.json().status === status
-        ? response.json()
+        ? (response.json() as { history: unknown[] })
         : undefined;
     });
   const metric = async (pattern: RegExp) =>
