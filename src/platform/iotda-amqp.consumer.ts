@@ -193,8 +193,6 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
       } else {
         connection.on('connection_open', () => connection.close());
       }
-      // Never left half-open: the socket goes whether or not the broker answers the close.
-      setTimeout(() => connection.socket?.destroy(), 1000).unref();
     }
   }
 
@@ -344,7 +342,10 @@ function describeError(error: unknown): string {
       return parts.join(': ');
     }
   }
-  return error === undefined ? 'no reason given' : String(error);
+  if (error instanceof Error) {
+    return error.message;
+  }
+  return typeof error === 'string' ? error : 'no reason given';
 }
 
 function describeStack(error: unknown): string {

@@ -35,10 +35,10 @@ describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
   const getCommand = (commandId: string) =>
     t.app.inject({ method: 'GET', url: `/commands/${encodeURIComponent(commandId)}` });
   const applied = (commandId: string, status: string) =>
-    eventually(`${commandId} is ${status}`, async () => {
+    eventually<{ history: unknown[] }>(`${commandId} is ${status}`, async () => {
       const response = await getCommand(commandId);
       return response.statusCode === 200 && response.json().status === status
-        ? (response.json() as { history: unknown[] })
+        ? response.json()
         : undefined;
     });
   const metric = async (pattern: RegExp) =>
