@@ -1,3 +1,5 @@
+import { jest } from '@jest/globals';
+import { CommandsService } from '../../src/commands/commands.service.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { TestBroker, type TestQueue, AMQP_URL, deleteQueue, queueDepth } from '../support/amqp.js';
 import { eventually } from '../support/eventually.js';
@@ -8,6 +10,7 @@ import { createTestDatabase, serverUrl } from '../support/test-database.js';
 interface LogLine {
   level: number;
   msg?: string;
+  err?: unknown;
 }
 
 describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
@@ -127,6 +130,33 @@ describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
     expect(lines.some((line) => line.msg?.startsWith('Rejected an IoTDA AMQP message'))).toBe(true);
     if (typeof bad === 'object' && !Array.isArray(bad)) {
       expect((await getCommand(commandIdOf(bad))).statusCode).toBe(404);
+    }
+  });
+
+  it('logs where it consumes from without the broker password', () => {
+    const line = lines.find((entry) => entry.msg?.startsWith('Consuming IoTDA messages'));
+    expect(line?.msg).toContain('amqp://guest:***@127.0.0.1:5672');
+    expect(JSON.stringify(lines)).not.toContain('guest:guest');
+  });
+
+  it('releases a message on an unexpected error, logs it at error with its stack, counts it, and applies it when it comes again', async () => {
+    const unexpected = /command_callback_failures_total\{reason="unexpected"\} (\d+)/;
+    const before = await metric(unexpected);
+    lines.length = 0;
+    const spy = jest
+      .spyOn(t.app.get(CommandsService), 'report')
+      .mockRejectedValueOnce(new TypeError('a bug in the service'));
+    try {
+      const message = iotdaMessage({ status: 'FAILED' });
+      await broker.publish(queue, [message]);
+      await applied(commandIdOf(message), 'FAILED');
+      expect(await metric(unexpected)).toBe(before + 1);
+      const logged = lines.find((line) => line.msg === 'Unexpected error on an IoTDA AMQP message');
+      expect(logged?.level).toBe(50);
+      expect(String(logged?.err)).toMatch(/TypeError: a bug in the service\n\s+at /);
+      await empty();
+    } finally {
+      spy.mockRestore();
     }
   });
 
