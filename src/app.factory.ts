@@ -84,7 +84,9 @@ export async function createApp(
     adapter,
     // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
     // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
-    { logger: startupLogger(config), bufferLogs: true, bodyParser: false },
+    // abortOnError off: a failure reaches the caller (main.ts says what it means) instead of
+    // Nest ending the process itself.
+    { logger: startupLogger(config), bufferLogs: true, bodyParser: false, abortOnError: false },
   );
   app.useLogger(new PinoNestLogger(logger));
 

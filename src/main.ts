@@ -53,7 +53,17 @@ async function bootstrap(): Promise<void> {
   }
 }
 
-void bootstrap().catch((error: unknown) => {
-  console.error('Failed to start:', error instanceof Error ? error.message : error);
+void bootstrap().catch(async (error: unknown) => {
+  // Wrong credentials or a missing database are said as such: retrying will not help.
+  const { databaseConfigurationProblem } = await import('./database/database-errors.js');
+  const configuration = databaseConfigurationProblem(error);
+  console.error(
+    'Failed to start:',
+    configuration !== undefined
+      ? `database configuration error: ${configuration}`
+      : error instanceof Error
+        ? error.message
+        : error,
+  );
   process.exit(1);
 });

@@ -64,10 +64,23 @@ const only = (stage: Stage, keyword: string) => {
   return found[0];
 };
 
-/** Values of `${NAME:-default}` and `${NAME}` as docker compose sees them with nothing set. */
-function withDefaults(value: unknown): string {
-  return String(value).replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name, fallback?: string) =>
-    fallback === undefined ? '' : fallback,
+/**
+ * Values of `${NAME:-default}`, `${NAME:?message}` and `${NAME}` as docker compose sees them with
+ * only `set` in the environment; a required one that is not set throws its message, as compose does.
+ */
+function withDefaults(value: unknown, set: Record<string, string> = {}): string {
+  return String(value).replace(
+    /\$\{(\w+)(?:(:?-|:?\?)([^}]*))?\}/g,
+    (_, name: string, operator?: string, operand?: string) => {
+      const given = set[name];
+      if (given !== undefined && given !== '') {
+        return given;
+      }
+      if (operator?.endsWith('?')) {
+        throw new Error(`required variable ${name} is missing a value: ${operand}`);
+      }
+      return operand ?? '';
+    },
   );
 }
 
@@ -86,9 +99,16 @@ const compose = parseYaml(read('docker-compose.yml')) as {
 };
 const service = compose.services['command-tracker'];
 const postgres = compose.services.postgres;
-const serviceEnv = Object.fromEntries(
-  Object.entries(service.environment ?? {}).map(([name, value]) => [name, withDefaults(value)]),
-);
+// What a user sets in .env before `docker compose up`, as docs/security.md shows.
+const USER_SECRETS = { CALLBACK_TOKEN: 'f'.repeat(48), API_KEYS: 'e'.repeat(48) };
+const composeEnv = (set: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(service.environment ?? {}).map(([name, value]) => [
+      name,
+      withDefaults(value, set),
+    ]),
+  );
+const serviceEnv = composeEnv(USER_SECRETS);
 
 /** The built service, made when missing (CI builds before testing). */
 function ensureBuilt(): void {
@@ -292,13 +312,25 @@ describe('docker-compose.yml', () => {
     expect(url.pathname).toBe(`/${pgEnv.POSTGRES_DB}`);
   });
 
-  it('gives the service a configuration that starts in production with nothing set', () => {
+  it('gives the service a configuration that starts in production once the user sets the secrets', () => {
     expect(serviceEnv.NODE_ENV).toBe('production');
     const config = loadConfig(serviceEnv);
     expect(config.production).toBe(true);
     expect(config.databaseUrl).toBe(serviceEnv.DATABASE_URL);
-    expect(config.callbackToken ?? config.apiKeys[0]).toBeDefined();
+    expect(config.callbackToken).toBe(USER_SECRETS.CALLBACK_TOKEN);
+    expect(config.apiKeys).toEqual([USER_SECRETS.API_KEYS]);
   });
+
+  it.each(['CALLBACK_TOKEN', 'API_KEYS'])(
+    'stops docker compose with a message when %s is unset, and has no placeholder for it',
+    (name) => {
+      const raw = String(service.environment?.[name]);
+      expect(raw).toMatch(new RegExp(`^\\$\\{${name}:\\?.*16 characters.*\\}$`));
+      expect(raw).not.toMatch(/change-me/i);
+      const others = { ...USER_SECRETS, [name]: '' };
+      expect(() => composeEnv(others)).toThrow(`required variable ${name}`);
+    },
+  );
 
   it('relies on the image health check for the service', () => {
     expect(service.healthcheck).toBeUndefined();

@@ -12,7 +12,11 @@ import { type FastifyRequest } from 'fastify';
 import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
 import { ProblemResponse } from './dto/command.response.js';
-import { CallbackAnswerDto, CommandStatusCallbackDto } from './dto/command-status-callback.dto.js';
+import {
+  CallbackAnswerDto,
+  CommandStatusCallbackDto,
+  legacyStatus,
+} from './dto/command-status-callback.dto.js';
 import { CommandsService } from './commands.service.js';
 
 // API.md: a push we could not store is answered 503 within 5 s (the platform waits 15 s).
@@ -61,7 +65,7 @@ export class CallbacksController {
       this.commands.report({
         commandId: callback.commandId,
         deviceId: callback.deviceId,
-        status: callback.result.resultCode,
+        status: legacyStatus(callback.result.resultCode),
         resultDetail: callback.result.resultDetail ?? null,
         payload: request.body,
         source: 'callback',

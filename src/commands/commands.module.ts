@@ -5,10 +5,11 @@ import { CommandsRepository } from './commands.repository.js';
 import { CommandsService } from './commands.service.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
 import { FeedModule } from '../feed/feed.module.js';
+import { IotdaCallbacksController } from './iotda-callbacks.controller.js';
 
 @Module({
   imports: [FeedModule],
-  controllers: [CallbacksController, CommandsController],
+  controllers: [CallbacksController, IotdaCallbacksController, CommandsController],
   providers: [CommandsRepository, CommandsService, DeadlineSweeper],
   exports: [CommandsService, CommandsRepository, DeadlineSweeper],
 })

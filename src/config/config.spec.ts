@@ -1,4 +1,4 @@
-import { ConfigError, LOG_LEVELS, loadConfig } from './config.js';
+import { ConfigError, LOG_LEVELS, MIN_SECRET_LENGTH, loadConfig } from './config.js';
 
 function failure(env: Record<string, string>): ConfigError {
   try {
@@ -32,6 +32,7 @@ describe('loadConfig', () => {
       changesMaxClients: 1000,
       groupCommit: true,
       production: false,
+      iotdaAmqp: undefined,
     });
   });
 
@@ -52,8 +53,8 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://tracker:secret@db:5432/tracker',
       PGLITE_DATA_DIR: 'memory://',
       DB_POOL_SIZE: '20',
-      CALLBACK_TOKEN: 'callback-token',
-      API_KEYS: ' key-1, key-2 ,,',
+      CALLBACK_TOKEN: 'callback-token-0123456789',
+      API_KEYS: ' key-1-0123456789abcdef, key-2-0123456789abcdef ,,',
       AUTH_DISABLED: 'true',
       BODY_LIMIT_BYTES: '1024',
       COMMAND_DEADLINE_SECONDS: '3600',
@@ -68,8 +69,8 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://tracker:secret@db:5432/tracker',
       pgliteDataDir: 'memory://',
       dbPoolSize: 20,
-      callbackToken: 'callback-token',
-      apiKeys: ['key-1', 'key-2'],
+      callbackToken: 'callback-token-0123456789',
+      apiKeys: ['key-1-0123456789abcdef', 'key-2-0123456789abcdef'],
       authDisabled: true,
       bodyLimitBytes: 1024,
       commandDeadlineSeconds: 3600,
@@ -160,6 +161,9 @@ describe('loadConfig', () => {
   });
 
   describe('authentication with NODE_ENV=production', () => {
+    const TOKEN = 'a'.repeat(MIN_SECRET_LENGTH);
+    const KEY = 'b'.repeat(MIN_SECRET_LENGTH);
+
     it('refuses to start with neither CALLBACK_TOKEN nor API_KEYS, naming both and AUTH_DISABLED', () => {
       const error = failure({ NODE_ENV: 'production' });
       expect(error.variable).toBe('CALLBACK_TOKEN');
@@ -167,16 +171,60 @@ describe('loadConfig', () => {
       expect(error.message).toContain('AUTH_DISABLED=true');
     });
 
-    it('counts an API_KEYS of only commas and spaces as unset', () => {
-      expect(failure({ NODE_ENV: 'production', API_KEYS: ' , ,' }).variable).toBe('CALLBACK_TOKEN');
+    it.each([
+      ['CALLBACK_TOKEN', { API_KEYS: KEY }],
+      ['API_KEYS', { CALLBACK_TOKEN: TOKEN }],
+      ['API_KEYS', { CALLBACK_TOKEN: TOKEN, API_KEYS: ' , ,' }],
+    ])('refuses to start with %s missing (%p): half the auth is an open door', (variable, env) => {
+      const error = failure({ NODE_ENV: 'production', ...env });
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain('AUTH_DISABLED=true');
     });
 
-    it.each([[{ CALLBACK_TOKEN: 'token' }], [{ API_KEYS: 'key' }], [{ AUTH_DISABLED: 'true' }]])(
-      'starts with %p',
-      (env) => {
-        expect(loadConfig({ NODE_ENV: 'production', ...env }).production).toBe(true);
-      },
-    );
+    it.each([
+      ['CALLBACK_TOKEN', { CALLBACK_TOKEN: 'a'.repeat(MIN_SECRET_LENGTH - 1), API_KEYS: KEY }],
+      ['API_KEYS', { CALLBACK_TOKEN: TOKEN, API_KEYS: `${KEY},short` }],
+      ['CALLBACK_TOKEN', { AUTH_DISABLED: 'true', CALLBACK_TOKEN: 'short' }],
+    ])('refuses a %s shorter than 16 characters (%p)', (variable, env) => {
+      const error = failure({ NODE_ENV: 'production', ...env });
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain(`at least ${MIN_SECRET_LENGTH} characters`);
+    });
+
+    it.each([
+      ['CALLBACK_TOKEN', { CALLBACK_TOKEN: 'change-me-callback-token', API_KEYS: KEY }],
+      ['API_KEYS', { CALLBACK_TOKEN: TOKEN, API_KEYS: 'Change-Me-api-key-0123456789' }],
+      ['API_KEYS', { AUTH_DISABLED: 'true', API_KEYS: 'change-me-please-0123456789' }],
+    ])('refuses a %s that is a change-me placeholder (%p)', (variable, env) => {
+      const error = failure({ NODE_ENV: 'production', ...env });
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain('placeholder');
+    });
+
+    it('never repeats the refused secret in its message', () => {
+      const secret = 'change-me-but-secret';
+      expect(
+        failure({ NODE_ENV: 'production', CALLBACK_TOKEN: secret, API_KEYS: KEY }).message,
+      ).not.toContain(secret);
+      expect(
+        failure({ NODE_ENV: 'production', CALLBACK_TOKEN: TOKEN, API_KEYS: 'tiny' }).message,
+      ).not.toContain('tiny');
+    });
+
+    it.each([
+      [{ CALLBACK_TOKEN: TOKEN, API_KEYS: `${KEY},${'c'.repeat(40)}` }],
+      [{ AUTH_DISABLED: 'true' }],
+      [{ AUTH_DISABLED: 'true', CALLBACK_TOKEN: TOKEN }],
+    ])('starts with %p', (env) => {
+      expect(loadConfig({ NODE_ENV: 'production', ...env }).production).toBe(true);
+    });
+
+    it('accepts short secrets outside production', () => {
+      expect(loadConfig({ CALLBACK_TOKEN: 'x', API_KEYS: 'change-me' })).toMatchObject({
+        callbackToken: 'x',
+        apiKeys: ['change-me'],
+      });
+    });
 
     it('starts without authentication outside production', () => {
       expect(loadConfig({ NODE_ENV: 'development' })).toMatchObject({
@@ -184,6 +232,29 @@ describe('loadConfig', () => {
         callbackToken: undefined,
         apiKeys: [],
       });
+    });
+  });
+
+  describe('IOTDA_AMQP_URL and IOTDA_AMQP_QUEUE', () => {
+    it('reads both', () => {
+      expect(
+        loadConfig({ IOTDA_AMQP_URL: 'amqps://u:p@broker:5671', IOTDA_AMQP_QUEUE: ' q ' })
+          .iotdaAmqp,
+      ).toEqual({ url: 'amqps://u:p@broker:5671', queue: 'q' });
+    });
+
+    it.each([
+      ['IOTDA_AMQP_QUEUE', { IOTDA_AMQP_URL: 'amqp://broker' }],
+      ['IOTDA_AMQP_URL', { IOTDA_AMQP_QUEUE: 'q' }],
+      ['IOTDA_AMQP_URL', { IOTDA_AMQP_URL: 'http://broker', IOTDA_AMQP_QUEUE: 'q' }],
+      ['IOTDA_AMQP_URL', { IOTDA_AMQP_URL: 'not a url', IOTDA_AMQP_QUEUE: 'q' }],
+    ])('stops start-up naming %s for %p', (variable, env) => {
+      expect(failure(env).variable).toBe(variable);
+    });
+
+    it('never repeats the broker password in its message', () => {
+      const error = failure({ IOTDA_AMQP_URL: 'ftp://user:hunter2@broker', IOTDA_AMQP_QUEUE: 'q' });
+      expect(error.message).not.toContain('hunter2');
     });
   });
 });

@@ -27,6 +27,8 @@ export interface AppConfig {
   readonly groupCommit: boolean;
   readonly logLevel: LogLevel;
   readonly production: boolean;
+  /** AMQP 1.0 consumption of IoTDA's forwarded messages: broker URL (with credentials) and source address. */
+  readonly iotdaAmqp: { readonly url: string; readonly queue: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -50,11 +52,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .filter((key) => key.length > 0);
   const authDisabled = boolean(env, 'AUTH_DISABLED', false);
   const production = env.NODE_ENV === 'production';
-  if (production && callbackToken === undefined && apiKeys.length === 0 && !authDisabled) {
-    throw new ConfigError(
-      'CALLBACK_TOKEN',
-      'and API_KEYS are both unset with NODE_ENV=production: set them, or set AUTH_DISABLED=true to run without authentication',
-    );
+  if (production) {
+    checkProductionSecrets(callbackToken, apiKeys, authDisabled);
   }
   const databaseUrl = optionalString(env, 'DATABASE_URL');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -78,7 +77,81 @@ export function loadConfig(env: Env = process.env): AppConfig {
     groupCommit: boolean(env, 'GROUP_COMMIT', true),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     production,
+    iotdaAmqp: iotdaAmqp(env),
   };
+}
+
+/** Shortest secret accepted in production: guessable ones are refused. */
+export const MIN_SECRET_LENGTH = 16;
+
+// The placeholders of docker-compose.yml and the documentation, published with this repository.
+const PLACEHOLDER = /^change-me/i;
+
+/**
+ * Production needs both doors shut: a callback token and API keys, each long and not a published
+ * placeholder. AUTH_DISABLED=true permits running without them, never with a weak one.
+ */
+function checkProductionSecrets(
+  callbackToken: string | undefined,
+  apiKeys: readonly string[],
+  authDisabled: boolean,
+): void {
+  if (!authDisabled) {
+    for (const [name, missing] of [
+      ['CALLBACK_TOKEN', callbackToken === undefined],
+      ['API_KEYS', apiKeys.length === 0],
+    ] as const) {
+      if (missing) {
+        throw new ConfigError(
+          name,
+          'must be set with NODE_ENV=production (CALLBACK_TOKEN and API_KEYS both), or set AUTH_DISABLED=true to run without authentication',
+        );
+      }
+    }
+  }
+  const secrets: [string, string][] = [
+    ...(callbackToken === undefined ? [] : [['CALLBACK_TOKEN', callbackToken] as [string, string]]),
+    ...apiKeys.map((key) => ['API_KEYS', key] as [string, string]),
+  ];
+  for (const [name, secret] of secrets) {
+    if (PLACEHOLDER.test(secret.trim())) {
+      throw new ConfigError(
+        name,
+        'is a placeholder (starts with change-me) with NODE_ENV=production: generate a secret, e.g. openssl rand -hex 24',
+      );
+    }
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(
+        name,
+        `must be at least ${MIN_SECRET_LENGTH} characters long with NODE_ENV=production (each key): generate one, e.g. openssl rand -hex 24`,
+      );
+    }
+  }
+}
+
+function iotdaAmqp(env: Env): AppConfig['iotdaAmqp'] {
+  const url = optionalString(env, 'IOTDA_AMQP_URL');
+  const queue = optionalString(env, 'IOTDA_AMQP_QUEUE');
+  if (url === undefined && queue === undefined) {
+    return undefined;
+  }
+  if (url === undefined) {
+    throw new ConfigError('IOTDA_AMQP_URL', 'must be set when IOTDA_AMQP_QUEUE is');
+  }
+  if (queue === undefined) {
+    throw new ConfigError('IOTDA_AMQP_QUEUE', 'must be set when IOTDA_AMQP_URL is');
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  // The message never repeats the URL: it may hold the broker's password.
+  if (parsed === undefined || !['amqp:', 'amqps:'].includes(parsed.protocol) || !parsed.hostname) {
+    throw new ConfigError('IOTDA_AMQP_URL', 'must be an amqp:// or amqps:// URL with a host');
+  }
+  return { url, queue: queue.trim() };
 }
 
 function optionalString(env: Env, name: string): string | undefined {

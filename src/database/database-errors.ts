@@ -45,6 +45,38 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/** The SQLSTATE a database error carries, looking through TypeORM's and this service's wrappers. */
+export function sqlState(error: unknown): string | undefined {
+  let cause: unknown = error;
+  for (let depth = 0; depth < 4 && typeof cause === 'object' && cause !== null; depth++) {
+    const { code } = cause as { code?: unknown };
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+      return code;
+    }
+    cause =
+      cause instanceof QueryFailedError
+        ? (cause.driverError as unknown)
+        : (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Why the database refuses this service for good, or undefined when the error is not such a
+ * refusal: wrong credentials (SQLSTATE class 28) or a database that does not exist (3D). Waiting
+ * does not cure these, so they are reported as configuration errors rather than as an outage.
+ */
+export function databaseConfigurationProblem(error: unknown): string | undefined {
+  const state = sqlState(error);
+  if (state?.startsWith('28')) {
+    return `the database refused this service's credentials (SQLSTATE ${state}): check the credentials in DATABASE_URL`;
+  }
+  if (state?.startsWith('3D')) {
+    return `the database named in DATABASE_URL does not exist (SQLSTATE ${state})`;
+  }
+  return undefined;
+}
+
 /** True for errors raised by the database layer at all (the driver or TypeORM). */
 export function isDatabaseError(error: unknown): boolean {
   return error instanceof QueryFailedError || isDatabaseUnavailable(error);

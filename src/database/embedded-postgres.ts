@@ -1,12 +1,20 @@
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
+// Only names the socket file; nothing listens on a TCP port.
+const SOCKET_PORT = 5432;
+
 /**
- * PostgreSQL compiled to WebAssembly, served in-process on a loopback port so that the ordinary
- * `pg` driver, TypeORM and every migration and statement run exactly as on a real server.
- * PGlite is one session: the pool must hold a single connection so transactions stay isolated.
+ * PostgreSQL compiled to WebAssembly, served in-process so that the ordinary `pg` driver, TypeORM
+ * and every migration and statement run exactly as on a real server. PGlite is one session: the
+ * pool must hold a single connection so transactions stay isolated.
+ *
+ * It is private to this process: PGlite checks no password and runs every query on the service's
+ * own event loop (a slow query from anyone stalls the service), so it listens on no TCP port, only
+ * on a Unix socket in a directory that only this process's user may enter (mode 0700).
  */
 export class EmbeddedPostgres {
   private constructor(
@@ -14,6 +22,8 @@ export class EmbeddedPostgres {
     private readonly server: PGLiteSocketServer,
     readonly url: string,
     readonly location: string,
+    /** The private directory holding the socket, removed on stop(). */
+    readonly socketDir: string,
   ) {}
 
   /** dataDir: a folder (created if missing), or `memory://` for a throwaway database. */
@@ -26,10 +36,24 @@ export class EmbeddedPostgres {
       await mkdir(location, { recursive: true });
     }
     const db = await PGlite.create({ dataDir: location, loadDataDir: options.loadDataDir });
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 1 });
-    await server.start();
-    const url = `postgres://postgres@${server.getServerConn()}/postgres`;
-    return new EmbeddedPostgres(db, server, url, location);
+    // mkdtemp makes it 0700 already; chmod says so whatever the platform does.
+    const socketDir = await mkdtemp(join(tmpdir(), 'ct-pglite-'));
+    await chmod(socketDir, 0o700);
+    // The name libpq and pg look for in a socket directory: .s.PGSQL.<port>.
+    const server = new PGLiteSocketServer({
+      db,
+      path: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),
+      maxConnections: 1,
+    });
+    try {
+      await server.start();
+    } catch (error) {
+      await db.close();
+      await rm(socketDir, { recursive: true, force: true });
+      throw error;
+    }
+    const url = `postgres://postgres@localhost:${SOCKET_PORT}/postgres?host=${encodeURIComponent(socketDir)}`;
+    return new EmbeddedPostgres(db, server, url, location, socketDir);
   }
 
   /** A copy of the whole database, to start others from (tests clone a migrated template). */
@@ -40,5 +64,6 @@ export class EmbeddedPostgres {
   async stop(): Promise<void> {
     await this.server.stop();
     await this.db.close();
+    await rm(this.socketDir, { recursive: true, force: true });
   }
 }

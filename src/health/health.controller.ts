@@ -18,10 +18,14 @@ import {
   HealthCheck,
   type HealthCheckResult,
   HealthCheckService,
-  TypeOrmHealthIndicator,
+  type HealthIndicatorResult,
+  HealthIndicatorService,
 } from '@nestjs/terminus';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
+import { DataSource } from 'typeorm';
+import { databaseConfigurationProblem, withDeadline } from '../database/database-errors.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
+import { IotdaAmqpConsumer } from '../platform/iotda-amqp.consumer.js';
 import { HealthProblemResponse } from './health.response.js';
 
 // Well inside a load balancer's probe timeout; a database slower than this is not ready.
@@ -64,7 +68,9 @@ export class HealthProblemFilter implements ExceptionFilter {
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
-    private readonly database: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly dataSource: DataSource,
+    private readonly amqp: IotdaAmqpConsumer,
   ) {}
 
   @Get('live')
@@ -104,7 +110,43 @@ export class HealthController {
   })
   ready(): Promise<HealthCheckResult> {
     return this.health.check([
-      () => this.database.pingCheck('database').withTimeout(READY_PING_TIMEOUT_MS),
+      () => this.databaseCheck(),
+      ...(this.amqp.health().state === 'disabled' ? [] : [() => this.amqpCheck()]),
     ]);
+  }
+
+  /**
+   * The IoTDA AMQP consumer, when configured: `degraded` (still 200) while it is not receiving,
+   * since HTTP pushes are served all the same and the consumer reconnects by itself.
+   */
+  private amqpCheck(): HealthIndicatorResult<'iotdaAmqp'> {
+    const indicator = this.indicators.check('iotdaAmqp');
+    const { state, ...details } = this.amqp.health();
+    return state === 'receiving'
+      ? indicator.up({ consumer: state, ...details })
+      : indicator.degraded({ consumer: state, ...details });
+  }
+
+  /**
+   * Pings the database. A refusal that waiting does not cure (wrong credentials, a database that
+   * does not exist) is reported as `reason: "configuration"` and logged at error; anything else
+   * as `reason: "unavailable"`, an outage the service rides out by itself.
+   */
+  private async databaseCheck(): Promise<HealthIndicatorResult<'database'>> {
+    const indicator = this.indicators.check('database');
+    try {
+      await withDeadline(this.dataSource.query('SELECT 1'), READY_PING_TIMEOUT_MS);
+      return indicator.up();
+    } catch (error) {
+      const configuration = databaseConfigurationProblem(error);
+      if (configuration !== undefined) {
+        logger.error(`Database configuration error: ${configuration}`);
+        return indicator.down({ reason: 'configuration', message: configuration });
+      }
+      return indicator.down({
+        reason: 'unavailable',
+        message: `the database is unreachable or did not answer within ${READY_PING_TIMEOUT_MS} ms`,
+      });
+    }
   }
 }

@@ -8,7 +8,12 @@ import {
 import { STATUS_CODES } from 'node:http';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { CommandMismatchError, CommandNotFoundError } from '../commands/command-errors.js';
-import { isDatabaseUnavailable } from '../database/database-errors.js';
+import {
+  databaseConfigurationProblem,
+  isDatabaseUnavailable,
+  sqlState,
+} from '../database/database-errors.js';
+import { CommandMetrics } from '../metrics/command-metrics.js';
 import { UnauthorizedProblem } from './auth.guards.js';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -25,6 +30,8 @@ const CALLBACK_PATH = '/callbacks/';
 interface Problem {
   details: ProblemDetails;
   headers: Record<string, string>;
+  /** Set when a status push was answered 503 unstored: why. */
+  callbackFailure?: 'database' | 'unexpected';
 }
 
 function problem(
@@ -101,17 +108,35 @@ export function toProblem(exception: unknown, request: { id: string; url: string
     return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
   }
   const onCallback = request.url.startsWith(CALLBACK_PATH);
-  if (isDatabaseUnavailable(exception) || onCallback) {
-    logger.warn(
-      { requestId, err: describe(exception) },
-      'Answered 503: the request could not be served by the database',
-    );
+  const unavailable = isDatabaseUnavailable(exception);
+  if (unavailable || onCallback) {
+    const configuration = unavailable ? databaseConfigurationProblem(exception) : undefined;
+    if (configuration !== undefined) {
+      // Not an outage that passes: someone has to fix the configuration or the database.
+      logger.error(
+        { requestId, sqlState: sqlState(exception) },
+        `Database configuration error: ${configuration}; answered 503`,
+      );
+    } else if (unavailable) {
+      logger.warn(
+        { requestId, err: describe(exception) },
+        'Answered 503: the request could not be served by the database',
+      );
+    } else {
+      // A fault of this service, not of the database: loud, yet still 503 so the platform pushes
+      // the status again once it is fixed instead of dropping it.
+      logger.error(
+        { requestId, err: describe(exception) },
+        'Unexpected error on a status push; answered 503 so that the platform pushes it again',
+      );
+    }
     return {
       // Not "nothing was stored": a commit may land just after the deadline; a repeat is a duplicate.
       details: problem(503, 'The database is unavailable or too slow; try again', {
         requestId,
       }),
       headers: { 'retry-after': '5' },
+      ...(onCallback ? { callbackFailure: unavailable ? 'database' : 'unexpected' } : {}),
     };
   }
   logger.error({ requestId, err: describe(exception) }, 'Unexpected error');
@@ -144,10 +169,16 @@ export function answerFrameworkError(
 
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
+  constructor(private readonly metrics: CommandMetrics) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    sendProblem(reply, toProblem(exception, request));
+    const answer = toProblem(exception, request);
+    if (answer.callbackFailure !== undefined) {
+      this.metrics.callbackFailed(answer.callbackFailure);
+    }
+    sendProblem(reply, answer);
   }
 }

@@ -22,20 +22,35 @@ function isSecretName(written: string): boolean {
   return (SECRET_QUERY_PARAMS as readonly string[]).includes(name.toLowerCase());
 }
 
-/** The path and query of a request URL with the value of every secret parameter replaced. */
+/**
+ * The path and query of a request URL with the value of every secret parameter replaced, and
+ * anything after a `#` replaced whole. A client never sends a fragment on purpose, yet Fastify
+ * reads what follows `#` as a query string (`/x#token=...` authenticates), and a token's own value
+ * may hold a `#` (`?token=ab#cd` is the token `ab#cd`): no part of it can be shown safely.
+ */
 export function redactQueryString(url: string): string {
   const hash = url.indexOf('#');
-  const query = url.indexOf('?');
-  if (query < 0 || (hash >= 0 && hash < query)) {
-    return url;
+  const beforeHash = hash < 0 ? url : url.slice(0, hash);
+  const fragment = hash < 0 ? '' : `#${REDACTED}`;
+  if (!beforeHash.includes('?')) {
+    return beforeHash + fragment;
   }
-  return url.replace(QUERY_PARAM, (whole, separator: string, name: string, value?: string) =>
-    value !== undefined && isSecretName(name) ? `${separator}${name}=${REDACTED}` : whole,
+  return (
+    beforeHash.replace(QUERY_PARAM, (whole, separator: string, name: string, value?: string) =>
+      value !== undefined && isSecretName(name) ? `${separator}${name}=${REDACTED}` : whole,
+    ) + fragment
   );
 }
 
-/** A parsed query object with the value of every secret parameter replaced. */
-export function redactQuery(query: unknown): unknown {
+/**
+ * A parsed query object with the value of every secret parameter replaced. When the request URL
+ * holds a `#`, the parsed names and values mix query and fragment (a name `x?token`, a value
+ * `1#token=...`): the whole query is replaced then.
+ */
+export function redactQuery(query: unknown, url?: string): unknown {
+  if (url?.includes('#')) {
+    return REDACTED;
+  }
   if (query === null || typeof query !== 'object') {
     return query;
   }

@@ -19,7 +19,7 @@ function requestFields(request: FastifyRequest): Record<string, unknown> {
     id: request.id,
     method: request.method,
     url: redactQueryString(request.url),
-    query: redactQuery(request.query),
+    query: redactQuery(request.query, request.url),
     params: request.params,
     headers: redactHeaders(request.headers),
     remoteAddress: request.socket.remoteAddress,

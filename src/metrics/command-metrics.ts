@@ -28,8 +28,15 @@ export class CommandMetrics {
 
   private readonly callbacks = new Counter({
     name: 'command_callbacks_total',
-    help: 'Status callbacks from the platform that were recorded, by reported status and outcome',
+    help: 'Status pushes from the platform (legacy callback, IoTDA over HTTP or AMQP), by reported status and outcome (ignored: not a command status)',
     labelNames: ['status', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly callbackFailures = new Counter({
+    name: 'command_callback_failures_total',
+    help: 'Status pushes answered 503 (or released) unstored, by reason: database (unavailable or slow) or unexpected (a fault of this service)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -106,6 +113,19 @@ export class CommandMetrics {
     }
     this.swept.inc({ status: 'TIMEOUT' }, 0);
     this.swept.inc({ status: 'EXPIRED' }, 0);
+    this.callbacks.inc({ outcome: 'ignored' }, 0);
+    this.callbackFailures.inc({ reason: 'database' }, 0);
+    this.callbackFailures.inc({ reason: 'unexpected' }, 0);
+  }
+
+  /** A forwarded message of another resource or event was answered and not stored. */
+  callbackIgnored(): void {
+    this.callbacks.inc({ outcome: 'ignored' });
+  }
+
+  /** A status push could not be stored. */
+  callbackFailed(reason: 'database' | 'unexpected'): void {
+    this.callbackFailures.inc({ reason });
   }
 
   /** A report was recorded with this outcome (called once per report, after it committed). */
@@ -113,7 +133,7 @@ export class CommandMetrics {
     report: { source: ReportSource; status: CommandStatus },
     outcome: ReportOutcome,
   ): void {
-    if (report.source === 'callback') {
+    if (report.source === 'callback' || report.source === 'iotda') {
       this.callbacks.inc({ status: report.status, outcome });
     }
     this.reports.inc({ source: report.source, status: report.status, outcome });

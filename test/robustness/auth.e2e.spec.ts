@@ -262,11 +262,21 @@ describe('production refusal', () => {
     }
   });
 
-  it('starts in production with a token, a key, or AUTH_DISABLED=true', () => {
-    expect(refusal({ NODE_ENV: 'production', CALLBACK_TOKEN: TOKEN })).toBeUndefined();
-    expect(refusal({ NODE_ENV: 'production', API_KEYS: KEYS.join(',') })).toBeUndefined();
+  it('starts in production with both a token and keys, or with AUTH_DISABLED=true', () => {
+    expect(
+      refusal({ NODE_ENV: 'production', CALLBACK_TOKEN: TOKEN, API_KEYS: KEYS.join(',') }),
+    ).toBeUndefined();
     expect(refusal({ NODE_ENV: 'production', AUTH_DISABLED: 'true' })).toBeUndefined();
     expect(refusal({})).toBeUndefined();
+  });
+
+  it('refuses production with only one of the two: the other surface would be open', () => {
+    expect(refusal({ NODE_ENV: 'production', CALLBACK_TOKEN: TOKEN })).toMatch(
+      /^Invalid configuration: API_KEYS/,
+    );
+    expect(refusal({ NODE_ENV: 'production', API_KEYS: KEYS.join(',') })).toMatch(
+      /^Invalid configuration: CALLBACK_TOKEN/,
+    );
   });
 
   it('makes the real process exit 1 with the message, before opening any database', async () => {

@@ -31,13 +31,18 @@ export class FaultProxy {
 
   private constructor(
     private readonly server: Server,
-    private readonly target: { host: string; port: number },
+    private readonly target: { host: string; port: number } | { path: string },
     readonly port: number,
   ) {}
 
   static async start(targetUrl: string): Promise<FaultProxy> {
     const parsed = new URL(targetUrl);
-    const target = { host: parsed.hostname, port: Number(parsed.port || 5432) };
+    const port = Number(parsed.port || 5432);
+    // A Unix socket directory in ?host= (the embedded database's): libpq's socket file in it.
+    const socketDir = parsed.searchParams.get('host');
+    const target = socketDir?.startsWith('/')
+      ? { path: `${socketDir}/.s.PGSQL.${port}` }
+      : { host: parsed.hostname, port };
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const proxy = new FaultProxy(server, target, (server.address() as AddressInfo).port);
@@ -50,6 +55,7 @@ export class FaultProxy {
     const parsed = new URL(databaseUrl);
     parsed.hostname = '127.0.0.1';
     parsed.port = String(this.port);
+    parsed.searchParams.delete('host');
     return parsed.toString();
   }
 

@@ -11,10 +11,26 @@ import { IsIdentifier } from '../../http/validators.js';
 
 export const STATUS_LIST_MESSAGE = `must be one of ${COMMAND_STATUSES.join(', ')}`;
 
+/** What some platform versions send for PENDING: accepted, stored and applied as PENDING. */
+export const LEGACY_PENDING = 'DEFAULT';
+
+export const LEGACY_RESULT_CODES = [...COMMAND_STATUSES, LEGACY_PENDING] as const;
+
+export type LegacyResultCode = (typeof LEGACY_RESULT_CODES)[number];
+
+/** The status a legacy resultCode reports. */
+export function legacyStatus(code: LegacyResultCode): CommandStatus {
+  return code === LEGACY_PENDING ? 'PENDING' : code;
+}
+
 export class CommandResultDto {
-  @ApiProperty({ enum: COMMAND_STATUSES, example: 'SENT' })
-  @IsIn(COMMAND_STATUSES, { message: STATUS_LIST_MESSAGE })
-  resultCode!: CommandStatus;
+  @ApiProperty({
+    enum: LEGACY_RESULT_CODES,
+    example: 'SENT',
+    description: 'DEFAULT is read as PENDING',
+  })
+  @IsIn(LEGACY_RESULT_CODES, { message: STATUS_LIST_MESSAGE })
+  resultCode!: LegacyResultCode;
 
   @ApiPropertyOptional({
     description: 'Whatever the device or codec returned; absent means null',

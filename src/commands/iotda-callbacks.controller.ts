@@ -1,0 +1,108 @@
+import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { type FastifyRequest } from 'fastify';
+import { withDeadline } from '../database/database-errors.js';
+import { CallbackTokenGuard } from '../http/auth.guards.js';
+import { ValidationProblem } from '../http/problem.js';
+import { CommandMetrics } from '../metrics/command-metrics.js';
+import { assertNever } from './command-status.js';
+import { parseIotdaMessage } from '../platform/iotda-message.js';
+import { CALLBACK_DEADLINE_MS } from './callbacks.controller.js';
+import { CommandsService } from './commands.service.js';
+import { CallbackAnswerDto } from './dto/command-status-callback.dto.js';
+import { IgnoredAnswerDto, IotdaMessageDto } from './dto/iotda-message.dto.js';
+import { ProblemResponse } from './dto/command.response.js';
+
+@ApiTags('callbacks')
+@Controller('callbacks')
+export class IotdaCallbacksController {
+  constructor(
+    private readonly commands: CommandsService,
+    private readonly metrics: CommandMetrics,
+  ) {}
+
+  @Post('iotda')
+  @HttpCode(200)
+  @UseGuards(CallbackTokenGuard)
+  @ApiOperation({
+    summary: "Message of an IoTDA data-forwarding rule's HTTP action",
+    description:
+      'A `device.command.status` (or `device.commmad.status`) `update` is applied by the rank rule with source `iotda`, ' +
+      'exactly as the legacy callback. Any other resource or event is answered `{"outcome":"ignored"}` and not stored.',
+  })
+  @ApiSecurity('callbackToken')
+  @ApiQuery({ name: 'token', required: false, description: 'CALLBACK_TOKEN, if set' })
+  @ApiExtraModels(CallbackAnswerDto, IgnoredAnswerDto)
+  @ApiBody({
+    type: IotdaMessageDto,
+    examples: {
+      successful: {
+        summary: 'IoTDA reports SUCCESSFUL',
+        value: {
+          resource: 'device.command.status',
+          event: 'update',
+          event_time: '20261201T101500Z',
+          notify_data: {
+            header: { device_id: 'd-1', product_id: 'p-1', app_id: 'a-1' },
+            body: {
+              command_id: 'b1224afb-7d3e-4c5a-9c1e-0f3b2a6d8e11',
+              status: 'SUCCESSFUL',
+              result: { code: 200 },
+            },
+          },
+        },
+      },
+    },
+  })
+  @ApiOkResponse({
+    description: 'Stored (the outcome says what it did), or ignored (another resource or event)',
+    schema: {
+      oneOf: [
+        { $ref: getSchemaPath(CallbackAnswerDto) },
+        { $ref: getSchemaPath(IgnoredAnswerDto) },
+      ],
+    },
+  })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
+  @ApiResponse({ status: 401, type: ProblemResponse, description: 'Missing or wrong token' })
+  @ApiResponse({ status: 409, type: ProblemResponse, description: 'Known under another deviceId' })
+  @ApiResponse({ status: 413, type: ProblemResponse, description: 'Body over BODY_LIMIT_BYTES' })
+  @ApiResponse({ status: 415, type: ProblemResponse, description: 'Body is not JSON' })
+  @ApiResponse({ status: 503, type: ProblemResponse, description: 'Not stored; push again' })
+  async iotda(
+    @Body() body: object,
+    @Req() request: FastifyRequest,
+  ): Promise<CallbackAnswerDto | IgnoredAnswerDto> {
+    const message = parseIotdaMessage(body);
+    switch (message.kind) {
+      case 'invalid':
+        throw new ValidationProblem(message.problems);
+      case 'ignored':
+        this.metrics.callbackIgnored();
+        return { outcome: 'ignored' };
+      case 'report': {
+        const recorded = await withDeadline(
+          this.commands.report({ ...message.report, payload: request.body, source: 'iotda' }),
+          CALLBACK_DEADLINE_MS,
+        );
+        return {
+          commandId: recorded.commandId,
+          status: recorded.status,
+          outcome: recorded.outcome,
+        };
+      }
+      default:
+        return assertNever(message);
+    }
+  }
+}
