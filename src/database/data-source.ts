@@ -4,12 +4,19 @@ import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
 import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
+import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
+import {
+  CommandReconciliationEntity,
+  DispatchIntentEntity,
+  PlatformCallBudgetEntity,
+} from '../platform/platform.entity.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
 export const MIGRATIONS = [
   InitialSchema1764133200000,
   CommandApiJson1795690800000,
   PlatformSources1796120000000,
+  PlatformDispatch1796500000000,
 ];
 
 export interface DatabaseConnectionOptions {
@@ -102,7 +109,13 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
     type: 'postgres',
     url: options.url,
     // For migration:generate only; the service's SQL is hand-written (commands.repository.ts).
-    entities: [CommandEntity, CommandHistoryEntity],
+    entities: [
+      CommandEntity,
+      CommandHistoryEntity,
+      DispatchIntentEntity,
+      PlatformCallBudgetEntity,
+      CommandReconciliationEntity,
+    ],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,
