@@ -7,6 +7,7 @@ import { dataSourceOptions } from './database/data-source.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { PlatformModule } from './platform/platform.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
 import { RequestValidationPipe } from './http/validation.pipe.js';
 
@@ -31,6 +32,7 @@ export class AppModule {
         CommandsModule,
         HealthModule,
         MetricsModule,
+        PlatformModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -9,6 +9,7 @@ import { STATUS_CODES } from 'node:http';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { CommandMismatchError, CommandNotFoundError } from '../commands/command-errors.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { PlatformProblem } from '../platform/platform-problem.js';
 import { UnauthorizedProblem } from './auth.guards.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ValidationProblem } from './problem.js';
 
@@ -67,6 +68,9 @@ export function toProblem(exception: unknown, request: { id: string; url: string
       details: problem(401, exception.message, { requestId }),
       headers: exception.challenge ? { 'www-authenticate': exception.challenge } : {},
     };
+  }
+  if (exception instanceof PlatformProblem) {
+    return { details: exception.details(requestId), headers: {} };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();

@@ -2,6 +2,7 @@ import { isCommandStatus } from '../commands/command-status.js';
 import { type PlatformConfig } from '../config/config.js';
 import { signRequest } from './iotda-signer.js';
 import {
+  type CallGate,
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
@@ -50,13 +51,17 @@ export class IotdaClient implements PlatformClient {
     return toCommand(response.json, request.deviceId);
   }
 
-  async show(command: { commandId: string; deviceId: string }): Promise<PlatformCommand | undefined> {
+  async show(
+    command: { commandId: string; deviceId: string },
+    gate?: CallGate,
+  ): Promise<PlatformCommand | undefined> {
     const path = `${this.commandsPath(command.deviceId)}/${encodeURIComponent(command.commandId)}`;
+    await gate?.();
     const response = await this.call('show', 'GET', path, {}, undefined, true);
     return response === undefined ? undefined : toCommand(response.json, command.deviceId);
   }
 
-  async recent(deviceId: string, since: Date): Promise<PlatformCommand[]> {
+  async recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]> {
     const found: PlatformCommand[] = [];
     // The queue (PENDING, SENT, DELIVERED) is small and its records may have no delivery time,
     // which start_time filters on; the history is filtered by the platform.
@@ -66,6 +71,7 @@ export class IotdaClient implements PlatformClient {
     ] as const) {
       let marker: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
+        await gate?.();
         const response = await this.call('list', 'GET', path, {
           ...query,
           limit: String(PAGE_LIMIT),

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { type CommandStatus, isCommandStatus } from '../commands/command-status.js';
 import { type PlatformConfig } from '../config/config.js';
 import {
+  type CallGate,
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
@@ -94,25 +95,29 @@ export class OceanConnectClient implements PlatformClient {
     return toCommand(response.json, command.deviceId);
   }
 
-  async show(command: { commandId: string; deviceId: string; createdAt: Date }): Promise<PlatformCommand | undefined> {
-    const found = await this.query(command.deviceId, new Date(command.createdAt.getTime() - WINDOW_SLACK_MS), (record) =>
-      record.commandId === command.commandId,
-    );
+  async show(
+    command: { commandId: string; deviceId: string; createdAt: Date },
+    gate?: CallGate,
+  ): Promise<PlatformCommand | undefined> {
+    const since = new Date(command.createdAt.getTime() - WINDOW_SLACK_MS);
+    const found = await this.query(command.deviceId, since, gate, (record) => record.commandId === command.commandId);
     return found[0];
   }
 
-  recent(deviceId: string, since: Date): Promise<PlatformCommand[]> {
-    return this.query(deviceId, since, () => true);
+  recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]> {
+    return this.query(deviceId, since, gate, () => true);
   }
 
   private async query(
     deviceId: string,
     since: Date,
+    gate: CallGate | undefined,
     keep: (command: PlatformCommand) => boolean,
   ): Promise<PlatformCommand[]> {
     const found: PlatformCommand[] = [];
     const until = new Date(this.now() + WINDOW_SLACK_MS);
     for (let pageNo = 0; pageNo < MAX_PAGES; pageNo++) {
+      await gate?.();
       const response = await this.call('list', 'GET', COMMANDS_PATH, {
         deviceId,
         startTime: compactTime(since),

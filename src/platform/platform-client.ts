@@ -30,14 +30,20 @@ export type PlatformOperation = (typeof PLATFORM_OPERATIONS)[number];
 /** What every platform call ended with, for the metrics. */
 export type CallResult = 'ok' | 'refused' | 'not_found' | 'timeout' | 'unreachable';
 
+/** Awaited before each HTTP call: reconciliation's shared budget of calls a second. */
+export type CallGate = () => Promise<void>;
+
 /** One interface over IoTDA v5 and the legacy OceanConnect API, chosen by PLATFORM. */
 export interface PlatformClient {
   readonly name: PlatformName;
   create(request: DispatchRequest): Promise<PlatformCommand>;
   /** The command now, or undefined when the platform does not know it. */
-  show(command: { commandId: string; deviceId: string; createdAt: Date }): Promise<PlatformCommand | undefined>;
-  /** The device's commands created since `since`, newest first as the platform lists them. */
-  recent(deviceId: string, since: Date): Promise<PlatformCommand[]>;
+  show(
+    command: { commandId: string; deviceId: string; createdAt: Date },
+    gate?: CallGate,
+  ): Promise<PlatformCommand | undefined>;
+  /** The device's commands created since `since`. */
+  recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]>;
   /** Legacy only; IoTDA has no cancel and throws CancelNotSupportedError. */
   cancel(command: { commandId: string; deviceId: string }): Promise<PlatformCommand>;
 }
