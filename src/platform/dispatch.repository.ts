@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
 import { DataSource } from 'typeorm';
+import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 
 /** A dispatch as recorded before the platform is called. */
 export interface DispatchIntent {
@@ -90,6 +92,12 @@ FROM claimed JOIN commands c ON c.command_id = claimed.command_id`;
 export class DispatchRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
+  // pg directly, not DataSource.query(): that answers an UPDATE ... RETURNING as [rows, count].
+  private async rows<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+    return (await pool.query<T>(sql, params)).rows;
+  }
+
   /**
    * Records the intent, unless its Idempotency-Key is already taken (kept IDEMPOTENCY_HOURS):
    * then the intent that holds it.
@@ -97,13 +105,13 @@ export class DispatchRepository {
   async record(intent: NewIntent): Promise<{ created: true; id: string } | { created: false; existing: DispatchIntent }> {
     for (;;) {
       if (intent.idempotencyKey !== null) {
-        await this.dataSource.query(
+        await this.rows(
           `DELETE FROM dispatch_intents WHERE idempotency_key = $1
              AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
           [intent.idempotencyKey],
         );
       }
-      const inserted: { id: string }[] = await this.dataSource.query(
+      const inserted: { id: string }[] = await this.rows(
         `INSERT INTO dispatch_intents (idempotency_key, request_hash, device_id, service_id, method,
            paras, timeout_seconds, state, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'calling', now(), now())
@@ -131,7 +139,7 @@ export class DispatchRepository {
   }
 
   async find(id: string): Promise<DispatchIntent | undefined> {
-    const rows: IntentRow[] = await this.dataSource.query(
+    const rows: IntentRow[] = await this.rows(
       `SELECT ${INTENT_COLUMNS} FROM dispatch_intents WHERE id = $1`,
       [id],
     );
@@ -139,7 +147,7 @@ export class DispatchRepository {
   }
 
   private async findByKey(key: string): Promise<DispatchIntent | undefined> {
-    const rows: IntentRow[] = await this.dataSource.query(
+    const rows: IntentRow[] = await this.rows(
       `SELECT ${INTENT_COLUMNS} FROM dispatch_intents WHERE idempotency_key = $1`,
       [key],
     );
@@ -154,7 +162,7 @@ export class DispatchRepository {
     answer: { status: number; body: string } | null,
   ): Promise<boolean> {
     try {
-      const rows: unknown[] = await this.dataSource.query(
+      const rows: unknown[] = await this.rows(
         `UPDATE dispatch_intents
          SET state = $2, command_id = COALESCE($3, command_id),
              answer_status = COALESCE($4, answer_status), answer_body = COALESCE($5, answer_body),
@@ -165,7 +173,7 @@ export class DispatchRepository {
       );
       return rows.length > 0;
     } catch (error) {
-      if ((error as { driverError?: { code?: string } }).driverError?.code === '23505') {
+      if ((error as { code?: unknown }).code === '23505') {
         return false;
       }
       throw error;
@@ -177,12 +185,12 @@ export class DispatchRepository {
    * ago, oldest first; those older than IDEMPOTENCY_HOURS are abandoned first.
    */
   async unresolved(stuckSeconds: number, limit: number): Promise<DispatchIntent[]> {
-    await this.dataSource.query(
+    await this.rows(
       `UPDATE dispatch_intents SET state = 'abandoned', updated_at = now()
        WHERE state IN ('calling', 'lost')
          AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
     );
-    const rows: IntentRow[] = await this.dataSource.query(
+    const rows: IntentRow[] = await this.rows(
       `SELECT ${INTENT_COLUMNS} FROM dispatch_intents
        WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
        ORDER BY created_at LIMIT $2`,
@@ -193,7 +201,7 @@ export class DispatchRepository {
 
   /** Forgets settled intents whose Idempotency-Key has expired. */
   async purgeExpired(): Promise<void> {
-    await this.dataSource.query(
+    await this.rows(
       `DELETE FROM dispatch_intents
        WHERE state IN ('created', 'refused', 'abandoned')
          AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
@@ -202,7 +210,7 @@ export class DispatchRepository {
 
   /** Takes one platform call from the shared budget; false when it is spent for now. */
   async takeCallToken(ratePerSecond: number): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(TAKE_CALL_TOKEN_SQL, [ratePerSecond]);
+    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [ratePerSecond]);
     return rows.length > 0;
   }
 
@@ -210,7 +218,7 @@ export class DispatchRepository {
     afterSeconds: number,
     limit: number,
   ): Promise<{ commandId: string; deviceId: string; createdAt: Date }[]> {
-    const rows: { command_id: string; device_id: string; created_at: Date }[] = await this.dataSource.query(
+    const rows: { command_id: string; device_id: string; created_at: Date }[] = await this.rows(
       CLAIM_STALE_COMMANDS_SQL,
       [afterSeconds, limit],
     );
@@ -219,7 +227,7 @@ export class DispatchRepository {
 
   /** Which of these platform commands other intents already hold. */
   async claimedCommandIds(commandIds: string[]): Promise<Set<string>> {
-    const rows: { command_id: string }[] = await this.dataSource.query(
+    const rows: { command_id: string }[] = await this.rows(
       `SELECT command_id FROM dispatch_intents WHERE command_id = ANY($1::text[])`,
       [commandIds],
     );
@@ -227,7 +235,7 @@ export class DispatchRepository {
   }
 
   async findCommand(commandId: string): Promise<{ deviceId: string; createdAt: Date } | undefined> {
-    const rows: { device_id: string; created_at: Date }[] = await this.dataSource.query(
+    const rows: { device_id: string; created_at: Date }[] = await this.rows(
       `SELECT device_id, created_at FROM commands WHERE command_id = $1`,
       [commandId],
     );
