@@ -3,19 +3,13 @@
 // platforms' error codes (also inside a 200), status pushes to the callback or forwarding URL,
 // and faults on demand (refusals, hung calls, lost pushes).
 import http from 'node:http';
+import https from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { signRequest } from '../src/platform/iotda-signer.js';
 
 export type EmulatedStatus =
-  | 'PENDING'
-  | 'SENT'
-  | 'DELIVERED'
-  | 'TIMEOUT'
-  | 'EXPIRED'
-  | 'CANCELED'
-  | 'SUCCESSFUL'
-  | 'FAILED';
+  'PENDING' | 'SENT' | 'DELIVERED' | 'TIMEOUT' | 'EXPIRED' | 'CANCELED' | 'SUCCESSFUL' | 'FAILED';
 
 export type Operation = 'login' | 'create' | 'show' | 'list' | 'cancel';
 
@@ -69,12 +63,15 @@ export interface EmulatorOptions {
     forwardingUrl?: string;
   };
   oceanconnect?: { appId: string; secret: string; tokenLifetimeSeconds?: number };
+  /** Serve HTTPS and require a client certificate signed by `ca` (the legacy mutual TLS). */
+  tls?: { key: string; cert: string; ca: string };
   /** Share of status pushes silently dropped (0 to 1). */
   pushLossRate?: number;
   random?: () => number;
 }
 
-const IOTDA_PREFIX = /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands)(?:\/([^/]+))?$/;
+const IOTDA_PREFIX =
+  /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands)(?:\/([^/]+))?$/;
 const OC_COMMANDS = '/iocm/app/cmd/v1.4.0/deviceCommands';
 const OC_LOGIN = '/iocm/app/sec/v1.1.0/login';
 // Both platforms cache at most 20 PENDING commands per device.
@@ -105,7 +102,10 @@ export class PlatformEmulator {
   }
 
   static async start(options: EmulatorOptions): Promise<PlatformEmulator> {
-    const server = http.createServer();
+    const server =
+      options.tls === undefined
+        ? http.createServer()
+        : https.createServer({ ...options.tls, requestCert: true, rejectUnauthorized: true });
     const emulator = new PlatformEmulator(server, options);
     server.on('request', (request, response) => {
       void emulator.handle(request, response);
@@ -115,7 +115,8 @@ export class PlatformEmulator {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const scheme = this.options.tls === undefined ? 'http' : 'https';
+    return `${scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** The next `times` calls of `operation` meet `fault`. */
@@ -146,7 +147,11 @@ export class PlatformEmulator {
    * Moves a command to `status` as the device would, and pushes the change (unless the push is
    * lost). Resolves with whether a push was delivered with a 200.
    */
-  async advance(commandId: string, status: EmulatedStatus, result: unknown = null): Promise<boolean> {
+  async advance(
+    commandId: string,
+    status: EmulatedStatus,
+    result: unknown = null,
+  ): Promise<boolean> {
     const command = this.commands.get(commandId);
     if (command === undefined) {
       throw new Error(`The emulator knows no command ${commandId}`);
@@ -175,7 +180,8 @@ export class PlatformEmulator {
   }
 
   private async push(command: EmulatedCommand): Promise<boolean> {
-    const url = command.platform === 'iotda' ? this.options.iotda?.forwardingUrl : command.callbackUrl;
+    const url =
+      command.platform === 'iotda' ? this.options.iotda?.forwardingUrl : command.callbackUrl;
     if (url === undefined || url === null) {
       return false;
     }
@@ -226,7 +232,10 @@ export class PlatformEmulator {
     return false;
   }
 
-  private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+  private async handle(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+  ): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) {
       chunks.push(chunk as Buffer);
@@ -248,7 +257,12 @@ export class PlatformEmulator {
   }
 
   /** Applies a pending fault: true when it answered (or hung) already. */
-  private fault(operation: Operation, response: http.ServerResponse, platform: 'iotda' | 'oceanconnect', effect: () => void): boolean {
+  private fault(
+    operation: Operation,
+    response: http.ServerResponse,
+    platform: 'iotda' | 'oceanconnect',
+    effect: () => void,
+  ): boolean {
     const index = this.faults.findIndex((pending) => pending.operation === operation);
     if (index < 0) {
       return false;
@@ -281,11 +295,23 @@ export class PlatformEmulator {
     const options = this.options.iotda!;
     const deviceId = decodeURIComponent(deviceIdRaw);
     const method = request.method ?? 'GET';
-    const operation: Operation = method === 'POST' ? 'create' : commandIdRaw === undefined ? 'list' : 'show';
+    const operation: Operation =
+      method === 'POST' ? 'create' : commandIdRaw === undefined ? 'list' : 'show';
     const accessKey = this.verifySignature(request, url, body);
-    this.calls.push({ at: Date.now(), platform: 'iotda', operation, method, path: url.pathname, headers: request.headers, accessKey });
+    this.calls.push({
+      at: Date.now(),
+      platform: 'iotda',
+      operation,
+      method,
+      path: url.pathname,
+      headers: request.headers,
+      accessKey,
+    });
     if (accessKey === undefined) {
-      send(response, 401, { error_code: 'APIGW.0301', error_msg: 'Incorrect IAM authentication information' });
+      send(response, 401, {
+        error_code: 'APIGW.0301',
+        error_msg: 'Incorrect IAM authentication information',
+      });
       return;
     }
     if (projectId !== options.projectId) {
@@ -303,12 +329,25 @@ export class PlatformEmulator {
         }
         const strategy = input.send_strategy === 'delay' ? 'delay' : 'immediately';
         const create = () =>
-          this.create('iotda', deviceId, String(input.service_id), String(input.command_name), input.paras,
-            typeof input.expire_time === 'number' ? input.expire_time : null, strategy, null, strategy === 'delay' ? 'PENDING' : 'SENT');
+          this.create(
+            'iotda',
+            deviceId,
+            String(input.service_id),
+            String(input.command_name),
+            input.paras,
+            typeof input.expire_time === 'number' ? input.expire_time : null,
+            strategy,
+            null,
+            strategy === 'delay' ? 'PENDING' : 'SENT',
+          );
         if (this.fault('create', response, 'iotda', create)) {
           return;
         }
-        if (typeof input.paras !== 'object' || input.paras === null || typeof input.send_strategy !== 'string') {
+        if (
+          typeof input.paras !== 'object' ||
+          input.paras === null ||
+          typeof input.send_strategy !== 'string'
+        ) {
           send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
           return;
         }
@@ -317,7 +356,10 @@ export class PlatformEmulator {
           return;
         }
         if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
-          send(response, 400, { error_code: 'IOTDA.014301', error_msg: 'The number of cached commands reached the limit' });
+          send(response, 400, {
+            error_code: 'IOTDA.014301',
+            error_msg: 'The number of cached commands reached the limit',
+          });
           return;
         }
         send(response, 201, iotdaRecord(create()));
@@ -328,8 +370,15 @@ export class PlatformEmulator {
           return;
         }
         const command = this.commands.get(decodeURIComponent(commandIdRaw));
-        if (command === undefined || command.deviceId !== deviceId || command.platform !== 'iotda') {
-          send(response, 404, { error_code: 'IOTDA.014000', error_msg: 'The command does not exist' });
+        if (
+          command === undefined ||
+          command.deviceId !== deviceId ||
+          command.platform !== 'iotda'
+        ) {
+          send(response, 404, {
+            error_code: 'IOTDA.014000',
+            error_msg: 'The command does not exist',
+          });
           return;
         }
         send(response, 200, iotdaRecord(command));
@@ -352,7 +401,10 @@ export class PlatformEmulator {
         const page = matching.slice(0, limit);
         send(response, 200, {
           commands: page.map(iotdaRecord),
-          page: { count: matching.length, marker: page.length > 0 ? String(page[page.length - 1].sequence) : '' },
+          page: {
+            count: matching.length,
+            marker: page.length > 0 ? String(page[page.length - 1].sequence) : '',
+          },
         });
         return;
       }
@@ -362,10 +414,17 @@ export class PlatformEmulator {
   }
 
   /** The access key of a valid signature, else undefined. */
-  private verifySignature(request: http.IncomingMessage, url: URL, body: string): string | undefined {
+  private verifySignature(
+    request: http.IncomingMessage,
+    url: URL,
+    body: string,
+  ): string | undefined {
     const authorization = request.headers.authorization ?? '';
     const options = this.options.iotda!;
-    const match = /^(SDK|V11)-HMAC-SHA256 (?:Access|Credential)=([^/,]+)[^,]*, SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(authorization);
+    const match =
+      /^(SDK|V11)-HMAC-SHA256 (?:Access|Credential)=([^/,]+)[^,]*, SignedHeaders=([^,]+), Signature=([0-9a-f]+)$/.exec(
+        authorization,
+      );
     if (match === null) {
       return undefined;
     }
@@ -386,18 +445,33 @@ export class PlatformEmulator {
     return expected.Authorization === authorization ? accessKey : undefined;
   }
 
-  private handleOceanConnect(request: http.IncomingMessage, response: http.ServerResponse, url: URL, body: string): void {
+  private handleOceanConnect(
+    request: http.IncomingMessage,
+    response: http.ServerResponse,
+    url: URL,
+    body: string,
+  ): void {
     const options = this.options.oceanconnect!;
     const method = request.method ?? 'GET';
     if (url.pathname === OC_LOGIN && method === 'POST') {
-      this.calls.push({ at: Date.now(), platform: 'oceanconnect', operation: 'login', method, path: url.pathname, headers: request.headers });
+      this.calls.push({
+        at: Date.now(),
+        platform: 'oceanconnect',
+        operation: 'login',
+        method,
+        path: url.pathname,
+        headers: request.headers,
+      });
       this.logins++;
       if (this.fault('login', response, 'oceanconnect', () => undefined)) {
         return;
       }
       const form = new URLSearchParams(body);
-      if (!String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded') ||
-          form.get('appId') !== options.appId || form.get('secret') !== options.secret) {
+      if (
+        !String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded') ||
+        form.get('appId') !== options.appId ||
+        form.get('secret') !== options.secret
+      ) {
         send(response, 401, { error_code: '1010002', error_desc: 'Invalid appId or secret' });
         return;
       }
@@ -406,24 +480,50 @@ export class PlatformEmulator {
       // Only the latest token is valid.
       this.tokens = new Map([[token, Date.now() + lifetime * 1000]]);
       this.latestToken = token;
-      send(response, 200, { accessToken: token, tokenType: 'bearer', refreshToken: randomBytes(16).toString('hex'), expiresIn: lifetime, scope: 'default' });
+      send(response, 200, {
+        accessToken: token,
+        tokenType: 'bearer',
+        refreshToken: randomBytes(16).toString('hex'),
+        expiresIn: lifetime,
+        scope: 'default',
+      });
       return;
     }
-    const commandPath = url.pathname.startsWith(`${OC_COMMANDS}/`) ? decodeURIComponent(url.pathname.slice(OC_COMMANDS.length + 1)) : undefined;
-    const operation: Operation = method === 'POST' ? 'create' : method === 'PUT' ? 'cancel' : 'list';
-    this.calls.push({ at: Date.now(), platform: 'oceanconnect', operation, method, path: url.pathname, headers: request.headers });
+    const commandPath = url.pathname.startsWith(`${OC_COMMANDS}/`)
+      ? decodeURIComponent(url.pathname.slice(OC_COMMANDS.length + 1))
+      : undefined;
+    const operation: Operation =
+      method === 'POST' ? 'create' : method === 'PUT' ? 'cancel' : 'list';
+    this.calls.push({
+      at: Date.now(),
+      platform: 'oceanconnect',
+      operation,
+      method,
+      path: url.pathname,
+      headers: request.headers,
+    });
     if (url.pathname !== OC_COMMANDS && commandPath === undefined) {
       send(response, 404, { error_code: '100022', error_desc: 'No such API' });
       return;
     }
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     const expiresAt = bearer === undefined ? undefined : this.tokens.get(bearer);
-    if (request.headers.app_key !== options.appId || expiresAt === undefined || expiresAt <= Date.now() || bearer !== this.latestToken) {
+    if (
+      request.headers.app_key !== options.appId ||
+      expiresAt === undefined ||
+      expiresAt <= Date.now() ||
+      bearer !== this.latestToken
+    ) {
       send(response, 403, { error_code: '1010005', error_desc: 'Invalid access token or appId' });
       return;
     }
     if (operation === 'create') {
-      let input: { deviceId?: unknown; command?: { serviceId?: unknown; method?: unknown; paras?: unknown }; callbackUrl?: unknown; expireTime?: unknown };
+      let input: {
+        deviceId?: unknown;
+        command?: { serviceId?: unknown; method?: unknown; paras?: unknown };
+        callbackUrl?: unknown;
+        expireTime?: unknown;
+      };
       try {
         input = JSON.parse(body) as typeof input;
       } catch {
@@ -432,9 +532,17 @@ export class PlatformEmulator {
       }
       const deviceId = String(input.deviceId);
       const create = () =>
-        this.create('oceanconnect', deviceId, String(input.command?.serviceId), String(input.command?.method), input.command?.paras ?? {},
-          typeof input.expireTime === 'number' ? input.expireTime : null, 'immediately',
-          typeof input.callbackUrl === 'string' ? input.callbackUrl : null, 'PENDING');
+        this.create(
+          'oceanconnect',
+          deviceId,
+          String(input.command?.serviceId),
+          String(input.command?.method),
+          input.command?.paras ?? {},
+          typeof input.expireTime === 'number' ? input.expireTime : null,
+          'immediately',
+          typeof input.callbackUrl === 'string' ? input.callbackUrl : null,
+          'PENDING',
+        );
       if (this.fault('create', response, 'oceanconnect', create)) {
         return;
       }
@@ -447,7 +555,10 @@ export class PlatformEmulator {
         return;
       }
       if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
-        send(response, 400, { error_code: '100223', error_desc: 'Command counts has reached the upLimit' });
+        send(response, 400, {
+          error_code: '100223',
+          error_desc: 'Command counts has reached the upLimit',
+        });
         return;
       }
       send(response, 201, ocRecord(create()));
@@ -459,11 +570,17 @@ export class PlatformEmulator {
       }
       const command = commandPath === undefined ? undefined : this.commands.get(commandPath);
       if (command === undefined || command.platform !== 'oceanconnect') {
-        send(response, 404, { error_code: '100434', error_desc: 'The device command does not exist' });
+        send(response, 404, {
+          error_code: '100434',
+          error_desc: 'The device command does not exist',
+        });
         return;
       }
       if (command.status !== 'PENDING') {
-        send(response, 400, { error_code: '100435', error_desc: 'Only PENDING commands can be canceled' });
+        send(response, 400, {
+          error_code: '100435',
+          error_desc: 'Only PENDING commands can be canceled',
+        });
         return;
       }
       command.status = 'CANCELED';
@@ -504,7 +621,12 @@ export class PlatformEmulator {
     const now = new Date();
     const command: EmulatedCommand = {
       platform,
-      commandId: platform === 'iotda' ? randomBytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-') : randomBytes(16).toString('hex'),
+      commandId:
+        platform === 'iotda'
+          ? randomBytes(16)
+              .toString('hex')
+              .replace(/^(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-')
+          : randomBytes(16).toString('hex'),
       deviceId,
       serviceId,
       method,
@@ -525,22 +647,36 @@ export class PlatformEmulator {
   }
 
   private pendingOf(deviceId: string): number {
-    return [...this.commands.values()].filter((command) => command.deviceId === deviceId && command.status === 'PENDING').length;
+    return [...this.commands.values()].filter(
+      (command) => command.deviceId === deviceId && command.status === 'PENDING',
+    ).length;
   }
 }
 
-function errorBody(platform: 'iotda' | 'oceanconnect', code: string, message: string): Record<string, string> {
-  return platform === 'iotda' ? { error_code: code, error_msg: message } : { error_code: code, error_desc: message };
+function errorBody(
+  platform: 'iotda' | 'oceanconnect',
+  code: string,
+  message: string,
+): Record<string, string> {
+  return platform === 'iotda'
+    ? { error_code: code, error_msg: message }
+    : { error_code: code, error_desc: message };
 }
 
 function send(response: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 }
 
 function compact(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function optionalCompact(at: Date | null): string | undefined {

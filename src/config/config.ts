@@ -117,7 +117,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
 }
 
 function platformConfig(env: Env, callbackToken: string | undefined): PlatformConfig | undefined {
-  const name = optionalString(env, 'PLATFORM') === undefined ? undefined : oneOf(env, 'PLATFORM', PLATFORMS, 'iotda');
+  const name =
+    optionalString(env, 'PLATFORM') === undefined
+      ? undefined
+      : oneOf(env, 'PLATFORM', PLATFORMS, 'iotda');
   switch (name) {
     case undefined:
       return undefined;
@@ -132,7 +135,8 @@ function platformConfig(env: Env, callbackToken: string | undefined): PlatformCo
         instanceId: optionalString(env, 'IOTDA_INSTANCE_ID')?.trim(),
       };
     case 'oceanconnect': {
-      const publicUrl = optionalString(env, 'PUBLIC_URL') === undefined ? undefined : httpUrl(env, 'PUBLIC_URL');
+      const publicUrl =
+        optionalString(env, 'PUBLIC_URL') === undefined ? undefined : httpUrl(env, 'PUBLIC_URL');
       let callbackUrl: string | undefined;
       if (publicUrl !== undefined) {
         const url = new URL(`${publicUrl.replace(/\/+$/, '')}/callbacks/command-status`);

@@ -1,5 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+} from 'class-validator';
 import { IsIdentifier } from '../http/validators.js';
 
 /** The platform's longest command cache (48 h): a dispatched command's timeoutSeconds stays within it. */
@@ -37,7 +47,9 @@ export class DispatchCommandDto {
   @IsOptional()
   @IsInt({ message: 'must be a whole number' })
   @Min(1, { message: `must be from 1 to ${MAX_DISPATCH_TIMEOUT_SECONDS}` })
-  @Max(MAX_DISPATCH_TIMEOUT_SECONDS, { message: `must be from 1 to ${MAX_DISPATCH_TIMEOUT_SECONDS}` })
+  @Max(MAX_DISPATCH_TIMEOUT_SECONDS, {
+    message: `must be from 1 to ${MAX_DISPATCH_TIMEOUT_SECONDS}`,
+  })
   timeoutSeconds?: number;
 
   @ApiPropertyOptional({ enum: SEND_STRATEGIES, default: 'immediately', description: 'IoTDA only' })

@@ -31,7 +31,13 @@ export type IntentState = 'calling' | 'created' | 'refused' | 'lost' | 'abandone
 
 export type NewIntent = Pick<
   DispatchIntent,
-  'idempotencyKey' | 'requestHash' | 'deviceId' | 'serviceId' | 'method' | 'paras' | 'timeoutSeconds'
+  | 'idempotencyKey'
+  | 'requestHash'
+  | 'deviceId'
+  | 'serviceId'
+  | 'method'
+  | 'paras'
+  | 'timeoutSeconds'
 >;
 
 /** How long an Idempotency-Key is kept, and a lost dispatch searched for. */
@@ -93,7 +99,10 @@ export class DispatchRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   // pg directly, not DataSource.query(): that answers an UPDATE ... RETURNING as [rows, count].
-  private async rows<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+  private async rows<T extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<T[]> {
     const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
     return (await pool.query<T>(sql, params)).rows;
   }
@@ -102,7 +111,9 @@ export class DispatchRepository {
    * Records the intent, unless its Idempotency-Key is already taken (kept IDEMPOTENCY_HOURS):
    * then the intent that holds it.
    */
-  async record(intent: NewIntent): Promise<{ created: true; id: string } | { created: false; existing: DispatchIntent }> {
+  async record(
+    intent: NewIntent,
+  ): Promise<{ created: true; id: string } | { created: false; existing: DispatchIntent }> {
     for (;;) {
       if (intent.idempotencyKey !== null) {
         await this.rows(
@@ -222,7 +233,11 @@ export class DispatchRepository {
       CLAIM_STALE_COMMANDS_SQL,
       [afterSeconds, limit],
     );
-    return rows.map((row) => ({ commandId: row.command_id, deviceId: row.device_id, createdAt: row.created_at }));
+    return rows.map((row) => ({
+      commandId: row.command_id,
+      deviceId: row.device_id,
+      createdAt: row.created_at,
+    }));
   }
 
   /** Which of these platform commands other intents already hold. */
@@ -239,7 +254,9 @@ export class DispatchRepository {
       `SELECT device_id, created_at FROM commands WHERE command_id = $1`,
       [commandId],
     );
-    return rows.length === 0 ? undefined : { deviceId: rows[0].device_id, createdAt: rows[0].created_at };
+    return rows.length === 0
+      ? undefined
+      : { deviceId: rows[0].device_id, createdAt: rows[0].created_at };
   }
 }
 

@@ -51,7 +51,9 @@ describe('IoTDA request signing', () => {
       new Date('2020-06-08T02:39:00.123Z'),
     );
     expect(signed['X-Sdk-Date']).toBe('20200608T023900Z');
-    expect(signed.Authorization).toContain('Signature=cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842');
+    expect(signed.Authorization).toContain(
+      'Signature=cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842',
+    );
   });
 
   it('signs another key pair differently', () => {
@@ -59,6 +61,8 @@ describe('IoTDA request signing', () => {
       { accessKey: 'AccessKey', secretKey: 'OtherSecret' },
       { method: 'GET', url, headers, body: '' },
     );
-    expect(signed.Authorization).not.toContain('cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842');
+    expect(signed.Authorization).not.toContain(
+      'cfb4171acec81de07d50e53d57eb77edd537414d66ddb1d7d780f128e12cd842',
+    );
   });
 });

@@ -24,7 +24,10 @@ export interface RequestToSign {
 
 /** `yyyyMMdd'T'HHmmss'Z'`, the X-Sdk-Date format. */
 export function sdkDate(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /**

@@ -47,7 +47,13 @@ export class IotdaClient implements PlatformClient {
     if (request.timeoutSeconds !== undefined) {
       body.expire_time = request.timeoutSeconds;
     }
-    const response = await this.call('create', 'POST', this.commandsPath(request.deviceId), {}, body);
+    const response = await this.call(
+      'create',
+      'POST',
+      this.commandsPath(request.deviceId),
+      {},
+      body,
+    );
     return toCommand(response.json, request.deviceId);
   }
 
@@ -67,7 +73,10 @@ export class IotdaClient implements PlatformClient {
     // which start_time filters on; the history is filtered by the platform.
     for (const [path, query] of [
       [this.commandsPath(deviceId), {}],
-      [`/v5/iot/${enc(this.config.projectId)}/devices/${enc(deviceId)}/async-commands-history`, { start_time: compactTime(since) }],
+      [
+        `/v5/iot/${enc(this.config.projectId)}/devices/${enc(deviceId)}/async-commands-history`,
+        { start_time: compactTime(since) },
+      ],
     ] as const) {
       let marker: string | undefined;
       for (let page = 0; page < MAX_PAGES; page++) {
@@ -78,7 +87,11 @@ export class IotdaClient implements PlatformClient {
           ...(marker === undefined ? {} : { marker }),
         });
         const { commands, next } = toPage(response.json, deviceId);
-        found.push(...commands.filter((command) => command.createdAt === undefined || command.createdAt >= since));
+        found.push(
+          ...commands.filter(
+            (command) => command.createdAt === undefined || command.createdAt >= since,
+          ),
+        );
         if (next === undefined || commands.length < PAGE_LIMIT) {
           break;
         }
@@ -89,7 +102,9 @@ export class IotdaClient implements PlatformClient {
   }
 
   cancel(): Promise<PlatformCommand> {
-    return Promise.reject(new PlatformNotImplementedError('IoTDA has no cancel for asynchronous commands'));
+    return Promise.reject(
+      new PlatformNotImplementedError('IoTDA has no cancel for asynchronous commands'),
+    );
   }
 
   private commandsPath(deviceId: string): string {
@@ -165,8 +180,15 @@ function enc(value: string): string {
   return encodeURIComponent(value);
 }
 
-function toPage(json: unknown, deviceId: string): { commands: PlatformCommand[]; next: string | undefined } {
-  if (typeof json !== 'object' || json === null || !Array.isArray((json as { commands?: unknown }).commands)) {
+function toPage(
+  json: unknown,
+  deviceId: string,
+): { commands: PlatformCommand[]; next: string | undefined } {
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !Array.isArray((json as { commands?: unknown }).commands)
+  ) {
     throw new PlatformUnreachableError('the platform answered a list without commands');
   }
   const { commands, page } = json as { commands: unknown[]; page?: { marker?: unknown } };
@@ -182,8 +204,14 @@ export function toCommand(record: unknown, deviceId: string): PlatformCommand {
     throw new PlatformUnreachableError('the platform answered no command record');
   }
   const fields = record as Record<string, unknown>;
-  if (typeof fields.command_id !== 'string' || !isCommandStatus(fields.status) || fields.status === 'CANCELED') {
-    throw new PlatformUnreachableError('the platform answered a command record without command_id or a known status');
+  if (
+    typeof fields.command_id !== 'string' ||
+    !isCommandStatus(fields.status) ||
+    fields.status === 'CANCELED'
+  ) {
+    throw new PlatformUnreachableError(
+      'the platform answered a command record without command_id or a known status',
+    );
   }
   return {
     commandId: fields.command_id,

@@ -100,7 +100,12 @@ export class OceanConnectClient implements PlatformClient {
     gate?: CallGate,
   ): Promise<PlatformCommand | undefined> {
     const since = new Date(command.createdAt.getTime() - WINDOW_SLACK_MS);
-    const found = await this.query(command.deviceId, since, gate, (record) => record.commandId === command.commandId);
+    const found = await this.query(
+      command.deviceId,
+      since,
+      gate,
+      (record) => record.commandId === command.commandId,
+    );
     return found[0];
   }
 
@@ -125,7 +130,8 @@ export class OceanConnectClient implements PlatformClient {
         pageNo: String(pageNo),
         pageSize: String(PAGE_SIZE),
       });
-      const json = response.json as { data?: unknown; pagination?: { totalSize?: unknown } } | undefined;
+      const json = response.json as
+        { data?: unknown; pagination?: { totalSize?: unknown } } | undefined;
       if (typeof json !== 'object' || !Array.isArray(json.data)) {
         throw new PlatformUnreachableError('the platform answered a query without data');
       }
@@ -153,16 +159,20 @@ export class OceanConnectClient implements PlatformClient {
     }
     for (let attempt = 1; ; attempt++) {
       const token = await this.currentToken();
-      const response = await this.send(operation, {
-        method,
-        url,
-        headers: {
-          app_key: this.config.appId,
-          Authorization: `Bearer ${token.value}`,
-          'Content-Type': 'application/json',
+      const response = await this.send(
+        operation,
+        {
+          method,
+          url,
+          headers: {
+            app_key: this.config.appId,
+            Authorization: `Bearer ${token.value}`,
+            'Content-Type': 'application/json',
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }, (candidate) => attempt === 1 && isRejectedToken(candidate));
+        (candidate) => attempt === 1 && isRejectedToken(candidate),
+      );
       if (response !== undefined) {
         return response;
       }
@@ -176,7 +186,12 @@ export class OceanConnectClient implements PlatformClient {
    */
   private async send(
     operation: PlatformOperation,
-    request: { method: 'GET' | 'POST' | 'PUT'; url: URL; headers: Record<string, string>; body?: string },
+    request: {
+      method: 'GET' | 'POST' | 'PUT';
+      url: URL;
+      headers: Record<string, string>;
+      body?: string;
+    },
     retry: (response: PlatformResponse) => boolean,
   ): Promise<PlatformResponse | undefined> {
     try {
@@ -224,7 +239,12 @@ export class OceanConnectClient implements PlatformClient {
     const startedAt = this.now();
     const response = await this.send(
       'login',
-      { method: 'POST', url, headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() },
+      {
+        method: 'POST',
+        url,
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+      },
       () => false,
     );
     const json = response?.json as { accessToken?: unknown; expiresIn?: unknown } | undefined;
@@ -263,9 +283,13 @@ export function toCommand(record: unknown, deviceId: string): PlatformCommand {
   const fields = record as Record<string, unknown>;
   const status = toStatus(fields.status);
   if (typeof fields.commandId !== 'string' || status === undefined) {
-    throw new PlatformUnreachableError('the platform answered a command record without commandId or a known status');
+    throw new PlatformUnreachableError(
+      'the platform answered a command record without commandId or a known status',
+    );
   }
-  const command = (typeof fields.command === 'object' && fields.command !== null ? fields.command : {}) as Record<string, unknown>;
+  const command = (
+    typeof fields.command === 'object' && fields.command !== null ? fields.command : {}
+  ) as Record<string, unknown>;
   return {
     commandId: fields.commandId,
     deviceId: typeof fields.deviceId === 'string' ? fields.deviceId : deviceId,

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
 import {
@@ -22,6 +23,8 @@ export interface PlatformResponse {
   json: unknown;
 }
 
+const logger = new Logger('Platform');
+
 /** Told of every call's end: the metrics listen here. */
 export type CallObserver = (operation: PlatformOperation, result: CallResult) => void;
 
@@ -45,10 +48,22 @@ export function platformRequest(
       headers['content-length'] = String(body.length);
     }
     let settled = false;
-    const finish = (outcome: () => void) => {
+    const startedAt = performance.now();
+    const finish = (outcome: () => void, status?: number) => {
       if (!settled) {
         settled = true;
         clearTimeout(timer);
+        // The path only: headers and bodies carry credentials, the query the legacy device id.
+        logger.debug(
+          {
+            operation: request.operation,
+            method: request.method,
+            path: request.url.pathname,
+            status: status ?? null,
+            ms: Math.round(performance.now() - startedAt),
+          },
+          'Platform call',
+        );
         outcome();
       }
     };
@@ -80,7 +95,7 @@ export function platformRequest(
               json = undefined;
             }
             resolve({ status: incoming.statusCode ?? 0, json });
-          }),
+          }, incoming.statusCode),
         );
       },
     );
@@ -101,12 +116,16 @@ export function errorInBody(json: unknown): { code: string; message: string } | 
     return undefined;
   }
   const record = json as Record<string, unknown>;
-  const code = record.error_code ?? record.errorCode;
-  if (code === undefined || code === null || code === '') {
+  const code = scalar(record.error_code ?? record.errorCode);
+  if (code === undefined || code === '') {
     return undefined;
   }
-  const message = record.error_msg ?? record.error_desc ?? record.errorMsg ?? record.message ?? '';
-  return { code: String(code as string | number), message: String(message as string) };
+  const message = scalar(record.error_msg ?? record.error_desc ?? record.errorMsg ?? record.message);
+  return { code, message: message ?? '' };
+}
+
+function scalar(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
 /** An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError. */
@@ -116,7 +135,11 @@ export function refusalOf(response: PlatformResponse): PlatformRefusedError | un
     return new PlatformRefusedError(inBody.code, inBody.message, response.status);
   }
   if (response.status < 200 || response.status > 299) {
-    return new PlatformRefusedError(`HTTP_${response.status}`, 'the platform answered an error', response.status);
+    return new PlatformRefusedError(
+      `HTTP_${response.status}`,
+      'the platform answered an error',
+      response.status,
+    );
   }
   return undefined;
 }
@@ -138,12 +161,17 @@ export function parsePlatformTime(value: unknown): Date | undefined {
   }
   const compact = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   const date = compact
-    ? new Date(`${compact[1]}-${compact[2]}-${compact[3]}T${compact[4]}:${compact[5]}:${compact[6]}Z`)
+    ? new Date(
+        `${compact[1]}-${compact[2]}-${compact[3]}T${compact[4]}:${compact[5]}:${compact[6]}Z`,
+      )
     : new Date(value);
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 /** `yyyyMMdd'T'HHmmss'Z'`. */
 export function compactTime(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

@@ -15,7 +15,9 @@ export class PlatformProblem extends Error {
     this.name = 'PlatformProblem';
   }
 
-  details(requestId: string): ProblemDetails & { platformError?: { code: string; message: string } } {
+  details(
+    requestId: string,
+  ): ProblemDetails & { platformError?: { code: string; message: string } } {
     return {
       type: 'about:blank',
       title: STATUS_CODES[this.status] ?? 'Error',

@@ -1,4 +1,14 @@
-import { Body, Controller, Headers, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Req,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -24,7 +34,11 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
 @ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
-@ApiResponse({ status: 501, type: ProblemResponse, description: 'No platform configured (PLATFORM)' })
+@ApiResponse({
+  status: 501,
+  type: ProblemResponse,
+  description: 'No platform configured (PLATFORM)',
+})
 @ApiResponse({ status: 503, type: ProblemResponse, description: 'The database is unavailable' })
 @Controller('commands')
 export class PlatformController {
@@ -32,12 +46,31 @@ export class PlatformController {
 
   @Post('dispatch')
   @ApiOperation({ summary: 'Send a command to a device through the platform, and track it' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: '1 to 128 printable characters; kept 24 h' })
-  @ApiCreatedResponse({ type: CommandWithHistoryResponse, description: 'Created on the platform; tracked' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: '1 to 128 printable characters; kept 24 h',
+  })
+  @ApiCreatedResponse({
+    type: CommandWithHistoryResponse,
+    description: 'Created on the platform; tracked',
+  })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
-  @ApiResponse({ status: 422, type: ProblemResponse, description: 'Idempotency-Key reused with another body' })
-  @ApiResponse({ status: 502, type: ProblemResponse, description: 'The platform refused (platformError)' })
-  @ApiResponse({ status: 504, type: ProblemResponse, description: 'No answer in time; reconciliation finds the command' })
+  @ApiResponse({
+    status: 422,
+    type: ProblemResponse,
+    description: 'Idempotency-Key reused with another body',
+  })
+  @ApiResponse({
+    status: 502,
+    type: ProblemResponse,
+    description: 'The platform refused (platformError)',
+  })
+  @ApiResponse({
+    status: 504,
+    type: ProblemResponse,
+    description: 'No answer in time; reconciliation finds the command',
+  })
   async dispatch(
     @Body() dto: DispatchCommandDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -58,12 +91,26 @@ export class PlatformController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel a PENDING command on the legacy platform' })
   @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
-  @ApiOkResponse({ type: CommandWithHistoryResponse, description: 'Canceled; CANCELED went through the rule' })
+  @ApiOkResponse({
+    type: CommandWithHistoryResponse,
+    description: 'Canceled; CANCELED went through the rule',
+  })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
-  @ApiResponse({ status: 409, type: ProblemResponse, description: 'The platform refused (platformError)' })
-  @ApiResponse({ status: 502, type: ProblemResponse, description: 'The platform could not be reached' })
+  @ApiResponse({
+    status: 409,
+    type: ProblemResponse,
+    description: 'The platform refused (platformError)',
+  })
+  @ApiResponse({
+    status: 502,
+    type: ProblemResponse,
+    description: 'The platform could not be reached',
+  })
   @ApiResponse({ status: 504, type: ProblemResponse, description: 'No answer in time' })
-  async cancel(@Param('commandId') commandId: string, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async cancel(
+    @Param('commandId') commandId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     checkCommandId(commandId);
     const body = await this.platform.cancel(commandId);
     void reply.header('content-type', JSON_BODY);
@@ -72,11 +119,21 @@ export class PlatformController {
 
   @Post(':commandId/reconcile')
   @HttpCode(200)
-  @ApiOperation({ summary: "Read the command's status from the platform now and apply it by the rule" })
+  @ApiOperation({
+    summary: "Read the command's status from the platform now and apply it by the rule",
+  })
   @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
   @ApiOkResponse({ type: CommandWithHistoryResponse })
-  @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown here or on the platform' })
-  @ApiResponse({ status: 502, type: ProblemResponse, description: 'The platform refused (platformError)' })
+  @ApiResponse({
+    status: 404,
+    type: ProblemResponse,
+    description: 'Unknown here or on the platform',
+  })
+  @ApiResponse({
+    status: 502,
+    type: ProblemResponse,
+    description: 'The platform refused (platformError)',
+  })
   @ApiResponse({ status: 504, type: ProblemResponse, description: 'No answer in time' })
   async reconcile(
     @Param('commandId') commandId: string,

@@ -1,11 +1,23 @@
-import { Check, Column, Entity, Index, JoinColumn, OneToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  Entity,
+  Index,
+  JoinColumn,
+  OneToOne,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 import { CommandEntity } from '../commands/command.entity.js';
 
 // The platform tables as TypeORM sees them, for `npm run migration:generate` only; the service
 // reads and writes them with the SQL in dispatch.repository.ts.
 
 @Entity('dispatch_intents')
-@Check('dispatch_intents_state_check', `state IN ('calling','created','refused','lost','abandoned')`)
+@Check(
+  'dispatch_intents_state_check',
+  `state IN ('calling','created','refused','lost','abandoned')`,
+)
 @Index('dispatch_intents_idempotency_key_idx', ['idempotencyKey'], { unique: true })
 @Index('dispatch_intents_command_id_idx', ['commandId'], { unique: true })
 @Index('dispatch_intents_unresolved_idx', { synchronize: false })

@@ -13,7 +13,10 @@ import { PlatformService } from './platform.service.js';
 import { Reconciler } from './reconciler.js';
 
 /** The client of the configured platform (PLATFORM), or null when none is. */
-export function createPlatformClient(config: AppConfig, metrics: PlatformMetrics): PlatformClient | null {
+export function createPlatformClient(
+  config: AppConfig,
+  metrics: PlatformMetrics,
+): PlatformClient | null {
   const platform = config.platform;
   if (platform === undefined) {
     return null;

@@ -47,7 +47,11 @@ export class PlatformService {
    * Records the intent, then creates the command on the platform: so that a command the platform
    * created is always found again, through reconciliation when its answer is lost.
    */
-  async dispatch(dto: DispatchCommandDto, idempotencyKey: string | undefined, requestId: string): Promise<Answer> {
+  async dispatch(
+    dto: DispatchCommandDto,
+    idempotencyKey: string | undefined,
+    requestId: string,
+  ): Promise<Answer> {
     const client = this.requireClient();
     const request = {
       deviceId: dto.deviceId,
@@ -83,7 +87,12 @@ export class PlatformService {
     } catch (error) {
       const problem = this.problemOf(error, 'dispatch');
       const answer = { status: problem.status, body: JSON.stringify(problem.details(requestId)) };
-      await this.intents.settle(intentId, error instanceof PlatformTimeoutError ? 'lost' : 'refused', null, answer);
+      await this.intents.settle(
+        intentId,
+        error instanceof PlatformTimeoutError ? 'lost' : 'refused',
+        null,
+        answer,
+      );
       throw problem;
     }
     await this.commands.report({
@@ -110,7 +119,10 @@ export class PlatformService {
   async cancel(commandId: string): Promise<string> {
     const client = this.requireClient();
     if (client.name !== 'oceanconnect') {
-      throw new PlatformProblem(501, 'Cancel needs the legacy platform: IoTDA has no cancel for asynchronous commands');
+      throw new PlatformProblem(
+        501,
+        'Cancel needs the legacy platform: IoTDA has no cancel for asynchronous commands',
+      );
     }
     const known = await this.intents.findCommand(commandId);
     if (known === undefined) {
@@ -206,9 +218,16 @@ export class PlatformService {
       current = await this.intents.find(intent.id);
     }
     if (current?.state === 'created' && current.commandId !== null) {
-      return { status: 201, body: current.answerBody ?? (await this.commands.getJson(current.commandId)) };
+      return {
+        status: 201,
+        body: current.answerBody ?? (await this.commands.getJson(current.commandId)),
+      };
     }
-    if (current?.answerStatus !== null && current?.answerStatus !== undefined && current.answerBody !== null) {
+    if (
+      current?.answerStatus !== null &&
+      current?.answerStatus !== undefined &&
+      current.answerBody !== null
+    ) {
       return { status: current.answerStatus, body: current.answerBody };
     }
     throw new PlatformProblem(
@@ -221,15 +240,21 @@ export class PlatformService {
     if (error instanceof PlatformRefusedError) {
       return new PlatformProblem(
         action === 'cancel' ? 409 : 502,
-        action === 'cancel' ? 'The platform refused to cancel the command (it cancels only PENDING commands)' : 'The platform refused the request',
+        action === 'cancel'
+          ? 'The platform refused to cancel the command (it cancels only PENDING commands)'
+          : 'The platform refused the request',
         { code: error.code, message: error.platformMessage },
       );
     }
     if (error instanceof PlatformUnreachableError) {
-      return new PlatformProblem(502, 'The platform could not be reached or answered something unexpected', {
-        code: 'UNREACHABLE',
-        message: error.reason,
-      });
+      return new PlatformProblem(
+        502,
+        'The platform could not be reached or answered something unexpected',
+        {
+          code: 'UNREACHABLE',
+          message: error.reason,
+        },
+      );
     }
     if (error instanceof PlatformTimeoutError) {
       return new PlatformProblem(
@@ -245,8 +270,14 @@ export class PlatformService {
     if (error instanceof PlatformNotImplementedError) {
       return new PlatformProblem(501, error.message);
     }
-    this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'Unexpected platform error');
-    return new PlatformProblem(502, 'The platform answered something unexpected', { code: 'UNEXPECTED', message: 'unexpected error' });
+    this.logger.error(
+      { err: error instanceof Error ? error.message : String(error) },
+      'Unexpected platform error',
+    );
+    return new PlatformProblem(502, 'The platform answered something unexpected', {
+      code: 'UNEXPECTED',
+      message: 'unexpected error',
+    });
   }
 }
 

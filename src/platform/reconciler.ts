@@ -84,7 +84,10 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
           (error: unknown) => {
             if (!(error instanceof Stopped)) {
               this.metrics.reconciliationFailed(isDatabaseError(error) ? 'database' : 'platform');
-              this.logger.warn({ err: describe(error) }, 'A reconciliation pass failed; the next one runs later');
+              this.logger.warn(
+                { err: describe(error) },
+                'A reconciliation pass failed; the next one runs later',
+              );
             }
           },
         )
@@ -115,7 +118,10 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
         result.failed++;
       }
     }
-    const limit = Math.min(MAX_COMMANDS_PER_PASS, this.config.reconcileRate * this.config.reconcileIntervalSeconds);
+    const limit = Math.min(
+      MAX_COMMANDS_PER_PASS,
+      this.config.reconcileRate * this.config.reconcileIntervalSeconds,
+    );
     const stale = await this.intents.claimStaleCommands(this.config.reconcileAfterSeconds, limit);
     for (const command of stale) {
       try {
@@ -152,7 +158,10 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
       await this.platform.reportFound(command, intent.deviceId, intent);
       const answer = { status: 201, body: await this.platformJson(command.commandId) };
       if (await this.intents.settle(intent.id, 'created', command.commandId, answer)) {
-        this.logger.log({ commandId: command.commandId, deviceId: intent.deviceId }, 'Found a dispatch whose answer was lost');
+        this.logger.log(
+          { commandId: command.commandId, deviceId: intent.deviceId },
+          'Found a dispatch whose answer was lost',
+        );
         return true;
       }
     }
@@ -190,7 +199,10 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
 }
 
 function byCreation(a: PlatformCommand, b: PlatformCommand): number {
-  return (a.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER) - (b.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER);
+  return (
+    (a.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER) -
+    (b.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER)
+  );
 }
 
 function describe(error: unknown): string {

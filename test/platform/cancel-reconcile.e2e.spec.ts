@@ -1,7 +1,13 @@
 import { type PlatformEmulator } from '../../bench/platform-emulator.js';
 import { registrationBody } from '../support/factories.js';
 import { type TestApp } from '../support/test-app.js';
-import { type PlatformKind, dispatchBody, platformEnv, startEmulator, startPlatformApp } from '../support/platform.js';
+import {
+  type PlatformKind,
+  dispatchBody,
+  platformEnv,
+  startEmulator,
+  startPlatformApp,
+} from '../support/platform.js';
 
 interface CommandJson {
   commandId: string;
@@ -38,20 +44,34 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
       const response = await post(`/commands/${commandId}/reconcile`);
       expect(response.statusCode).toBe(200);
       const command = response.json<CommandJson>();
-      expect(command).toMatchObject({ commandId, status: 'SUCCESSFUL', resultDetail: { code: 200 } });
-      expect(command.history.at(-1)).toMatchObject({ source: 'reconcile', status: 'SUCCESSFUL', outcome: 'applied' });
+      expect(command).toMatchObject({
+        commandId,
+        status: 'SUCCESSFUL',
+        resultDetail: { code: 200 },
+      });
+      expect(command.history.at(-1)).toMatchObject({
+        source: 'reconcile',
+        status: 'SUCCESSFUL',
+        outcome: 'applied',
+      });
       expect(command.history.at(-1)?.payload).toMatchObject({ status: 'SUCCESSFUL' });
     });
 
     it('never moves a command back: an older status from the platform is recorded as stale', async () => {
       const { commandId } = await dispatched();
       await emulator.advance(commandId, 'DELIVERED');
-      expect((await post(`/commands/${commandId}/reconcile`)).json<CommandJson>().status).toBe('DELIVERED');
+      expect((await post(`/commands/${commandId}/reconcile`)).json<CommandJson>().status).toBe(
+        'DELIVERED',
+      );
       // The platform answers an older status (a replica behind, say).
       await emulator.advance(commandId, 'SENT');
       const command = (await post(`/commands/${commandId}/reconcile`)).json<CommandJson>();
       expect(command.status).toBe('DELIVERED');
-      expect(command.history.at(-1)).toMatchObject({ source: 'reconcile', status: 'SENT', outcome: 'stale' });
+      expect(command.history.at(-1)).toMatchObject({
+        source: 'reconcile',
+        status: 'SENT',
+        outcome: 'stale',
+      });
     });
 
     it('answers 404 for a command unknown here, and calls no platform', async () => {
@@ -71,7 +91,12 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('answers 502 with platformError when the platform refuses', async () => {
       const { commandId } = await dispatched();
-      emulator.failNext(kind === 'iotda' ? 'show' : 'list', { kind: 'refuse', httpStatus: 500, code: 'E500', message: 'internal error' });
+      emulator.failNext(kind === 'iotda' ? 'show' : 'list', {
+        kind: 'refuse',
+        httpStatus: 500,
+        code: 'E500',
+        message: 'internal error',
+      });
       const response = await post(`/commands/${commandId}/reconcile`);
       expect(response.statusCode).toBe(502);
       expect(response.json().platformError).toEqual({ code: 'E500', message: 'internal error' });
@@ -87,7 +112,9 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('counts what reconciliation learned in /metrics', async () => {
       const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-      expect(metrics).toMatch(/command_reconciled_total\{status="SUCCESSFUL",outcome="applied"\} [1-9]/);
+      expect(metrics).toMatch(
+        /command_reconciled_total\{status="SUCCESSFUL",outcome="applied"\} [1-9]/,
+      );
     });
   });
 
@@ -108,10 +135,17 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
       expect(response.statusCode).toBe(200);
       const command = response.json<CommandJson>();
       expect(command.status).toBe('CANCELED');
-      expect(command.history.at(-1)).toMatchObject({ source: 'dispatch', status: 'CANCELED', outcome: 'applied' });
+      expect(command.history.at(-1)).toMatchObject({
+        source: 'dispatch',
+        status: 'CANCELED',
+        outcome: 'applied',
+      });
       expect(emulator.commands.get(commandId)?.status).toBe('CANCELED');
       const call = emulator.callsOf('cancel').at(-1);
-      expect(call).toMatchObject({ method: 'PUT', path: `/iocm/app/cmd/v1.4.0/deviceCommands/${commandId}` });
+      expect(call).toMatchObject({
+        method: 'PUT',
+        path: `/iocm/app/cmd/v1.4.0/deviceCommands/${commandId}`,
+      });
     });
 
     it('answers 409 with platformError when the platform refuses (the command is no longer PENDING)', async () => {
@@ -120,7 +154,10 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
       const response = await post(`/commands/${commandId}/cancel`);
       expect(response.statusCode).toBe(409);
       expect(response.json().platformError).toMatchObject({ code: '100435' });
-      expect((await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<CommandJson>().status).toBe('PENDING');
+      expect(
+        (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<CommandJson>()
+          .status,
+      ).toBe('PENDING');
     });
 
     it('answers 404 for a command unknown here', async () => {

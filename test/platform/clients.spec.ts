@@ -40,7 +40,12 @@ describe('legacy OceanConnect client', () => {
     if (config?.name !== 'oceanconnect') {
       throw new Error('expected the legacy configuration');
     }
-    return new OceanConnectClient(config, timeoutMs, (_operation, result) => results.push(result), () => clock);
+    return new OceanConnectClient(
+      config,
+      timeoutMs,
+      (_operation, result) => results.push(result),
+      () => clock,
+    );
   };
 
   it('logs in once with a form for concurrent first calls (single flight), then sends app_key and Bearer', async () => {
@@ -76,24 +81,34 @@ describe('legacy OceanConnect client', () => {
   it('gives up after one renewal when the platform keeps rejecting the token', async () => {
     const oc = client();
     await oc.create(request);
-    emulator.failNext('create', { kind: 'refuse', httpStatus: 403, code: '1010005', message: 'Invalid access token' }, 2);
+    emulator.failNext(
+      'create',
+      { kind: 'refuse', httpStatus: 403, code: '1010005', message: 'Invalid access token' },
+      2,
+    );
     await expect(oc.create(request)).rejects.toMatchObject({ code: '1010005' });
     expect(emulator.logins).toBe(2);
   });
 
   it('takes an error code inside a 200 answer as a refusal', async () => {
     emulator.offline.add('device-1');
-    const error: unknown = await client().create(request).catch((caught: unknown) => caught);
+    const error: unknown = await client()
+      .create(request)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(PlatformRefusedError);
     expect(error).toMatchObject({ code: '100428', httpStatus: 200 });
   });
 
   it('refuses to log in with a wrong secret, and the error holds no secret', async () => {
-    const config = loadConfig(platformEnv('oceanconnect', emulator, { OC_SECRET: 'wrong-secret-value' })).platform;
+    const config = loadConfig(
+      platformEnv('oceanconnect', emulator, { OC_SECRET: 'wrong-secret-value' }),
+    ).platform;
     if (config?.name !== 'oceanconnect') {
       throw new Error('expected the legacy configuration');
     }
-    const error: unknown = await new OceanConnectClient(config, 500, () => undefined).create(request).catch((caught: unknown) => caught);
+    const error: unknown = await new OceanConnectClient(config, 500, () => undefined)
+      .create(request)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(PlatformRefusedError);
     expect(JSON.stringify(error) + String(error)).not.toContain('wrong-secret-value');
   });
@@ -108,21 +123,31 @@ describe('legacy OceanConnect client', () => {
   });
 
   it('reports an unreachable platform as such', async () => {
-    const config = loadConfig(platformEnv('oceanconnect', emulator, { OC_BASE_URL: 'http://127.0.0.1:1' })).platform;
+    const config = loadConfig(
+      platformEnv('oceanconnect', emulator, { OC_BASE_URL: 'http://127.0.0.1:1' }),
+    ).platform;
     if (config?.name !== 'oceanconnect') {
       throw new Error('expected the legacy configuration');
     }
-    await expect(new OceanConnectClient(config, 500, () => undefined).create(request)).rejects.toBeInstanceOf(
-      PlatformUnreachableError,
-    );
+    await expect(
+      new OceanConnectClient(config, 500, () => undefined).create(request),
+    ).rejects.toBeInstanceOf(PlatformUnreachableError);
   });
 
   it('finds a command by device and time window', async () => {
     const oc = client();
     const created = await oc.create(request);
     await oc.create({ ...request, deviceId: 'device-2' });
-    const found = await oc.show({ commandId: created.commandId, deviceId: 'device-1', createdAt: new Date() });
-    expect(found).toMatchObject({ commandId: created.commandId, status: 'PENDING', serviceId: 'WaterMeter' });
+    const found = await oc.show({
+      commandId: created.commandId,
+      deviceId: 'device-1',
+      createdAt: new Date(),
+    });
+    expect(found).toMatchObject({
+      commandId: created.commandId,
+      status: 'PENDING',
+      serviceId: 'WaterMeter',
+    });
     const list = emulator.callsOf('list').at(-1);
     expect(list?.path).toBe('/iocm/app/cmd/v1.4.0/deviceCommands');
   });
@@ -137,32 +162,48 @@ describe('IoTDA client', () => {
 
   it.each([
     ['SDK-HMAC-SHA256 without a region', undefined, /^SDK-HMAC-SHA256 Access=/],
-    ['V11-HMAC-SHA256 with IOTDA_REGION', 'cn-north-4', /^V11-HMAC-SHA256 Credential=AKTESTACCESSKEY0001\/\d{8}\/cn-north-4\/iotda, /],
-  ])('signs with %s, accepted by the emulator, and sends Instance-Id', async (_name, region, algorithm) => {
-    emulator = await startEmulator({ region });
+    [
+      'V11-HMAC-SHA256 with IOTDA_REGION',
+      'cn-north-4',
+      /^V11-HMAC-SHA256 Credential=AKTESTACCESSKEY0001\/\d{8}\/cn-north-4\/iotda, /,
+    ],
+  ])(
+    'signs with %s, accepted by the emulator, and sends Instance-Id',
+    async (_name, region, algorithm) => {
+      emulator = await startEmulator({ region });
+      const config = loadConfig(
+        platformEnv('iotda', emulator, {
+          IOTDA_INSTANCE_ID: 'instance-7',
+          ...(region === undefined ? {} : { IOTDA_REGION: region }),
+        }),
+      ).platform;
+      if (config?.name !== 'iotda') {
+        throw new Error('expected the IoTDA configuration');
+      }
+      const iotda = new IotdaClient(config, 500, () => undefined);
+      const created = await iotda.create(request);
+      expect(
+        await iotda.show({ commandId: created.commandId, deviceId: 'device-1' }),
+      ).toMatchObject({ status: 'SENT' });
+      const call = emulator.callsOf('create')[0];
+      expect(call.accessKey).toBe(IOTDA_KEYS.ak);
+      expect(call.headers['instance-id']).toBe('instance-7');
+      expect(call.headers.authorization).toMatch(algorithm);
+      expect(call.path).toBe('/v5/iot/project-1/devices/device-1/async-commands');
+    },
+  );
+
+  it('is refused by the platform when it signs with the wrong secret key', async () => {
+    emulator = await startEmulator();
     const config = loadConfig(
-      platformEnv('iotda', emulator, { IOTDA_INSTANCE_ID: 'instance-7', ...(region === undefined ? {} : { IOTDA_REGION: region }) }),
+      platformEnv('iotda', emulator, { IOTDA_SK: 'not-the-secret' }),
     ).platform;
     if (config?.name !== 'iotda') {
       throw new Error('expected the IoTDA configuration');
     }
-    const iotda = new IotdaClient(config, 500, () => undefined);
-    const created = await iotda.create(request);
-    expect(await iotda.show({ commandId: created.commandId, deviceId: 'device-1' })).toMatchObject({ status: 'SENT' });
-    const call = emulator.callsOf('create')[0];
-    expect(call.accessKey).toBe(IOTDA_KEYS.ak);
-    expect(call.headers['instance-id']).toBe('instance-7');
-    expect(call.headers.authorization).toMatch(algorithm);
-    expect(call.path).toBe('/v5/iot/project-1/devices/device-1/async-commands');
-  });
-
-  it('is refused by the platform when it signs with the wrong secret key', async () => {
-    emulator = await startEmulator();
-    const config = loadConfig(platformEnv('iotda', emulator, { IOTDA_SK: 'not-the-secret' })).platform;
-    if (config?.name !== 'iotda') {
-      throw new Error('expected the IoTDA configuration');
-    }
-    await expect(new IotdaClient(config, 500, () => undefined).create(request)).rejects.toMatchObject({
+    await expect(
+      new IotdaClient(config, 500, () => undefined).create(request),
+    ).rejects.toMatchObject({
       code: 'APIGW.0301',
       httpStatus: 401,
     });
@@ -180,7 +221,9 @@ describe('IoTDA client', () => {
     const done = await iotda.create(request);
     await emulator.advance(done.commandId, 'SUCCESSFUL', { code: 200 });
     const recent = await iotda.recent('device-1', since);
-    expect(recent.map((command) => command.commandId).sort()).toEqual([open.commandId, done.commandId].sort());
+    expect(recent.map((command) => command.commandId).sort()).toEqual(
+      [open.commandId, done.commandId].sort(),
+    );
     expect(emulator.callsOf('list').map((call) => call.path)).toEqual([
       '/v5/iot/project-1/devices/device-1/async-commands',
       '/v5/iot/project-1/devices/device-1/async-commands-history',

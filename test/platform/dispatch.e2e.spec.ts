@@ -27,7 +27,9 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
 
   beforeAll(async () => {
     emulator = await startEmulator();
-    t = await startPlatformApp(platformEnv(kind, emulator, { CALLBACK_TOKEN: 'callback-token-123456' }));
+    t = await startPlatformApp(
+      platformEnv(kind, emulator, { CALLBACK_TOKEN: 'callback-token-123456' }),
+    );
   });
 
   afterAll(async () => {
@@ -37,9 +39,15 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
 
   const dispatch = (body: object, headers: Record<string, string> = {}) =>
     t.app.inject({ method: 'POST', url: '/commands/dispatch', payload: body, headers });
-  const get = (commandId: string) => t.app.inject({ method: 'GET', url: `/commands/${encodeURIComponent(commandId)}` });
+  const get = (commandId: string) =>
+    t.app.inject({ method: 'GET', url: `/commands/${encodeURIComponent(commandId)}` });
   const listDevice = async (deviceId: string) =>
-    (await t.app.inject({ method: 'GET', url: `/commands?deviceId=${encodeURIComponent(deviceId)}` })).json<{ items: CommandJson[] }>().items;
+    (
+      await t.app.inject({
+        method: 'GET',
+        url: `/commands?deviceId=${encodeURIComponent(deviceId)}`,
+      })
+    ).json<{ items: CommandJson[] }>().items;
 
   it('answers 201 with the command as GET shows it, under the platform commandId, first history entry from dispatch', async () => {
     const body = dispatchBody({ timeoutSeconds: 600 });
@@ -57,7 +65,11 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       paras: { value: 5, unit: 's' },
     });
     expect(command.history).toHaveLength(1);
-    expect(command.history[0]).toMatchObject({ source: 'dispatch', outcome: 'applied', status: command.status });
+    expect(command.history[0]).toMatchObject({
+      source: 'dispatch',
+      outcome: 'applied',
+      status: command.status,
+    });
     // timeoutSeconds is the command's deadline too.
     const deadline = new Date(command.deadline).getTime();
     expect(deadline).toBeGreaterThanOrEqual(before + 599_000);
@@ -70,7 +82,9 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     const response = await dispatch(dispatchBody());
     const { commandId } = response.json<CommandJson>();
     const entry = response.json<CommandJson>().history[0];
-    expect(entry.payload).toMatchObject(kind === 'iotda' ? { command_id: commandId } : { commandId });
+    expect(entry.payload).toMatchObject(
+      kind === 'iotda' ? { command_id: commandId } : { commandId },
+    );
   });
 
   if (kind === 'oceanconnect') {
@@ -82,8 +96,15 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     });
   } else {
     it('sends service_id, command_name, paras, send_strategy and a signed request', async () => {
-      const { commandId } = (await dispatch(dispatchBody({ sendStrategy: 'delay' }))).json<CommandJson>();
-      expect(emulator.commands.get(commandId)).toMatchObject({ sendStrategy: 'delay', status: 'PENDING', serviceId: 'WaterMeter', method: 'SET_READ_PERIOD' });
+      const { commandId } = (
+        await dispatch(dispatchBody({ sendStrategy: 'delay' }))
+      ).json<CommandJson>();
+      expect(emulator.commands.get(commandId)).toMatchObject({
+        sendStrategy: 'delay',
+        status: 'PENDING',
+        serviceId: 'WaterMeter',
+        method: 'SET_READ_PERIOD',
+      });
       const call = emulator.callsOf('create').at(-1);
       expect(call?.headers.authorization).toMatch(/^SDK-HMAC-SHA256 Access=/);
       expect(call?.accessKey).toBeDefined();
@@ -125,17 +146,27 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     expect(response.headers['content-type']).toContain('application/problem+json');
     expect(response.json()).toMatchObject({
       status: 502,
-      platformError: { code: kind === 'iotda' ? 'IOTDA.014016' : '100428', message: expect.any(String) },
+      platformError: {
+        code: kind === 'iotda' ? 'IOTDA.014016' : '100428',
+        message: expect.any(String),
+      },
     });
     expect(await listDevice(body.deviceId as string)).toEqual([]);
   });
 
   it('answers 502 when the platform answers 200 with an error code inside', async () => {
-    emulator.failNext('create', { kind: 'error-in-200', code: '100431', message: 'serviceType does not exist' });
+    emulator.failNext('create', {
+      kind: 'error-in-200',
+      code: '100431',
+      message: 'serviceType does not exist',
+    });
     const body = dispatchBody();
     const response = await dispatch(body);
     expect(response.statusCode).toBe(502);
-    expect(response.json().platformError).toEqual({ code: '100431', message: 'serviceType does not exist' });
+    expect(response.json().platformError).toEqual({
+      code: '100431',
+      message: 'serviceType does not exist',
+    });
     expect(await listDevice(body.deviceId as string)).toEqual([]);
   });
 
@@ -147,7 +178,9 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     expect(response.statusCode).toBe(504);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await listDevice(body.deviceId as string)).toEqual([]);
-    const created = [...emulator.commands.values()].filter((command) => command.deviceId === body.deviceId);
+    const created = [...emulator.commands.values()].filter(
+      (command) => command.deviceId === body.deviceId,
+    );
     expect(created).toHaveLength(1);
 
     await t.app.get(Reconciler).pass();
@@ -155,7 +188,11 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     const items = await listDevice(body.deviceId as string);
     expect(items.map((item) => item.commandId)).toEqual([created[0].commandId]);
     const found = (await get(created[0].commandId)).json<CommandJson>();
-    expect(found).toMatchObject({ serviceId: 'WaterMeter', method: 'SET_READ_PERIOD', paras: body.paras });
+    expect(found).toMatchObject({
+      serviceId: 'WaterMeter',
+      method: 'SET_READ_PERIOD',
+      paras: body.paras,
+    });
     expect(found.history.map((entry) => entry.source)).toEqual(['reconcile']);
     // The key now gives the command, still without a second platform call.
     const creates = emulator.callsOf('create').length;
@@ -189,7 +226,12 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     });
 
     it('gives a refusal again for the same key, with no second platform call', async () => {
-      emulator.failNext('create', { kind: 'refuse', httpStatus: 400, code: '100223', message: 'Command counts has reached the upLimit' });
+      emulator.failNext('create', {
+        kind: 'refuse',
+        httpStatus: 400,
+        code: '100223',
+        message: 'Command counts has reached the upLimit',
+      });
       const body = dispatchBody();
       const first = await dispatch(body, { 'idempotency-key': `refused-${kind}` });
       const creates = emulator.callsOf('create').length;
@@ -204,7 +246,10 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       const body = dispatchBody();
       expect((await dispatch(body, { 'idempotency-key': `other-${kind}` })).statusCode).toBe(201);
       const creates = emulator.callsOf('create').length;
-      const response = await dispatch({ ...body, paras: { value: 6 } }, { 'idempotency-key': `other-${kind}` });
+      const response = await dispatch(
+        { ...body, paras: { value: 6 } },
+        { 'idempotency-key': `other-${kind}` },
+      );
       expect(response.statusCode).toBe(422);
       expect(response.headers['content-type']).toContain('application/problem+json');
       expect(emulator.callsOf('create').length).toBe(creates);
@@ -214,7 +259,9 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       const body = dispatchBody();
       const creates = emulator.callsOf('create').length;
       const responses = await Promise.all(
-        Array.from({ length: 5 }, () => dispatch(body, { 'idempotency-key': `concurrent-${kind}` })),
+        Array.from({ length: 5 }, () =>
+          dispatch(body, { 'idempotency-key': `concurrent-${kind}` }),
+        ),
       );
       expect(responses.map((response) => response.statusCode)).toEqual([201, 201, 201, 201, 201]);
       expect(new Set(responses.map((response) => response.json().commandId)).size).toBe(1);
@@ -226,8 +273,16 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
   it('counts platform calls in /metrics by platform, operation and result', async () => {
     await dispatch(dispatchBody());
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(metrics).toMatch(new RegExp(`platform_calls_total\\{platform="${kind}",operation="create",result="ok"\\} [1-9]`));
-    expect(metrics).toMatch(new RegExp(`platform_calls_total\\{platform="${kind}",operation="create",result="timeout"\\} [1-9]`));
+    expect(metrics).toMatch(
+      new RegExp(
+        `platform_calls_total\\{platform="${kind}",operation="create",result="ok"\\} [1-9]`,
+      ),
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `platform_calls_total\\{platform="${kind}",operation="create",result="timeout"\\} [1-9]`,
+      ),
+    );
   });
 });
 

@@ -32,7 +32,11 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
   beforeAll(async () => {
     emulator = await startEmulator();
     t = await startPlatformApp(
-      platformEnv(kind, emulator, { RECONCILE_INTERVAL_SECONDS: '1', RECONCILE_AFTER_SECONDS: '600', RECONCILE_RATE: '50' }),
+      platformEnv(kind, emulator, {
+        RECONCILE_INTERVAL_SECONDS: '1',
+        RECONCILE_AFTER_SECONDS: '600',
+        RECONCILE_RATE: '50',
+      }),
     );
   });
 
@@ -42,7 +46,11 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
   });
 
   const dispatch = async () => {
-    const response = await t.app.inject({ method: 'POST', url: '/commands/dispatch', payload: dispatchBody() });
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/commands/dispatch',
+      payload: dispatchBody(),
+    });
     expect(response.statusCode).toBe(201);
     return response.json<CommandJson>().commandId;
   };
@@ -57,14 +65,20 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
       const current = await command(commandId);
       return current.status === 'DELIVERED' ? current : undefined;
     });
-    expect(found.history.at(-1)).toMatchObject({ source: 'reconcile', status: 'DELIVERED', outcome: 'applied' });
+    expect(found.history.at(-1)).toMatchObject({
+      source: 'reconcile',
+      status: 'DELIVERED',
+      outcome: 'applied',
+    });
   });
 
   it('leaves commands with recent news and finished commands alone', async () => {
     const recent = await dispatch();
     const finished = await dispatch();
     await emulator.advance(finished, 'SUCCESSFUL');
-    expect((await t.app.inject({ method: 'POST', url: `/commands/${finished}/reconcile` })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ method: 'POST', url: `/commands/${finished}/reconcile` })).statusCode,
+    ).toBe(200);
     await age(t, [finished]);
     await emulator.advance(recent, 'DELIVERED');
     const calls = emulator.calls.length;
@@ -78,7 +92,11 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
   it('looks each command up once per RECONCILE_AFTER_SECONDS, not on every pass', async () => {
     const commandId = await dispatch();
     await age(t, [commandId]);
-    await eventually(async () => ((await command(commandId)).history.some((entry) => entry.source === 'reconcile') ? true : undefined));
+    await eventually(async () =>
+      (await command(commandId)).history.some((entry) => entry.source === 'reconcile')
+        ? true
+        : undefined,
+    );
     const reconcile = t.app.get(Reconciler);
     expect((await reconcile.pass()).checked).toBe(0);
   });
@@ -93,7 +111,9 @@ describe('the reconciliation budget across instances', () => {
   const apps: TestApp[] = [];
 
   beforeAll(async () => {
-    emulator = await startEmulator({ credentials: { [IOTDA_KEYS.ak]: IOTDA_KEYS.sk, 'second-instance': IOTDA_KEYS.sk } });
+    emulator = await startEmulator({
+      credentials: { [IOTDA_KEYS.ak]: IOTDA_KEYS.sk, 'second-instance': IOTDA_KEYS.sk },
+    });
     if (onServer) {
       database = await createTestDatabase();
     }
@@ -120,7 +140,11 @@ describe('the reconciliation budget across instances', () => {
     apps.push(await startPlatformApp(env(IOTDA_KEYS.ak), {}, database));
     const commandIds: string[] = [];
     for (let i = 0; i < 60; i++) {
-      const response = await apps[0].app.inject({ method: 'POST', url: '/commands/dispatch', payload: dispatchBody() });
+      const response = await apps[0].app.inject({
+        method: 'POST',
+        url: '/commands/dispatch',
+        payload: dispatchBody(),
+      });
       commandIds.push(response.json<CommandJson>().commandId);
     }
     apps.push(await startPlatformApp(env('second-instance'), {}, database));

@@ -10,7 +10,14 @@ export const IOTDA_KEYS = { ak: 'AKTESTACCESSKEY0001', sk: 'sk-very-secret-signi
 export const OC_APP = { appId: 'test-app-id', secret: 'oc-very-secret-app-secret-0001' };
 export const PROJECT_ID = 'project-1';
 
-export function startEmulator(options: { region?: string; tokenLifetimeSeconds?: number; forwardingUrl?: string; credentials?: Record<string, string> } = {}): Promise<PlatformEmulator> {
+export function startEmulator(
+  options: {
+    region?: string;
+    tokenLifetimeSeconds?: number;
+    forwardingUrl?: string;
+    credentials?: Record<string, string>;
+  } = {},
+): Promise<PlatformEmulator> {
   return PlatformEmulator.start({
     iotda: {
       projectId: PROJECT_ID,
@@ -23,7 +30,11 @@ export function startEmulator(options: { region?: string; tokenLifetimeSeconds?:
 }
 
 /** The environment that points the service at the emulator for this platform. */
-export function platformEnv(kind: PlatformKind, emulator: PlatformEmulator, extra: Record<string, string> = {}): Record<string, string> {
+export function platformEnv(
+  kind: PlatformKind,
+  emulator: PlatformEmulator,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   const base: Record<string, string> =
     kind === 'iotda'
       ? {
@@ -85,7 +96,10 @@ export function dispatchBody(overrides: Record<string, unknown> = {}): Record<st
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
