@@ -120,7 +120,9 @@ export function errorInBody(json: unknown): { code: string; message: string } | 
   if (code === undefined || code === '') {
     return undefined;
   }
-  const message = scalar(record.error_msg ?? record.error_desc ?? record.errorMsg ?? record.message);
+  const message = scalar(
+    record.error_msg ?? record.error_desc ?? record.errorMsg ?? record.message,
+  );
   return { code, message: message ?? '' };
 }
 
