@@ -86,6 +86,8 @@ export class PlatformEmulator {
   logins = 0;
   pushes = { sent: 0, lost: 0, failed: 0 };
   pushLossRate: number;
+  /** Called once a command is created, before the answer leaves (a test cuts the database here). */
+  onCreated: ((command: EmulatedCommand) => void) | undefined;
   private readonly faults: { operation: Operation; fault: Fault }[] = [];
   private readonly hung = new Set<http.ServerResponse>();
   private tokens = new Map<string, number>();
@@ -643,6 +645,7 @@ export class PlatformEmulator {
       sequence: ++this.sequence,
     };
     this.commands.set(command.commandId, command);
+    this.onCreated?.(command);
     return command;
   }
 
