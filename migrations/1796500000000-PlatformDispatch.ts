@@ -49,7 +49,9 @@ export class PlatformDispatch1796500000000 implements MigrationInterface {
         refilled_at timestamptz NOT NULL,
         CONSTRAINT platform_call_budget_pkey PRIMARY KEY (id)
       )`);
-    await queryRunner.query(`INSERT INTO platform_call_budget (id, tokens, refilled_at) VALUES (1, 0, now())`);
+    await queryRunner.query(
+      `INSERT INTO platform_call_budget (id, tokens, refilled_at) VALUES (1, 0, now())`,
+    );
     await queryRunner.query(`
       CREATE TABLE command_reconciliations (
         command_id text COLLATE "C" NOT NULL,
