@@ -2,7 +2,16 @@
 //   [--token T] [--api-key K] [--push-timeout-ms 15000] [--retry-delay-ms 1000]
 //   [--repush-window-ms 600000] [--devices 50] [--seed 1]
 // Exits 1 when any command does not end as the rank rule says, or a push is refused.
+//
+// npm run simulate -- --platform iotda|oceanconnect [--commands 40] [--loss 0.25] [--seed 1]
+//   starts the service itself against the platform emulator: dispatch, pushes (some lost),
+//   reconciliation; exits 1 unless every command ends as the platform has it.
 import { parseArgs } from 'node:util';
+import {
+  formatPlatformSummary,
+  parsePlatformSimulationArgs,
+  runPlatformSimulation,
+} from './platform-simulation.js';
 import {
   DEFAULT_SIMULATION,
   type SimulationOptions,
@@ -57,6 +66,17 @@ export function parseSimulationArgs(args: string[]): SimulationOptions {
 }
 
 async function main(): Promise<void> {
+  const platformOptions = parsePlatformSimulationArgs(process.argv.slice(2));
+  if (platformOptions !== undefined) {
+    console.log(
+      `Dispatching ${platformOptions.commands} commands through the ${platformOptions.platform} emulator, ` +
+        `losing ${Math.round(platformOptions.loss * 100)} % of the pushes`,
+    );
+    const platformSummary = await runPlatformSimulation(platformOptions);
+    console.log(formatPlatformSummary(platformSummary));
+    process.exitCode = platformSummary.problems.length === 0 ? 0 : 1;
+    return;
+  }
   let options: SimulationOptions;
   try {
     options = parseSimulationArgs(process.argv.slice(2));

@@ -8,6 +8,7 @@ import { CommandsModule } from './commands/commands.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
+import { PlatformModule } from './platform/platform.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
 import { RequestValidationPipe } from './http/validation.pipe.js';
 
@@ -33,6 +34,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         IotdaAmqpModule,
+        PlatformModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

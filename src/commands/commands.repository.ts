@@ -150,7 +150,7 @@ upserted AS (
     paras         = COALESCE(c.paras, excluded.paras),
     deadline      = CASE WHEN (SELECT explicit_deadline FROM input) THEN excluded.deadline ELSE c.deadline END
   WHERE (SELECT outcome FROM verdict) <> 'created'
-    AND (excluded.rank > c.rank OR (SELECT source FROM input) = 'registration')
+    AND (excluded.rank > c.rank OR (SELECT source FROM input) IN ('registration','dispatch'))
   RETURNING c.status, c.version
 ),
 recorded AS (

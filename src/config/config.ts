@@ -29,7 +29,40 @@ export interface AppConfig {
   readonly production: boolean;
   /** AMQP 1.0 consumption of IoTDA's forwarded messages: broker URL (with credentials) and source address. */
   readonly iotdaAmqp: { readonly url: string; readonly queue: string } | undefined;
+  /** Unset: no platform, so dispatch, cancel and reconciliation answer 501. */
+  readonly platform: PlatformConfig | undefined;
+  readonly platformTimeoutMs: number;
+  readonly reconcileIntervalSeconds: number;
+  readonly reconcileAfterSeconds: number;
+  /** Platform calls a second that automatic reconciliation makes, across all instances. */
+  readonly reconcileRate: number;
 }
+
+export const PLATFORMS = ['iotda', 'oceanconnect'] as const;
+export type PlatformName = (typeof PLATFORMS)[number];
+
+export type PlatformConfig =
+  | {
+      readonly name: 'iotda';
+      readonly endpoint: string;
+      readonly projectId: string;
+      readonly accessKey: string;
+      readonly secretKey: string;
+      /** Set: the derived V11-HMAC-SHA256 signing; unset: SDK-HMAC-SHA256. */
+      readonly region: string | undefined;
+      readonly instanceId: string | undefined;
+    }
+  | {
+      readonly name: 'oceanconnect';
+      readonly baseUrl: string;
+      readonly appId: string;
+      readonly secret: string;
+      /** The legacy callbackUrl: PUBLIC_URL + /callbacks/command-status (+ ?token=). */
+      readonly callbackUrl: string | undefined;
+      readonly certFile: string | undefined;
+      readonly keyFile: string | undefined;
+      readonly caFile: string | undefined;
+    };
 
 export class ConfigError extends Error {
   constructor(
@@ -78,6 +111,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     production,
     iotdaAmqp: iotdaAmqp(env),
+    platform: platformConfig(env, callbackToken),
+    platformTimeoutMs: integer(env, 'PLATFORM_TIMEOUT_MS', 10000, 100, 60000),
+    reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86400),
+    reconcileAfterSeconds: integer(env, 'RECONCILE_AFTER_SECONDS', 600, 1, 86400),
+    reconcileRate: integer(env, 'RECONCILE_RATE', 10, 1, 1000),
   };
 }
 
@@ -152,6 +190,78 @@ function iotdaAmqp(env: Env): AppConfig['iotdaAmqp'] {
     throw new ConfigError('IOTDA_AMQP_URL', 'must be an amqp:// or amqps:// URL with a host');
   }
   return { url, queue: queue.trim() };
+}
+
+function platformConfig(env: Env, callbackToken: string | undefined): PlatformConfig | undefined {
+  const name =
+    optionalString(env, 'PLATFORM') === undefined
+      ? undefined
+      : oneOf(env, 'PLATFORM', PLATFORMS, 'iotda');
+  switch (name) {
+    case undefined:
+      return undefined;
+    case 'iotda':
+      return {
+        name,
+        endpoint: httpUrl(env, 'IOTDA_ENDPOINT'),
+        projectId: requiredString(env, 'IOTDA_PROJECT_ID', name),
+        accessKey: requiredString(env, 'IOTDA_AK', name),
+        secretKey: requiredString(env, 'IOTDA_SK', name),
+        region: optionalString(env, 'IOTDA_REGION')?.trim(),
+        instanceId: optionalString(env, 'IOTDA_INSTANCE_ID')?.trim(),
+      };
+    case 'oceanconnect': {
+      const publicUrl =
+        optionalString(env, 'PUBLIC_URL') === undefined ? undefined : httpUrl(env, 'PUBLIC_URL');
+      let callbackUrl: string | undefined;
+      if (publicUrl !== undefined) {
+        const url = new URL(`${publicUrl.replace(/\/+$/, '')}/callbacks/command-status`);
+        if (callbackToken !== undefined) {
+          url.searchParams.set('token', callbackToken);
+        }
+        callbackUrl = url.toString();
+      }
+      return {
+        name,
+        baseUrl: httpUrl(env, 'OC_BASE_URL'),
+        appId: requiredString(env, 'OC_APP_ID', name),
+        secret: requiredString(env, 'OC_SECRET', name),
+        callbackUrl,
+        certFile: optionalString(env, 'OC_CERT_FILE'),
+        keyFile: optionalString(env, 'OC_KEY_FILE'),
+        caFile: optionalString(env, 'OC_CA_FILE'),
+      };
+    }
+    default:
+      return assertNever(name);
+  }
+}
+
+function requiredString(env: Env, name: string, platform: PlatformName): string {
+  const value = optionalString(env, name);
+  if (value === undefined) {
+    throw new ConfigError(name, `must be set with PLATFORM=${platform}`);
+  }
+  return value.trim();
+}
+
+/** An http(s) URL without a trailing slash. */
+function httpUrl(env: Env, name: string): string {
+  const raw = optionalString(env, name);
+  let url: URL | undefined;
+  try {
+    url = raw === undefined ? undefined : new URL(raw.trim());
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new ConfigError(name, `must be an http:// or https:// URL`);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function assertNever(value: never): never {
+  throw new Error(`Unexpected value: ${String(value)}`);
 }
 
 function optionalString(env: Env, name: string): string | undefined {

@@ -6,6 +6,12 @@ import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-Comm
 import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
 import { ApiJsonStable1796130000000 } from '../../migrations/1796130000000-ApiJsonStable.js';
 import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
+import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
+import {
+  CommandReconciliationEntity,
+  DispatchIntentEntity,
+  PlatformCallBudgetEntity,
+} from '../platform/platform.entity.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
 export const MIGRATIONS = [
@@ -14,6 +20,7 @@ export const MIGRATIONS = [
   PlatformSources1796120000000,
   ApiJsonStable1796130000000,
   HistoryTransactionIds1796400000000,
+  PlatformDispatch1796500000000,
 ];
 
 export interface DatabaseConnectionOptions {
@@ -106,7 +113,13 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
     type: 'postgres',
     url: options.url,
     // For migration:generate only; the service's SQL is hand-written (commands.repository.ts).
-    entities: [CommandEntity, CommandHistoryEntity],
+    entities: [
+      CommandEntity,
+      CommandHistoryEntity,
+      DispatchIntentEntity,
+      PlatformCallBudgetEntity,
+      CommandReconciliationEntity,
+    ],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -14,6 +14,7 @@ import {
   sqlState,
 } from '../database/database-errors.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
+import { PlatformProblem } from '../platform/platform-problem.js';
 import { UnauthorizedProblem } from './auth.guards.js';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -85,6 +86,9 @@ export function toProblem(exception: unknown, request: { id: string; url: string
       details: problem(503, exception.message, { requestId }),
       headers: { 'retry-after': String(exception.retryAfterSeconds) },
     };
+  }
+  if (exception instanceof PlatformProblem) {
+    return { details: exception.details(requestId), headers: {} };
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();

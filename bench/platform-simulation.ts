@@ -1,0 +1,259 @@
+// The platform demo (npm run simulate -- --platform iotda|oceanconnect): the service, started
+// here on its own database, dispatches commands through the platform emulator; the emulator moves
+// each command through its lifecycle and pushes every change back (legacy: to the callbackUrl the
+// service gave; IoTDA: to the forwarding URL POST /callbacks/iotda), losing some pushes on purpose;
+// reconciliation recovers what was lost. The summary says which source supplied each status.
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { type AddressInfo } from 'node:net';
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig } from '../src/config/config.js';
+import { type EmulatedStatus, PlatformEmulator } from './platform-emulator.js';
+import { random } from './simulator.js';
+
+export interface PlatformSimulationOptions {
+  platform: 'iotda' | 'oceanconnect';
+  commands: number;
+  /** Share of pushes the emulator loses (0 to 1). */
+  loss: number;
+  seed: number;
+  /** How long to wait for reconciliation to recover the lost pushes. */
+  settleTimeoutMs: number;
+}
+
+export const DEFAULT_PLATFORM_SIMULATION: Omit<PlatformSimulationOptions, 'platform'> = {
+  commands: 40,
+  loss: 0.25,
+  seed: 1,
+  settleTimeoutMs: 60_000,
+};
+
+export interface PlatformSimulationSummary {
+  platform: string;
+  commands: number;
+  dispatched: number;
+  pushes: { sent: number; lost: number; failed: number };
+  /** Applied statuses in the service's histories, by the source that supplied them. */
+  appliedBySource: Record<string, number>;
+  /** Commands whose status in the service equals the platform's at the end. */
+  inStep: number;
+  elapsedMs: number;
+  problems: string[];
+}
+
+interface CommandJson {
+  commandId: string;
+  status: string;
+  history: { source: string; outcome: string }[];
+}
+
+const CREDENTIALS = {
+  ak: 'SIMULATOR-AK',
+  sk: 'simulator-secret-key',
+  appId: 'simulator-app',
+  secret: 'simulator-secret',
+};
+
+export async function runPlatformSimulation(
+  options: PlatformSimulationOptions,
+): Promise<PlatformSimulationSummary> {
+  const next = random(options.seed);
+  const port = await freePort();
+  const serviceUrl = `http://127.0.0.1:${port}`;
+  const emulator = await PlatformEmulator.start({
+    iotda: {
+      projectId: 'simulator-project',
+      credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
+      forwardingUrl: `${serviceUrl}/callbacks/iotda`,
+    },
+    oceanconnect: { appId: CREDENTIALS.appId, secret: CREDENTIALS.secret },
+    pushLossRate: options.loss,
+    random: next,
+  });
+  const config = loadConfig({
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    CALLBACK_TOKEN: '',
+    API_KEYS: '',
+    PLATFORM: options.platform,
+    PUBLIC_URL: serviceUrl,
+    IOTDA_ENDPOINT: emulator.url,
+    IOTDA_PROJECT_ID: 'simulator-project',
+    IOTDA_AK: CREDENTIALS.ak,
+    IOTDA_SK: CREDENTIALS.sk,
+    OC_BASE_URL: emulator.url,
+    OC_APP_ID: CREDENTIALS.appId,
+    OC_SECRET: CREDENTIALS.secret,
+    PLATFORM_TIMEOUT_MS: '2000',
+    RECONCILE_INTERVAL_SECONDS: '1',
+    RECONCILE_AFTER_SECONDS: '1',
+    RECONCILE_RATE: '100',
+  });
+  const { createApp, openDatabase } = await import('../src/app.factory.js');
+  const database = await openDatabase(config);
+  let app: NestFastifyApplication | undefined;
+  const summary: PlatformSimulationSummary = {
+    platform: options.platform,
+    commands: options.commands,
+    dispatched: 0,
+    pushes: emulator.pushes,
+    appliedBySource: {},
+    inStep: 0,
+    elapsedMs: 0,
+    problems: [],
+  };
+  const started = performance.now();
+  try {
+    app = await createApp(config, database);
+    await app.listen({ port, host: '127.0.0.1' });
+    const commandIds: string[] = [];
+    for (let i = 0; i < options.commands; i++) {
+      const response = await fetch(`${serviceUrl}/commands/dispatch`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': `simulation-${options.seed}-${i}`,
+        },
+        body: JSON.stringify({
+          deviceId: `sim-device-${Math.floor(next() * 10)}`,
+          serviceId: 'WaterMeter',
+          method: 'SET_READ_PERIOD',
+          paras: { value: i },
+        }),
+      });
+      if (response.status !== 201) {
+        summary.problems.push(`dispatch ${i} answered ${response.status}`);
+        continue;
+      }
+      commandIds.push(((await response.json()) as CommandJson).commandId);
+      summary.dispatched++;
+    }
+    // Each command goes through its lifecycle on the platform; every change is pushed, or lost.
+    for (const commandId of commandIds) {
+      for (const status of lifecycle(options.platform, next)) {
+        await emulator.advance(commandId, status, status === 'SUCCESSFUL' ? { value: 1 } : null);
+      }
+    }
+    const settleBy = Date.now() + options.settleTimeoutMs;
+    let commands: CommandJson[] = [];
+    for (;;) {
+      commands = await Promise.all(
+        commandIds.map(
+          async (commandId) =>
+            (await (await fetch(`${serviceUrl}/commands/${commandId}`)).json()) as CommandJson,
+        ),
+      );
+      summary.inStep = commands.filter(
+        (command) => command.status === emulator.commands.get(command.commandId)?.status,
+      ).length;
+      if (summary.inStep === commandIds.length || Date.now() > settleBy) {
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    for (const command of commands) {
+      for (const entry of command.history) {
+        if (entry.outcome === 'applied') {
+          summary.appliedBySource[entry.source] = (summary.appliedBySource[entry.source] ?? 0) + 1;
+        }
+      }
+      const platformStatus = emulator.commands.get(command.commandId)?.status;
+      if (command.status !== platformStatus) {
+        summary.problems.push(
+          `${command.commandId}: ${command.status} here, ${platformStatus ?? '?'} on the platform`,
+        );
+      }
+    }
+  } finally {
+    summary.elapsedMs = performance.now() - started;
+    await app?.close();
+    await database.embedded?.stop();
+    await emulator.close();
+  }
+  return summary;
+}
+
+/** What the device does with a command after it was created: delivered, then a result. */
+function lifecycle(platform: 'iotda' | 'oceanconnect', next: () => number): EmulatedStatus[] {
+  const statuses: EmulatedStatus[] = platform === 'oceanconnect' ? ['SENT'] : [];
+  statuses.push('DELIVERED');
+  const end = next();
+  statuses.push(end < 0.8 ? 'SUCCESSFUL' : end < 0.9 ? 'FAILED' : 'TIMEOUT');
+  return statuses;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function formatPlatformSummary(summary: PlatformSimulationSummary): string {
+  const sources = Object.entries(summary.appliedBySource)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([source, count]) => `${source} ${count}`)
+    .join(', ');
+  const lines = [
+    `platform        ${summary.platform}`,
+    `commands        ${summary.dispatched} of ${summary.commands} dispatched`,
+    `pushes          ${summary.pushes.sent} delivered, ${summary.pushes.lost} lost on purpose, ${summary.pushes.failed} refused or failed`,
+    `statuses from   ${sources || '-'}`,
+    `in step         ${summary.inStep} of ${summary.dispatched} commands match the platform`,
+    `elapsed         ${(summary.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+  for (const problem of summary.problems.slice(0, 20)) {
+    lines.push(`  ${problem}`);
+  }
+  return lines.join('\n');
+}
+
+/** The options of `--platform` runs; undefined without --platform (the legacy --target run). */
+export function parsePlatformSimulationArgs(args: string[]): PlatformSimulationOptions | undefined {
+  const { values } = parseArgs({
+    args,
+    strict: false,
+    options: {
+      platform: { type: 'string' },
+      commands: { type: 'string' },
+      loss: { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  if (values.platform === undefined) {
+    return undefined;
+  }
+  if (values.platform !== 'iotda' && values.platform !== 'oceanconnect') {
+    throw new Error(`--platform must be iotda or oceanconnect, got ${String(values.platform)}`);
+  }
+  const number = (
+    name: 'commands' | 'loss' | 'seed',
+    fallback: number,
+    valid: (value: number) => boolean,
+  ) => {
+    const raw = values[name];
+    const value = raw === undefined ? fallback : Number(raw);
+    if (typeof raw === 'boolean' || !valid(value)) {
+      throw new Error(`--${name} is out of range, got ${String(raw)}`);
+    }
+    return value;
+  };
+  return {
+    ...DEFAULT_PLATFORM_SIMULATION,
+    platform: values.platform,
+    commands: number(
+      'commands',
+      DEFAULT_PLATFORM_SIMULATION.commands,
+      (v) => Number.isInteger(v) && v >= 1,
+    ),
+    loss: number('loss', DEFAULT_PLATFORM_SIMULATION.loss, (v) => v >= 0 && v <= 1),
+    seed: number('seed', DEFAULT_PLATFORM_SIMULATION.seed, (v) => Number.isInteger(v) && v >= 0),
+  };
+}

@@ -1,0 +1,279 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
+import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+
+/** A dispatch as recorded before the platform is called. */
+export interface DispatchIntent {
+  id: string;
+  idempotencyKey: string | null;
+  requestHash: string;
+  deviceId: string;
+  serviceId: string;
+  method: string;
+  paras: Record<string, unknown>;
+  timeoutSeconds: number | null;
+  state: IntentState;
+  commandId: string | null;
+  /** The first answer, given again for a repeated Idempotency-Key. */
+  answerStatus: number | null;
+  answerBody: string | null;
+  createdAt: Date;
+}
+
+/**
+ * calling: the platform is being asked; created: it answered with a command; refused: it refused;
+ * lost: its answer did not come in time (reconciliation searches the device's commands);
+ * abandoned: reconciliation gave up after IDEMPOTENCY_HOURS.
+ */
+export type IntentState = 'calling' | 'created' | 'refused' | 'lost' | 'abandoned';
+
+export type NewIntent = Pick<
+  DispatchIntent,
+  | 'idempotencyKey'
+  | 'requestHash'
+  | 'deviceId'
+  | 'serviceId'
+  | 'method'
+  | 'paras'
+  | 'timeoutSeconds'
+>;
+
+/** How long an Idempotency-Key is kept, and a lost dispatch searched for. */
+export const IDEMPOTENCY_HOURS = 24;
+
+interface IntentRow {
+  id: string;
+  idempotency_key: string | null;
+  request_hash: string;
+  device_id: string;
+  service_id: string;
+  method: string;
+  paras: Record<string, unknown>;
+  timeout_seconds: number | null;
+  state: IntentState;
+  command_id: string | null;
+  answer_status: number | null;
+  answer_body: string | null;
+  created_at: Date;
+}
+
+const INTENT_COLUMNS = `id::text AS id, idempotency_key, request_hash, device_id, service_id, method,
+  paras, timeout_seconds, state, command_id, answer_status, answer_body, created_at`;
+
+// A token bucket of RECONCILE_RATE tokens refilled at RECONCILE_RATE a second, shared by every
+// instance: one row, taken from atomically, so the instances together never exceed the rate.
+export const TAKE_CALL_TOKEN_SQL = `
+UPDATE platform_call_budget
+SET tokens = LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) - 1,
+    refilled_at = clock_timestamp()
+WHERE id = 1
+  AND LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) >= 1
+RETURNING tokens`;
+
+// Open commands without news for $1 seconds and not looked up for as long, claimed for one
+// lookup: the conditional upsert lets only one instance claim a command per period.
+export const CLAIM_STALE_COMMANDS_SQL = `
+WITH candidates AS (
+  SELECT c.command_id
+  FROM commands c LEFT JOIN command_reconciliations r ON r.command_id = c.command_id
+  WHERE c.rank < 3
+    AND c.updated_at < now() - make_interval(secs => $1)
+    AND (r.checked_at IS NULL OR r.checked_at < now() - make_interval(secs => $1))
+  ORDER BY COALESCE(r.checked_at, c.updated_at)
+  LIMIT $2
+),
+claimed AS (
+  INSERT INTO command_reconciliations AS r (command_id, checked_at)
+  SELECT command_id, now() FROM candidates
+  ON CONFLICT (command_id) DO UPDATE SET checked_at = excluded.checked_at
+    WHERE r.checked_at < now() - make_interval(secs => $1)
+  RETURNING r.command_id
+)
+SELECT c.command_id, c.device_id, c.created_at
+FROM claimed JOIN commands c ON c.command_id = claimed.command_id`;
+
+@Injectable()
+export class DispatchRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  // pg directly, not DataSource.query(): that answers an UPDATE ... RETURNING as [rows, count].
+  private async rows<T extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[] = [],
+  ): Promise<T[]> {
+    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+    return (await pool.query<T>(sql, params)).rows;
+  }
+
+  /**
+   * Records the intent, unless its Idempotency-Key is already taken (kept IDEMPOTENCY_HOURS):
+   * then the intent that holds it.
+   */
+  async record(
+    intent: NewIntent,
+  ): Promise<{ created: true; id: string } | { created: false; existing: DispatchIntent }> {
+    for (;;) {
+      if (intent.idempotencyKey !== null) {
+        await this.rows(
+          `DELETE FROM dispatch_intents WHERE idempotency_key = $1
+             AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
+          [intent.idempotencyKey],
+        );
+      }
+      const inserted: { id: string }[] = await this.rows(
+        `INSERT INTO dispatch_intents (idempotency_key, request_hash, device_id, service_id, method,
+           paras, timeout_seconds, state, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'calling', now(), now())
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id::text AS id`,
+        [
+          intent.idempotencyKey,
+          intent.requestHash,
+          intent.deviceId,
+          intent.serviceId,
+          intent.method,
+          JSON.stringify(intent.paras),
+          intent.timeoutSeconds,
+        ],
+      );
+      if (inserted.length > 0) {
+        return { created: true, id: inserted[0].id };
+      }
+      const existing = await this.findByKey(intent.idempotencyKey ?? '');
+      // Gone meanwhile (expired and deleted by another request): try again.
+      if (existing !== undefined) {
+        return { created: false, existing };
+      }
+    }
+  }
+
+  async find(id: string): Promise<DispatchIntent | undefined> {
+    const rows: IntentRow[] = await this.rows(
+      `SELECT ${INTENT_COLUMNS} FROM dispatch_intents WHERE id = $1`,
+      [id],
+    );
+    return rows.length === 0 ? undefined : toIntent(rows[0]);
+  }
+
+  private async findByKey(key: string): Promise<DispatchIntent | undefined> {
+    const rows: IntentRow[] = await this.rows(
+      `SELECT ${INTENT_COLUMNS} FROM dispatch_intents WHERE idempotency_key = $1`,
+      [key],
+    );
+    return rows.length === 0 ? undefined : toIntent(rows[0]);
+  }
+
+  /** Settles an unresolved intent; false if it was settled meanwhile or the command is claimed. */
+  async settle(
+    id: string,
+    state: Exclude<IntentState, 'calling'>,
+    commandId: string | null,
+    answer: { status: number; body: string } | null,
+  ): Promise<boolean> {
+    try {
+      const rows: unknown[] = await this.rows(
+        `UPDATE dispatch_intents
+         SET state = $2, command_id = COALESCE($3, command_id),
+             answer_status = COALESCE($4, answer_status), answer_body = COALESCE($5, answer_body),
+             updated_at = now()
+         WHERE id = $1 AND state IN ('calling', 'lost')
+         RETURNING id`,
+        [id, state, commandId, answer?.status ?? null, answer?.body ?? null],
+      );
+      return rows.length > 0;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === '23505') {
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Dispatches whose answer was lost, or whose caller stopped waiting more than `stuckSeconds`
+   * ago, oldest first; those older than IDEMPOTENCY_HOURS are abandoned first.
+   */
+  async unresolved(stuckSeconds: number, limit: number): Promise<DispatchIntent[]> {
+    await this.rows(
+      `UPDATE dispatch_intents SET state = 'abandoned', updated_at = now()
+       WHERE state IN ('calling', 'lost')
+         AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
+    );
+    const rows: IntentRow[] = await this.rows(
+      `SELECT ${INTENT_COLUMNS} FROM dispatch_intents
+       WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
+       ORDER BY created_at LIMIT $2`,
+      [stuckSeconds, limit],
+    );
+    return rows.map(toIntent);
+  }
+
+  /** Forgets settled intents whose Idempotency-Key has expired. */
+  async purgeExpired(): Promise<void> {
+    await this.rows(
+      `DELETE FROM dispatch_intents
+       WHERE state IN ('created', 'refused', 'abandoned')
+         AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
+    );
+  }
+
+  /** Takes one platform call from the shared budget; false when it is spent for now. */
+  async takeCallToken(ratePerSecond: number): Promise<boolean> {
+    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [ratePerSecond]);
+    return rows.length > 0;
+  }
+
+  async claimStaleCommands(
+    afterSeconds: number,
+    limit: number,
+  ): Promise<{ commandId: string; deviceId: string; createdAt: Date }[]> {
+    const rows: { command_id: string; device_id: string; created_at: Date }[] = await this.rows(
+      CLAIM_STALE_COMMANDS_SQL,
+      [afterSeconds, limit],
+    );
+    return rows.map((row) => ({
+      commandId: row.command_id,
+      deviceId: row.device_id,
+      createdAt: row.created_at,
+    }));
+  }
+
+  /** Which of these platform commands other intents already hold. */
+  async claimedCommandIds(commandIds: string[]): Promise<Set<string>> {
+    const rows: { command_id: string }[] = await this.rows(
+      `SELECT command_id FROM dispatch_intents WHERE command_id = ANY($1::text[])`,
+      [commandIds],
+    );
+    return new Set(rows.map((row) => row.command_id));
+  }
+
+  async findCommand(commandId: string): Promise<{ deviceId: string; createdAt: Date } | undefined> {
+    const rows: { device_id: string; created_at: Date }[] = await this.rows(
+      `SELECT device_id, created_at FROM commands WHERE command_id = $1`,
+      [commandId],
+    );
+    return rows.length === 0
+      ? undefined
+      : { deviceId: rows[0].device_id, createdAt: rows[0].created_at };
+  }
+}
+
+function toIntent(row: IntentRow): DispatchIntent {
+  return {
+    id: row.id,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    deviceId: row.device_id,
+    serviceId: row.service_id,
+    method: row.method,
+    paras: row.paras,
+    timeoutSeconds: row.timeout_seconds,
+    state: row.state,
+    commandId: row.command_id,
+    answerStatus: row.answer_status,
+    answerBody: row.answer_body,
+    createdAt: row.created_at,
+  };
+}

@@ -1,0 +1,227 @@
+import { isCommandStatus } from '../commands/command-status.js';
+import { type PlatformConfig } from '../config/config.js';
+import { signRequest } from './iotda-signer.js';
+import {
+  type CallGate,
+  type DispatchRequest,
+  type PlatformClient,
+  type PlatformCommand,
+  PlatformNotImplementedError,
+  type PlatformOperation,
+  PlatformUnreachableError,
+} from './platform-client.js';
+import {
+  type CallObserver,
+  compactTime,
+  parsePlatformTime,
+  platformRequest,
+  refusalOf,
+  resultOf,
+  type PlatformResponse,
+} from './platform-http.js';
+
+type IotdaConfig = Extract<PlatformConfig, { name: 'iotda' }>;
+
+// ListAsyncCommands and ListAsyncHistoryCommands give at most 50 records a page; a device holds at
+// most 20 cached commands, so a few pages cover any window reconciliation looks at.
+const PAGE_LIMIT = 50;
+const MAX_PAGES = 4;
+
+/** Huawei Cloud IoTDA API v5, each request signed with the access key pair. */
+export class IotdaClient implements PlatformClient {
+  readonly name = 'iotda' as const;
+
+  constructor(
+    private readonly config: IotdaConfig,
+    private readonly timeoutMs: number,
+    private readonly observe: CallObserver,
+  ) {}
+
+  async create(request: DispatchRequest): Promise<PlatformCommand> {
+    const body: Record<string, unknown> = {
+      service_id: request.serviceId,
+      command_name: request.method,
+      paras: request.paras,
+      send_strategy: request.sendStrategy,
+    };
+    if (request.timeoutSeconds !== undefined) {
+      body.expire_time = request.timeoutSeconds;
+    }
+    const response = await this.call(
+      'create',
+      'POST',
+      this.commandsPath(request.deviceId),
+      {},
+      body,
+    );
+    return toCommand(response.json, request.deviceId);
+  }
+
+  async show(
+    command: { commandId: string; deviceId: string },
+    gate?: CallGate,
+  ): Promise<PlatformCommand | undefined> {
+    const path = `${this.commandsPath(command.deviceId)}/${encodeURIComponent(command.commandId)}`;
+    await gate?.();
+    const response = await this.call('show', 'GET', path, {}, undefined, true);
+    return response === undefined ? undefined : toCommand(response.json, command.deviceId);
+  }
+
+  async recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]> {
+    const found: PlatformCommand[] = [];
+    // The queue (PENDING, SENT, DELIVERED) is small and its records may have no delivery time,
+    // which start_time filters on; the history is filtered by the platform.
+    for (const [path, query] of [
+      [this.commandsPath(deviceId), {}],
+      [
+        `/v5/iot/${enc(this.config.projectId)}/devices/${enc(deviceId)}/async-commands-history`,
+        { start_time: compactTime(since) },
+      ],
+    ] as const) {
+      let marker: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        await gate?.();
+        const response = await this.call('list', 'GET', path, {
+          ...query,
+          limit: String(PAGE_LIMIT),
+          ...(marker === undefined ? {} : { marker }),
+        });
+        const { commands, next } = toPage(response.json, deviceId);
+        found.push(
+          ...commands.filter(
+            (command) => command.createdAt === undefined || command.createdAt >= since,
+          ),
+        );
+        if (next === undefined || commands.length < PAGE_LIMIT) {
+          break;
+        }
+        marker = next;
+      }
+    }
+    return found;
+  }
+
+  cancel(): Promise<PlatformCommand> {
+    return Promise.reject(
+      new PlatformNotImplementedError('IoTDA has no cancel for asynchronous commands'),
+    );
+  }
+
+  private commandsPath(deviceId: string): string {
+    return `/v5/iot/${enc(this.config.projectId)}/devices/${enc(deviceId)}/async-commands`;
+  }
+
+  private async call(
+    operation: PlatformOperation,
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    body?: unknown,
+    notFoundIsUndefined?: false,
+  ): Promise<PlatformResponse>;
+  private async call(
+    operation: PlatformOperation,
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    body: unknown,
+    notFoundIsUndefined: true,
+  ): Promise<PlatformResponse | undefined>;
+  private async call(
+    operation: PlatformOperation,
+    method: 'GET' | 'POST',
+    path: string,
+    query: Record<string, string>,
+    body?: unknown,
+    notFoundIsUndefined = false,
+  ): Promise<PlatformResponse | undefined> {
+    const url = new URL(`${this.config.endpoint}${path}`);
+    for (const [key, value] of Object.entries(query)) {
+      url.searchParams.set(key, value);
+    }
+    const text = body === undefined ? '' : JSON.stringify(body);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (this.config.instanceId !== undefined) {
+      headers['Instance-Id'] = this.config.instanceId;
+    }
+    const signed = signRequest(
+      {
+        accessKey: this.config.accessKey,
+        secretKey: this.config.secretKey,
+        region: this.config.region,
+        service: 'iotda',
+      },
+      { method, url, headers, body: text },
+    );
+    try {
+      const response = await platformRequest(
+        { operation, method, url, headers: signed, body: body === undefined ? undefined : text },
+        this.timeoutMs,
+        undefined,
+      );
+      if (notFoundIsUndefined && response.status === 404) {
+        this.observe(operation, 'not_found');
+        return undefined;
+      }
+      const refusal = refusalOf(response);
+      if (refusal !== undefined) {
+        throw refusal;
+      }
+      this.observe(operation, 'ok');
+      return response;
+    } catch (error) {
+      this.observe(operation, resultOf(error));
+      throw error;
+    }
+  }
+}
+
+function enc(value: string): string {
+  return encodeURIComponent(value);
+}
+
+function toPage(
+  json: unknown,
+  deviceId: string,
+): { commands: PlatformCommand[]; next: string | undefined } {
+  if (
+    typeof json !== 'object' ||
+    json === null ||
+    !Array.isArray((json as { commands?: unknown }).commands)
+  ) {
+    throw new PlatformUnreachableError('the platform answered a list without commands');
+  }
+  const { commands, page } = json as { commands: unknown[]; page?: { marker?: unknown } };
+  return {
+    commands: commands.map((record) => toCommand(record, deviceId)),
+    next: typeof page?.marker === 'string' && page.marker !== '' ? page.marker : undefined,
+  };
+}
+
+/** An IoTDA AsyncDeviceCommand record (create, show and list share it). */
+export function toCommand(record: unknown, deviceId: string): PlatformCommand {
+  if (typeof record !== 'object' || record === null) {
+    throw new PlatformUnreachableError('the platform answered no command record');
+  }
+  const fields = record as Record<string, unknown>;
+  if (
+    typeof fields.command_id !== 'string' ||
+    !isCommandStatus(fields.status) ||
+    fields.status === 'CANCELED'
+  ) {
+    throw new PlatformUnreachableError(
+      'the platform answered a command record without command_id or a known status',
+    );
+  }
+  return {
+    commandId: fields.command_id,
+    deviceId: typeof fields.device_id === 'string' ? fields.device_id : deviceId,
+    status: fields.status,
+    resultDetail: fields.result ?? null,
+    serviceId: typeof fields.service_id === 'string' ? fields.service_id : null,
+    method: typeof fields.command_name === 'string' ? fields.command_name : null,
+    paras: fields.paras ?? null,
+    createdAt: parsePlatformTime(fields.created_time),
+    record,
+  };
+}

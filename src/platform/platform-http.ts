@@ -1,0 +1,179 @@
+import { Logger } from '@nestjs/common';
+import http from 'node:http';
+import https from 'node:https';
+import {
+  type CallResult,
+  type PlatformOperation,
+  PlatformRefusedError,
+  PlatformTimeoutError,
+  PlatformUnreachableError,
+} from './platform-client.js';
+
+export interface PlatformRequest {
+  operation: PlatformOperation;
+  method: 'GET' | 'POST' | 'PUT';
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+export interface PlatformResponse {
+  status: number;
+  /** The body parsed as JSON; undefined when empty or not JSON. */
+  json: unknown;
+}
+
+const logger = new Logger('Platform');
+
+/** Told of every call's end: the metrics listen here. */
+export type CallObserver = (operation: PlatformOperation, result: CallResult) => void;
+
+// Answers larger than this are not a command record or a page of them.
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One HTTP exchange with the platform, bounded as a whole (connect, send, headers and body) by
+ * `timeoutMs`. Request headers and bodies carry credentials, so neither appears in errors.
+ */
+export function platformRequest(
+  request: PlatformRequest,
+  timeoutMs: number,
+  agent: http.Agent | undefined,
+): Promise<PlatformResponse> {
+  return new Promise((resolve, reject) => {
+    const transport = request.url.protocol === 'https:' ? https : http;
+    const body = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
+    const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+    if (body !== undefined) {
+      headers['content-length'] = String(body.length);
+    }
+    let settled = false;
+    const startedAt = performance.now();
+    const finish = (outcome: () => void, status?: number) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        // The path only: headers and bodies carry credentials, the query the legacy device id.
+        logger.debug(
+          {
+            operation: request.operation,
+            method: request.method,
+            path: request.url.pathname,
+            status: status ?? null,
+            ms: Math.round(performance.now() - startedAt),
+          },
+          'Platform call',
+        );
+        outcome();
+      }
+    };
+    const outgoing = transport.request(
+      request.url,
+      { method: request.method, headers, agent },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        incoming.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            outgoing.destroy();
+            finish(() => reject(new PlatformUnreachableError('the answer is too large')));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        incoming.on('error', (error: NodeJS.ErrnoException) =>
+          finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
+        );
+        incoming.on('end', () =>
+          finish(() => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = text.length === 0 ? undefined : JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: incoming.statusCode ?? 0, json });
+          }, incoming.statusCode),
+        );
+      },
+    );
+    const timer = setTimeout(() => {
+      finish(() => reject(new PlatformTimeoutError(timeoutMs)));
+      outgoing.destroy();
+    }, timeoutMs);
+    outgoing.on('error', (error: NodeJS.ErrnoException) =>
+      finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
+    );
+    outgoing.end(body);
+  });
+}
+
+/** The error code and message of a platform answer, whatever the HTTP status; undefined if none. */
+export function errorInBody(json: unknown): { code: string; message: string } | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return undefined;
+  }
+  const record = json as Record<string, unknown>;
+  const code = scalar(record.error_code ?? record.errorCode);
+  if (code === undefined || code === '') {
+    return undefined;
+  }
+  const message = scalar(
+    record.error_msg ?? record.error_desc ?? record.errorMsg ?? record.message,
+  );
+  return { code, message: message ?? '' };
+}
+
+function scalar(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+/** An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError. */
+export function refusalOf(response: PlatformResponse): PlatformRefusedError | undefined {
+  const inBody = errorInBody(response.json);
+  if (inBody !== undefined) {
+    return new PlatformRefusedError(inBody.code, inBody.message, response.status);
+  }
+  if (response.status < 200 || response.status > 299) {
+    return new PlatformRefusedError(
+      `HTTP_${response.status}`,
+      'the platform answered an error',
+      response.status,
+    );
+  }
+  return undefined;
+}
+
+export function resultOf(error: unknown): CallResult {
+  if (error instanceof PlatformTimeoutError) {
+    return 'timeout';
+  }
+  if (error instanceof PlatformRefusedError) {
+    return error.httpStatus === 404 ? 'not_found' : 'refused';
+  }
+  return 'unreachable';
+}
+
+/** The compact platform time `yyyyMMdd'T'HHmmss'Z'`, or ISO 8601; undefined if neither. */
+export function parsePlatformTime(value: unknown): Date | undefined {
+  if (typeof value !== 'string') {
+    return undefined;
+  }
+  const compact = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
+  const date = compact
+    ? new Date(
+        `${compact[1]}-${compact[2]}-${compact[3]}T${compact[4]}:${compact[5]}:${compact[6]}Z`,
+      )
+    : new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** `yyyyMMdd'T'HHmmss'Z'`. */
+export function compactTime(at: Date): string {
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}

@@ -1,0 +1,210 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { isDatabaseError } from '../database/database-errors.js';
+import { type DispatchIntent, DispatchRepository } from './dispatch.repository.js';
+import { type PlatformClient, type PlatformCommand } from './platform-client.js';
+import { PlatformMetrics } from './platform-metrics.js';
+import { PLATFORM_CLIENT } from './platform-problem.js';
+import { PlatformService, canonicalJson } from './platform.service.js';
+
+/** What one pass did. */
+export interface ReconcilePass {
+  /** Open commands looked up on the platform. */
+  checked: number;
+  /** Lost dispatches found on the platform (and now tracked). */
+  found: number;
+  /** Lookups that failed (the platform refused or did not answer). */
+  failed: number;
+}
+
+// A platform clock may run behind this service's: a lost dispatch's command is searched from a
+// little before its intent was recorded.
+const CLOCK_SLACK_MS = 60_000;
+// Unresolved dispatches searched per pass; the rest wait for the next pass.
+const MAX_INTENTS_PER_PASS = 100;
+// Open commands looked up per pass, at most (the budget usually bounds it first).
+const MAX_COMMANDS_PER_PASS = 1000;
+// After PLATFORM_TIMEOUT_MS plus this, a dispatch still waiting for the platform is taken as lost
+// (its instance stopped, or its database write failed after the platform answered).
+const STUCK_AFTER_MS = 5000;
+
+class Stopped extends Error {}
+
+/**
+ * Every RECONCILE_INTERVAL_SECONDS: searches the platform for dispatches whose answer was lost,
+ * then looks up open commands without news for RECONCILE_AFTER_SECONDS; what it reads goes
+ * through the rule with source reconcile. Every platform call takes a token from a budget shared
+ * by all instances (RECONCILE_RATE a second), and each command is claimed by one instance per
+ * period, so more instances do not mean more calls.
+ */
+@Injectable()
+export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(Reconciler.name);
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PLATFORM_CLIENT) private readonly client: PlatformClient | null,
+    private readonly intents: DispatchRepository,
+    private readonly platform: PlatformService,
+    private readonly metrics: PlatformMetrics,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.client !== null) {
+      this.schedule();
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) {
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            if (!(error instanceof Stopped)) {
+              this.metrics.reconciliationFailed(isDatabaseError(error) ? 'database' : 'platform');
+              this.logger.warn(
+                { err: describe(error) },
+                'A reconciliation pass failed; the next one runs later',
+              );
+            }
+          },
+        )
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.config.reconcileIntervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  /** One pass: lost dispatches first, then stale open commands. */
+  async pass(): Promise<ReconcilePass> {
+    const client = this.client;
+    const result: ReconcilePass = { checked: 0, found: 0, failed: 0 };
+    if (client === null) {
+      return result;
+    }
+    await this.intents.purgeExpired();
+    const stuckSeconds = Math.ceil((this.config.platformTimeoutMs + STUCK_AFTER_MS) / 1000);
+    for (const intent of await this.intents.unresolved(stuckSeconds, MAX_INTENTS_PER_PASS)) {
+      try {
+        if (await this.findLostDispatch(client, intent)) {
+          result.found++;
+        }
+      } catch (error) {
+        this.rethrowUnlessPlatform(error);
+        result.failed++;
+      }
+    }
+    const limit = Math.min(
+      MAX_COMMANDS_PER_PASS,
+      this.config.reconcileRate * this.config.reconcileIntervalSeconds,
+    );
+    const stale = await this.intents.claimStaleCommands(this.config.reconcileAfterSeconds, limit);
+    for (const command of stale) {
+      try {
+        const found = await client.show(command, this.gate);
+        result.checked++;
+        if (found !== undefined) {
+          await this.platform.reportFound(found, command.deviceId);
+        }
+      } catch (error) {
+        this.rethrowUnlessPlatform(error);
+        result.failed++;
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Lists the device's commands since the intent and takes the earliest one with the same
+   * serviceId, method and paras that no other dispatch holds.
+   */
+  private async findLostDispatch(client: PlatformClient, intent: DispatchIntent): Promise<boolean> {
+    const since = new Date(intent.createdAt.getTime() - CLOCK_SLACK_MS);
+    const paras = canonicalJson(intent.paras);
+    const matches = (await client.recent(intent.deviceId, since, this.gate))
+      .filter(
+        (command) =>
+          command.serviceId === intent.serviceId &&
+          command.method === intent.method &&
+          canonicalJson(command.paras) === paras,
+      )
+      .sort(byCreation);
+    const held = await this.intents.claimedCommandIds(matches.map((command) => command.commandId));
+    for (const command of matches.filter((candidate) => !held.has(candidate.commandId))) {
+      await this.platform.reportFound(command, intent.deviceId, intent);
+      const answer = { status: 201, body: await this.platformJson(command.commandId) };
+      if (await this.intents.settle(intent.id, 'created', command.commandId, answer)) {
+        this.logger.log(
+          { commandId: command.commandId, deviceId: intent.deviceId },
+          'Found a dispatch whose answer was lost',
+        );
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private platformJson(commandId: string): Promise<string> {
+    return this.platform.commandJson(commandId);
+  }
+
+  /** Waits for a token of the shared budget; ends when the service stops. */
+  private readonly gate = async (): Promise<void> => {
+    const waitMs = Math.max(5, Math.ceil(1000 / this.config.reconcileRate));
+    for (;;) {
+      if (this.stopped) {
+        throw new Stopped();
+      }
+      if (await this.intents.takeCallToken(this.config.reconcileRate)) {
+        return;
+      }
+      try {
+        await sleep(waitMs, undefined, { signal: this.stopping.signal });
+      } catch {
+        throw new Stopped();
+      }
+    }
+  };
+
+  private rethrowUnlessPlatform(error: unknown): void {
+    if (error instanceof Stopped || isDatabaseError(error)) {
+      throw error;
+    }
+    this.metrics.reconciliationFailed('platform');
+  }
+}
+
+function byCreation(a: PlatformCommand, b: PlatformCommand): number {
+  return (
+    (a.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER) -
+    (b.createdAt?.getTime() ?? Number.MAX_SAFE_INTEGER)
+  );
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,47 @@
+import {
+  parsePlatformSimulationArgs,
+  runPlatformSimulation,
+} from '../../bench/platform-simulation.js';
+
+describe('the platform demo (npm run simulate -- --platform)', () => {
+  it('recovers lost legacy pushes by reconciliation, and every command ends as the platform has it', async () => {
+    const summary = await runPlatformSimulation({
+      platform: 'oceanconnect',
+      commands: 12,
+      loss: 0.3,
+      seed: 7,
+      settleTimeoutMs: 20_000,
+    });
+    expect(summary.problems).toEqual([]);
+    expect(summary.dispatched).toBe(12);
+    expect(summary.inStep).toBe(12);
+    expect(summary.pushes.lost).toBeGreaterThan(0);
+    expect(summary.appliedBySource).toMatchObject({
+      dispatch: 12,
+      callback: expect.any(Number) as number,
+      reconcile: expect.any(Number) as number,
+    });
+  }, 60_000);
+
+  it.each([
+    [['--platform', 'iotda'], { platform: 'iotda', commands: 40, loss: 0.25, seed: 1 }],
+    [
+      ['--platform', 'oceanconnect', '--commands', '5', '--loss', '0'],
+      { platform: 'oceanconnect', commands: 5, loss: 0 },
+    ],
+  ])('reads %j', (args, expected) => {
+    expect(parsePlatformSimulationArgs(args)).toMatchObject(expected);
+  });
+
+  it.each([
+    [['--platform', 'aws']],
+    [['--platform', 'iotda', '--loss', '2']],
+    [['--platform', 'iotda', '--commands', '0']],
+  ])('refuses %j', (args) => {
+    expect(() => parsePlatformSimulationArgs(args)).toThrow();
+  });
+
+  it('leaves the legacy simulation to --target when --platform is absent', () => {
+    expect(parsePlatformSimulationArgs(['--target', 'http://localhost:3000'])).toBeUndefined();
+  });
+});
