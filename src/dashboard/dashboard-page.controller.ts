@@ -37,7 +37,7 @@ function assetDirectory(): string | undefined {
     join(import.meta.dirname, 'page'),
     resolve(import.meta.dirname, '../../dist/src/dashboard/page'),
   ];
-  return candidates.find((dir) => existsSync(join(dir, 'index.html')));
+  return candidates.find((dir) => existsSync(join(dir, 'app.js')));
 }
 
 /** Reads the page's files once: a handful of small files, served from memory. */

@@ -28,7 +28,8 @@ export class IgnoredReports implements OnModuleInit, OnModuleDestroy {
   constructor(private readonly metrics: CommandMetrics) {}
 
   onModuleInit(): void {
-    this.readings.set(minuteOf(this.countedSince.getTime()), 0);
+    // The counter starts at zero with the instance: that is the reading before its first minute.
+    this.readings.set(minuteOf(this.countedSince.getTime()) - MINUTE_MS, 0);
     this.timer = setInterval(() => void this.sample(), SAMPLE_INTERVAL_MS);
     this.timer.unref();
   }
