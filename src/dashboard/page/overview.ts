@@ -66,7 +66,11 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
     h(
       'table',
       { id: 'status-counts' },
-      h('caption', {}, 'Commands by status'),
+      h(
+        'caption',
+        {},
+        `Commands by status: all, and created in the window (${windowLabel.toLowerCase()})`,
+      ),
       h(
         'thead',
         {},
@@ -75,11 +79,7 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
           {},
           h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', class: 'num' }, 'All'),
-          h(
-            'th',
-            { scope: 'col', class: 'num' },
-            `Created in the window (${windowLabel.toLowerCase()})`,
-          ),
+          h('th', { scope: 'col', class: 'num' }, 'In the window'),
         ),
       ),
       h(
