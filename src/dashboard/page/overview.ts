@@ -55,6 +55,13 @@ export function overviewView(context: ViewContext, query: URLSearchParams): View
   return { element, onChange: reloadSoon, reload: () => void load() };
 }
 
+/** A count that opens the list behind it; the label says what is counted. */
+function countLink(route: string, count: number, what: string): HTMLAnchorElement {
+  const anchor = link(route, count);
+  anchor.setAttribute('aria-label', `${count} commands ${what}: list them`);
+  return anchor;
+}
+
 function render(overview: Overview, windowMinutes: number): HTMLElement[] {
   const windowLabel = WINDOWS.find((w) => w.minutes === windowMinutes)?.label ?? '';
   const sum = (counts: Record<string, number>) =>
@@ -90,11 +97,19 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
             'tr',
             { 'data-status': status },
             h('th', { scope: 'row' }, statusBadge(status)),
-            h('td', { class: 'num' }, link(listRoute({ status }), overview.statusCounts[status])),
             h(
               'td',
               { class: 'num' },
-              link(listRoute({ status, since }), overview.window.statusCounts[status]),
+              countLink(listRoute({ status }), overview.statusCounts[status], `${status}, all`),
+            ),
+            h(
+              'td',
+              { class: 'num' },
+              countLink(
+                listRoute({ status, since }),
+                overview.window.statusCounts[status],
+                `${status}, created in the window`,
+              ),
             ),
           ),
         ),
