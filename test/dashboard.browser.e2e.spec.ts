@@ -29,6 +29,10 @@ const ARGS = [
   '--disable-sync',
 ];
 const KEY = 'browser-test-key-0123456789';
+// Scripts run in the page are strings: this file is type-checked without the DOM's types.
+const KEY_IN_SESSION = {
+  content: `sessionStorage.setItem('command-tracker.api-key', ${JSON.stringify(KEY)})`,
+};
 const DOCS = resolve(import.meta.dirname, '../docs');
 const WAIT = { timeout: 10_000 };
 const haveChromium = existsSync(CHROMIUM);
@@ -134,9 +138,7 @@ describeInBrowser('operations page in a browser', () => {
 
   /** Opens the page with the key already entered in this tab's session. */
   const open = async (hash = '') => {
-    await context.addInitScript((key) => {
-      sessionStorage.setItem('command-tracker.api-key', key);
-    }, KEY);
+    await context.addInitScript(KEY_IN_SESSION);
     await page.goto(`${base}/dashboard${hash}`);
     await page.locator('#live[data-state="live"]').waitFor(WAIT);
   };
@@ -157,8 +159,10 @@ describeInBrowser('operations page in a browser', () => {
     await page.getByRole('button', { name: 'Use this key' }).click();
     await page.locator('#status-counts').waitFor(WAIT);
     await page.locator('#live[data-state="live"]').waitFor(WAIT);
-    expect(await page.evaluate(() => sessionStorage.getItem('command-tracker.api-key'))).toBe(KEY);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(
+      await page.evaluate<string | null>("sessionStorage.getItem('command-tracker.api-key')"),
+    ).toBe(KEY);
+    expect(await page.evaluate<number>('localStorage.length')).toBe(0);
 
     // A reload keeps it: no second prompt.
     await page.reload();
@@ -174,7 +178,7 @@ describeInBrowser('operations page in a browser', () => {
 
     await page.getByRole('button', { name: 'Forget key' }).click();
     await page.getByRole('heading', { name: 'An API key is needed' }).waitFor(WAIT);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
   });
 
   it('shows counts by status, the chart of the last hour and the oldest open commands', async () => {
@@ -218,8 +222,8 @@ describeInBrowser('operations page in a browser', () => {
     page = await context.newPage();
     await open();
     await page.locator('#status-counts').waitFor(WAIT);
-    const overflow = await page.evaluate(
-      () => document.documentElement.scrollWidth - window.innerWidth,
+    const overflow = await page.evaluate<number>(
+      'document.documentElement.scrollWidth - window.innerWidth',
     );
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot('phone');
@@ -378,7 +382,7 @@ describeInBrowser('operations page in a browser', () => {
       const real = await fetch(`${base}/commands/${id}`, {
         headers: { authorization: `Bearer ${KEY}` },
       });
-      const { history } = await real.json();
+      const { history } = (await real.json()) as { history: unknown[] };
       // Two pages of the real history, one entry each then the rest.
       const first = url.searchParams.get('cursor') === null;
       await route.fulfill({
@@ -451,9 +455,7 @@ describeInBrowser('operations page in a browser', () => {
         await route.continue();
       }
     });
-    await context.addInitScript((key) => {
-      sessionStorage.setItem('command-tracker.api-key', key);
-    }, KEY);
+    await context.addInitScript(KEY_IN_SESSION);
     const id = commands[0]; // SENT
     await page.goto(`${base}/dashboard#/command/${encodeURIComponent(id)}`);
     await page.locator('.summary').waitFor(WAIT);
