@@ -206,10 +206,17 @@ describeInBrowser('operations page in a browser', () => {
     await waitForText(oldest.first(), new RegExp(commands[0]));
     await screenshot('overview');
 
-    // A shorter window counts fewer commands; the counts link to the list.
-    await page.getByLabel('Window').selectOption({ label: 'Last 15 minutes' });
+    // A shorter window counts fewer commands.
+    await page.getByLabel('Window', { exact: true }).selectOption({ label: 'Last 15 minutes' });
     await page.waitForURL(/window=15/);
     await waitForText(counts.locator('tfoot td').nth(1), /^3$/);
+
+    // A count opens the list behind it.
+    await page.getByRole('link', { name: /^\d+ commands TIMEOUT, all/ }).click();
+    await page.waitForURL(/#\/commands\?status=TIMEOUT$/);
+    const rows = page.locator('#command-list tbody tr');
+    await rows.first().waitFor(WAIT);
+    expect(await rows.locator('.status-cell').allTextContents()).toEqual(Array(5).fill('TIMEOUT'));
   });
 
   it('reads on a phone without sideways scrolling of the page', async () => {
