@@ -5,6 +5,7 @@ import { type AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { CommandsModule } from './commands/commands.module.js';
+import { DashboardModule } from './dashboard/dashboard.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         MetricsModule,
         IotdaAmqpModule,
         PlatformModule,
+        DashboardModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },

@@ -153,7 +153,9 @@ describe('Dockerfile', () => {
     const runs = all(buildStage, 'RUN').join('\n');
     expect(runs).toMatch(/npm ci\b/);
     expect(runs).toContain('npm run build');
-    expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json && npm run build:dashboard');
+    // The operations page builds from src/, which the build stage copies whole.
+    expect(packageJson.scripts['build:dashboard']).toContain('src/dashboard/page/tsconfig.json');
   });
 
   it('runs with production dependencies only, as the unprivileged node user', () => {

@@ -1,0 +1,69 @@
+import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPropertyOptional,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ProblemResponse } from '../commands/dto/command.response.js';
+import { ApiKeyGuard } from '../http/auth.guards.js';
+import { type FieldProblem } from '../http/json-checks.js';
+import { INSTANT_MESSAGE, parseInstant } from '../http/validators.js';
+import { DashboardOverview, type Overview } from './dashboard-overview.js';
+import { type DashboardSettings } from './dashboard-settings.js';
+
+export const DASHBOARD_SETTINGS = Symbol('DashboardSettings');
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export class OverviewQuery {
+  @ApiPropertyOptional({
+    description:
+      'Start of the window whose commands (by createdAt) are counted too; default 24 h ago',
+    example: '2026-11-26T00:00:00Z',
+  })
+  since?: string;
+
+  /** Checked here, as ListCommandsQuery is (see RequestValidationPipe). */
+  static check(query: Record<string, unknown>): FieldProblem[] {
+    const since = query.since;
+    if (since !== undefined && (typeof since !== 'string' || parseInstant(since) === undefined)) {
+      return [{ field: 'since', message: `since ${INSTANT_MESSAGE}` }];
+    }
+    return [];
+  }
+}
+
+/** The counts the page needs and GET /commands cannot give; the same API-key rule as /commands. */
+@ApiTags('dashboard')
+@ApiBearerAuth()
+@UseGuards(ApiKeyGuard)
+@ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
+@Controller('dashboard/api')
+export class DashboardApiController {
+  constructor(
+    private readonly overview: DashboardOverview,
+    @Inject(DASHBOARD_SETTINGS) private readonly settings: DashboardSettings,
+  ) {}
+
+  @Get('overview')
+  @ApiOperation({
+    summary:
+      'Commands by status (all, and created since a time), the oldest open ones, and reports per minute by outcome over the last hour',
+  })
+  @ApiOkResponse({ description: 'The overview' })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid since' })
+  async getOverview(@Query() query: OverviewQuery): Promise<Overview> {
+    const since = query.since === undefined ? undefined : parseInstant(query.since);
+    return this.overview.read(since ?? new Date(Date.now() - DAY_MS));
+  }
+
+  @Get('settings')
+  @ApiOperation({ summary: 'Which platform actions (reconcile, cancel) this service offers' })
+  @ApiOkResponse({ description: '{ platform, reconcile, cancel }' })
+  getSettings(): DashboardSettings {
+    return this.settings;
+  }
+}

@@ -1,0 +1,168 @@
+import {
+  api,
+  ApiError,
+  type Change,
+  KeyRequired,
+  type Settings,
+  storedKey,
+  storeKey,
+} from './api.js';
+import { commandsView } from './commands.js';
+import { h, listRoute } from './dom.js';
+import { LiveFeed, type LiveState } from './live.js';
+import { overviewView } from './overview.js';
+import { timelineView } from './timeline.js';
+import { type View, type ViewContext } from './view.js';
+
+const main = document.getElementById('main') as HTMLElement;
+const liveBadge = document.getElementById('live') as HTMLElement;
+const forgetKey = document.getElementById('forget-key') as HTMLButtonElement;
+const searchForm = document.getElementById('search') as HTMLFormElement;
+const searchInput = document.getElementById('search-input') as HTMLInputElement;
+
+let current: View | undefined;
+let settings: Settings | undefined;
+
+const LIVE_TEXT: Record<LiveState, string> = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  off: 'Not live',
+};
+
+const live = new LiveFeed(
+  (change: Change) => current?.onChange(change),
+  (state) => {
+    liveBadge.textContent = LIVE_TEXT[state];
+    liveBadge.dataset.state = state;
+  },
+  () => current?.reload(),
+);
+
+const context: ViewContext = {
+  get settings(): Settings {
+    return settings ?? { platform: null, reconcile: false, cancel: false };
+  },
+  fail(error: unknown, where: HTMLElement) {
+    if (error instanceof KeyRequired) {
+      askForKey(error.rejected);
+      return;
+    }
+    const text = error instanceof ApiError ? error.message : `Unexpected error: ${String(error)}`;
+    where.replaceChildren(h('p', { class: 'message error', role: 'alert' }, text));
+    where.setAttribute('aria-busy', 'false');
+  },
+};
+
+function route(): View {
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path, queryText] = hash.split('?', 2) as [string, string | undefined];
+  const query = new URLSearchParams(queryText ?? '');
+  if (path.startsWith('/command/')) {
+    return timelineView(context, decodeURIComponent(path.slice('/command/'.length)));
+  }
+  if (path === '/commands') {
+    return commandsView(context, query);
+  }
+  return overviewView(context, query);
+}
+
+function render(): void {
+  if (settings === undefined) {
+    return;
+  }
+  current = route();
+  main.replaceChildren(current.element);
+  const active = location.hash.startsWith('#/command') ? '#/commands' : '#/';
+  for (const tab of document.querySelectorAll<HTMLAnchorElement>('nav.tabs a')) {
+    if (tab.getAttribute('href') === active) {
+      tab.setAttribute('aria-current', 'page');
+    } else {
+      tab.removeAttribute('aria-current');
+    }
+  }
+}
+
+/** The service wants a key: a form instead of the views until one is accepted. */
+function askForKey(rejected: boolean): void {
+  storeKey(null);
+  settings = undefined;
+  current = undefined;
+  live.stop();
+  forgetKey.hidden = true;
+  const input = h('input', {
+    id: 'api-key',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    'aria-describedby': 'key-help',
+  });
+  const form = h(
+    'form',
+    {
+      id: 'key-form',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        storeKey(input.value.trim());
+        void start();
+      },
+    },
+    h('div', { class: 'field' }, h('label', { for: 'api-key' }, 'API key'), input),
+    h('button', { type: 'submit' }, 'Use this key'),
+  );
+  main.replaceChildren(
+    h(
+      'section',
+      { 'aria-labelledby': 'key-title', class: 'key-prompt' },
+      h('h2', { id: 'key-title' }, 'An API key is needed'),
+      rejected
+        ? h(
+            'p',
+            { class: 'message error', role: 'alert' },
+            'That key was not accepted. Check it and try again.',
+          )
+        : null,
+      h(
+        'p',
+        { id: 'key-help' },
+        'This service requires one of the keys in its API_KEYS setting. The key is kept for this browser tab only (session storage) and sent with each request; close the tab or choose “Forget key” to drop it.',
+      ),
+      h(
+        'p',
+        {},
+        'No key? Ask whoever runs the service for one; an operator adds keys to API_KEYS (comma-separated) and restarts the service.',
+      ),
+      form,
+    ),
+  );
+  input.focus();
+}
+
+async function start(): Promise<void> {
+  try {
+    settings = await api<Settings>('/dashboard/api/settings');
+  } catch (error) {
+    if (error instanceof KeyRequired) {
+      askForKey(error.rejected);
+    } else {
+      context.fail(error, main);
+    }
+    return;
+  }
+  forgetKey.hidden = storedKey() === null;
+  live.start();
+  render();
+}
+
+window.addEventListener('hashchange', render);
+searchForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const q = searchInput.value.trim();
+  if (q !== '') {
+    location.hash = listRoute({ q });
+  }
+});
+forgetKey.addEventListener('click', () => {
+  askForKey(false);
+});
+void start();

@@ -1,0 +1,29 @@
+import { type Change, type Settings } from './api.js';
+
+/** What a view needs from the page around it. */
+export interface ViewContext {
+  settings: Settings;
+  /** Reports an error: a missing key opens the key prompt, anything else shows in the view. */
+  fail(error: unknown, where: HTMLElement): void;
+}
+
+export interface View {
+  element: HTMLElement;
+  /** A change from the live feed. */
+  onChange(change: Change): void;
+  /** The feed reconnected: reload, something may have been missed. */
+  reload(): void;
+}
+
+/** Runs `action` at most once per `ms`, at the end of the period (live bursts cost one reload). */
+export function debounce(action: () => void, ms: number): () => void {
+  let timer: number | undefined;
+  return () => {
+    if (timer === undefined) {
+      timer = window.setTimeout(() => {
+        timer = undefined;
+        action();
+      }, ms);
+    }
+  };
+}
