@@ -33,6 +33,11 @@ describe('loadConfig', () => {
       groupCommit: true,
       production: false,
       iotdaAmqp: undefined,
+      platform: undefined,
+      platformTimeoutMs: 10000,
+      reconcileIntervalSeconds: 60,
+      reconcileAfterSeconds: 600,
+      reconcileRate: 10,
     });
   });
 
