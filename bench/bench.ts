@@ -13,7 +13,8 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -29,6 +30,7 @@ import { migrateDatabase } from '../src/database/migrate.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { random } from './simulator.js';
 import { YARDSTICK_SCHEMA_SQL, YardstickTraffic } from './yardstick.js';
+import { type OverloadResult, overload, overloadTable } from './overload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -104,6 +106,9 @@ interface BenchOptions {
   warmup: number;
   only: 'all' | 'callbacks' | 'queries' | 'overload';
   rounds: number;
+  overloadSeconds: number;
+  overloadFactor: number;
+  overloadOn: string[];
   targets: string[];
   profile: boolean;
   explain: boolean;
@@ -121,6 +126,9 @@ function parseOptions(): BenchOptions {
       warmup: { type: 'string', default: '5' },
       only: { type: 'string', default: 'all' },
       rounds: { type: 'string', default: '2' },
+      'overload-seconds': { type: 'string', default: '20' },
+      'overload-factor': { type: 'string', default: '2.5' },
+      'overload-on': { type: 'string', default: 'postgres,embedded' },
       targets: { type: 'string', default: 'yardstick,service' },
       profile: { type: 'boolean', default: false },
       explain: { type: 'boolean', default: false },
@@ -153,6 +161,9 @@ function parseOptions(): BenchOptions {
     warmup: Number(values.warmup),
     only,
     rounds: Math.max(1, Number(values.rounds)),
+    overloadSeconds: Number(values['overload-seconds']),
+    overloadFactor: Number(values['overload-factor']),
+    overloadOn: values['overload-on'].split(','),
     targets,
     profile: values.profile,
     explain: values.explain,
@@ -561,7 +572,9 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
     for (let round = 1; round <= options.rounds; round++) {
       for (const connections of [16, 64]) {
         for (const { name, server } of running) {
-          log(`${name}: callbacks at ${connections} connections, ${options.duration} s, round ${round}`);
+          log(
+            `${name}: callbacks at ${connections} connections, ${options.duration} s, round ${round}`,
+          );
           server.cpu.start();
           const measured = server.cpu.per(
             await load(
@@ -808,6 +821,53 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
   return rows;
 }
 
+/** The overload phase (overload.ts) on the service, on PostgreSQL and on the embedded database. */
+async function benchOverload(options: BenchOptions): Promise<OverloadResult[]> {
+  const results: OverloadResult[] = [];
+  for (const on of options.overloadOn) {
+    const embedded = on === 'embedded';
+    const database = embedded
+      ? { url: undefined, drop: async () => {} }
+      : await scratchDatabase(options.server, 'ovl');
+    const dataDir = embedded ? await mkdtemp(join(tmpdir(), 'bench-pglite-')) : undefined;
+    const target: Target = {
+      ...TARGETS.service,
+      env: {
+        ...TARGETS.service.env,
+        ...(dataDir === undefined ? {} : { PGLITE_DATA_DIR: dataDir }),
+      },
+    };
+    const server = await startServer(target, database.url, options);
+    try {
+      log(
+        `overload on ${on}: capacity, then ${options.overloadFactor}x for ${options.overloadSeconds} s`,
+      );
+      results.push(
+        await overload(
+          on,
+          {
+            url: server.url,
+            alive: () => server.process.exitCode === null && server.process.signalCode === null,
+            peakRssMb: () => server.peakRssMb(),
+          },
+          {
+            seconds: options.overloadSeconds,
+            factor: options.overloadFactor,
+            warmup: options.warmup,
+          },
+        ),
+      );
+    } finally {
+      await server.stop();
+      await database.drop();
+      if (dataDir !== undefined) {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  return results;
+}
+
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -856,8 +916,15 @@ async function main(): Promise<void> {
   if (options.only === 'all' || options.only === 'queries') {
     rows.push(...(await benchQueries(options)));
   }
+  const overloads =
+    options.only === 'all' || options.only === 'overload' ? await benchOverload(options) : [];
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  console.log(table(rows));
+  if (rows.length > 0) {
+    console.log(table(rows));
+  }
+  if (overloads.length > 0) {
+    console.log(`\n${overloadTable(overloads)}`);
+  }
 }
 
 main().catch((error: unknown) => {

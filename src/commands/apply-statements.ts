@@ -4,7 +4,7 @@
 // another one wrote it, its xid is the higher. A transaction gets its xid at its first write or row
 // lock, so every transaction that writes commands or their history first takes one
 // transaction-level advisory lock per command, in a statement of its own, before any write or row
-// lock (LOCK_COMMANDS_SQL, WAIT_FOR_COMMAND_SQL). Whoever holds a command's advisory lock is then
+// lock (lockCommandsSql, waitForCommandSql). Whoever holds a command's advisory lock is then
 // the only one of these writers that can write it until its commit, and it got its xid after the
 // previous holder's.
 
@@ -12,17 +12,21 @@
 export const commandLockKey = (commandId: string) => `hashtextextended(${commandId}, 0)`;
 
 /**
- * Tries the advisory lock of each command of $1 without waiting: one row per command, in order,
- * true when this transaction now holds it. A command another transaction holds is applied later,
- * alone (see WAIT_FOR_COMMAND_SQL), so that it holds up nobody else.
+ * Tries the advisory lock of each command without waiting: one row per command, in order, true
+ * when this transaction now holds it. A command another transaction holds is applied later, alone
+ * (see waitForCommandSql), so that it holds up nobody else. The ids are literals (pg's
+ * escapeLiteral), so that this statement can go in the same round trip as BEGIN.
  */
-export const LOCK_COMMANDS_SQL = `
-SELECT pg_try_advisory_xact_lock(${commandLockKey('t.id')})
-FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n)
+export function lockCommandsSql(idLiterals: string[]): string {
+  return `SELECT pg_try_advisory_xact_lock(${commandLockKey('t.id')})
+FROM unnest(ARRAY[${idLiterals.join(',')}]::text[]) WITH ORDINALITY AS t(id, n)
 ORDER BY t.n`;
+}
 
-/** Waits for the advisory lock of command $1 (bounded by statement_timeout). */
-export const WAIT_FOR_COMMAND_SQL = `SELECT pg_advisory_xact_lock(${commandLockKey('$1::text')})`;
+/** Waits for the advisory lock of one command (bounded by statement_timeout). */
+export function waitForCommandSql(idLiteral: string): string {
+  return `SELECT pg_advisory_xact_lock(${commandLockKey(`${idLiteral}::text`)})`;
+}
 
 /**
  * Applies reports of distinct commands in one statement, after their advisory locks (arrays $1 to

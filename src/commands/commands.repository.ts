@@ -12,10 +12,10 @@ import {
 } from './command-status.js';
 import { type ChangeFilter, type CommandChange } from './command-changes.js';
 import {
-  LOCK_COMMANDS_SQL,
-  WAIT_FOR_COMMAND_SQL,
   applyReportsSql,
   commandLockKey,
+  lockCommandsSql,
+  waitForCommandSql,
 } from './apply-statements.js';
 import { BUSY, type BatcherLimits, ReportBatcher, TooLateError } from './report-batcher.js';
 
@@ -211,19 +211,27 @@ LIMIT ${limit + 1}`;
 }
 
 /**
- * The deadline sweep's first step, a statement of its own (see apply-statements.ts): up to $1
- * overdue open commands whose advisory lock is free, now held by this transaction. A command being
- * applied by a report is left for the next sweep.
+ * The deadline sweep's first step, a statement of its own (see apply-statements.ts): up to `limit`
+ * overdue open commands whose advisory lock is free, now held by this transaction, the most
+ * overdue first. A command being applied by a report, or claimed by another instance's sweep, is
+ * passed over: the candidates are the 2 x `limit` most overdue, tried in order until `limit` are
+ * held, so that two instances sweeping at once each claim their own.
  */
-const CLAIM_OVERDUE_SQL = `
+function claimOverdueSql(limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`A sweep's size must be a positive integer, not ${limit}`);
+  }
+  return `
 SELECT d.command_id
 FROM (
   SELECT command_id FROM commands
   WHERE rank < 3 AND deadline <= now()
   ORDER BY deadline
-  LIMIT $1
+  LIMIT ${2 * limit}
 ) d
-WHERE pg_try_advisory_xact_lock(${commandLockKey('d.command_id')})`;
+WHERE pg_try_advisory_xact_lock(${commandLockKey('d.command_id')})
+LIMIT ${limit}`;
+}
 
 /**
  * The deadline sweep of the claimed commands $1: lock those nobody else holds (SKIP LOCKED), move
@@ -338,11 +346,26 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
   return {
     maxBatch: 128,
     // Leaves connections for reads, the sweeper and reports applied alone.
-    maxBatchesInFlight: embedded ? 1 : Math.max(1, Math.min(3, poolSize - 2)),
+    maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
     maxQueued: 1024,
     maxWaitMs: 1000,
     maxAgeMs: MAX_REPORT_AGE_MS,
   };
+}
+
+/**
+ * How a write transaction begins, in one round trip with its first statement (the advisory locks):
+ * - every lookup of the write path is by primary key, and its statements are prepared once per
+ *   connection: a generic plan made while the table was small (a new database) would keep
+ *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out;
+ * - no statement may run past the moment its caller stops waiting (statement_timeout), which also
+ *   bounds the wait for a lock held elsewhere.
+ */
+function beginWrite(deadline: number, first: string): string {
+  const timeout = Number.isFinite(deadline)
+    ? `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(deadline - performance.now()))};`
+    : '';
+  return `BEGIN; SET LOCAL enable_seqscan = off; ${timeout} ${first}`;
 }
 
 const APPLY_BATCH_SQL = applyReportsSql(true);
@@ -438,15 +461,22 @@ export class CommandsRepository {
     return this.embedded ? undefined : name;
   }
 
-  /** Runs `work` in a transaction on a connection of its own; commits unless past `deadline`. */
+  /**
+   * Runs a transaction on a connection of its own: BEGIN with the statement `first(client)` gives
+   * (see beginWrite), then `work` with that statement's rows; commits unless past `deadline`.
+   */
   private async inTransaction<T>(
     deadline: number,
-    work: (client: pg.PoolClient) => Promise<T>,
+    first: (client: pg.PoolClient) => string,
+    work: (client: pg.PoolClient, firstRows: unknown[][]) => Promise<T>,
   ): Promise<T> {
     const client = await this.pool().connect();
     try {
-      await client.query('BEGIN');
-      const result = await work(client);
+      const results = (await client.query({
+        text: beginWrite(deadline, first(client)),
+        rowMode: 'array',
+      })) as unknown as pg.QueryArrayResult[];
+      const result = await work(client, results[results.length - 1].rows);
       if (performance.now() > deadline) {
         throw new TooLateError();
       }
@@ -469,51 +499,52 @@ export class CommandsRepository {
     reports: readonly Report[],
     deadline: number,
   ): Promise<(ApplyResult | typeof BUSY)[]> {
-    return this.inTransaction(deadline, async (client) => {
-      const { rows: locks } = await client.query<[boolean]>({
-        name: this.statementName('lock_commands'),
-        text: LOCK_COMMANDS_SQL,
-        values: [reports.map((report) => report.commandId)],
-        rowMode: 'array',
-      });
-      const locked = reports.filter((_, index) => locks[index][0]);
-      const results = new Map<Report, ApplyResult | typeof BUSY>();
-      if (locked.length > 0) {
-        const { rows } = await client.query<ApplyRow>({
-          name: this.statementName('apply_batch'),
-          text: APPLY_BATCH_SQL,
-          values: applyParams(locked, this.config.commandDeadlineSeconds),
-        });
-        locked.forEach((report, index) => results.set(report, toApplyResult(report, rows[index])));
-      }
-      return reports.map((report) => results.get(report) ?? BUSY);
-    });
+    return this.inTransaction(
+      deadline,
+      (client) => lockCommandsSql(reports.map((report) => client.escapeLiteral(report.commandId))),
+      async (client, locks) => {
+        const locked = reports.filter((_, index) => locks[index][0] === true);
+        const results = new Map<Report, ApplyResult | typeof BUSY>();
+        if (locked.length > 0) {
+          const { rows } = await client.query<ApplyRow>({
+            name: this.statementName('apply_batch'),
+            text: APPLY_BATCH_SQL,
+            values: applyParams(locked, this.config.commandDeadlineSeconds),
+          });
+          locked.forEach((report, index) =>
+            results.set(report, toApplyResult(report, rows[index])),
+          );
+        }
+        return reports.map((report) => results.get(report) ?? BUSY);
+      },
+    );
   }
 
   /** One report in a transaction of its own, waiting for its command's locks. */
   private applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
-    return this.inTransaction(deadline, async (client) => {
-      await client.query({
-        name: this.statementName('wait_for_command'),
-        text: WAIT_FOR_COMMAND_SQL,
-        values: [report.commandId],
-      });
-      const params = applyParams([report], this.config.commandDeadlineSeconds);
-      for (let attempt = 1; ; attempt++) {
-        const { rows } = await client.query<ApplyRow>({
-          name: this.statementName('apply_alone'),
-          text: APPLY_ALONE_SQL,
-          values: params,
-        });
-        const result = toApplyResult(report, rows[0]);
-        if (result !== BUSY) {
-          return result;
+    return this.inTransaction(
+      deadline,
+      (client) => waitForCommandSql(client.escapeLiteral(report.commandId)),
+      async (client) => {
+        const params = applyParams([report], this.config.commandDeadlineSeconds);
+        for (let attempt = 1; ; attempt++) {
+          const { rows } = await client.query<ApplyRow>({
+            name: this.statementName('apply_alone'),
+            text: APPLY_ALONE_SQL,
+            values: params,
+          });
+          const result = toApplyResult(report, rows[0]);
+          if (result !== BUSY) {
+            return result;
+          }
+          if (attempt >= MAX_APPLY_ATTEMPTS) {
+            throw new Error(
+              `Report for command ${report.commandId} lost ${attempt} creation races`,
+            );
+          }
         }
-        if (attempt >= MAX_APPLY_ATTEMPTS) {
-          throw new Error(`Report for command ${report.commandId} lost ${attempt} creation races`);
-        }
-      }
-    });
+      },
+    );
   }
 
   /** GET /commands/{id}'s body: the command with its whole history, as JSON text. */
@@ -545,18 +576,17 @@ export class CommandsRepository {
 
   /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */
   async sweepOverdue(limit: number): Promise<CommandChange[]> {
-    const rows = await this.inTransaction(Infinity, async (client) => {
-      const { rows: claimed } = await client.query<[string]>({
-        text: CLAIM_OVERDUE_SQL,
-        values: [limit],
-        rowMode: 'array',
-      });
-      if (claimed.length === 0) {
-        return [];
-      }
-      const swept = await client.query<ChangeRow>(SWEEP_OVERDUE_SQL, [claimed.map(([id]) => id)]);
-      return swept.rows;
-    });
+    const rows = await this.inTransaction(
+      Infinity,
+      () => claimOverdueSql(limit),
+      async (client, claimed) => {
+        if (claimed.length === 0) {
+          return [];
+        }
+        const swept = await client.query<ChangeRow>(SWEEP_OVERDUE_SQL, [claimed.map(([id]) => id)]);
+        return swept.rows;
+      },
+    );
     return rows.map(toCommandChange);
   }
 

@@ -24,43 +24,57 @@ describe('admission control on the callback path', () => {
       payload: callbackBody({ commandId, deviceId: 'admission-device' }),
     });
 
-  // All in one tick: the event loop is busy parsing the burst while the batches wait for it, so how
-  // many are acknowledged depends on the machine; what must hold is what was stored.
-  it('refuses the excess of a burst with 503 and Retry-After within 5 s, stores exactly what it acknowledged, and answers 200 right after', async () => {
-    const ids = Array.from({ length: 1500 }, () => newCommandId());
-    const started = performance.now();
-    const answers = await Promise.all(
-      ids.map(async (commandId) => {
-        const response = await push(commandId);
-        return {
-          commandId,
-          status: response.statusCode,
-          retryAfter: response.headers['retry-after'],
-          ms: performance.now() - started,
-        };
-      }),
-    );
-    const acknowledged = answers.filter((answer) => answer.status === 200);
-    const refused = answers.filter((answer) => answer.status === 503);
-    expect(acknowledged.length + refused.length).toBe(ids.length);
-    expect(refused.length).toBeGreaterThan(0);
-    expect(refused.every((answer) => answer.retryAfter !== undefined)).toBe(true);
-    expect(Math.max(...refused.map((answer) => answer.ms))).toBeLessThan(5000);
-
-    const stored = await t.app
-      .get(DataSource)
-      .query<{ command_id: string }[]>(
-        'SELECT command_id FROM commands WHERE command_id = ANY($1::text[])',
-        [ids],
-      );
-    expect(stored.map((row) => row.command_id).sort()).toEqual(
-      acknowledged.map((answer) => answer.commandId).sort(),
-    );
-
-    expect((await push(newCommandId())).statusCode).toBe(200);
-  });
-
   const describeOnServer = serverUrl() !== undefined ? describe : describe.skip;
+  const describeEmbedded = serverUrl() === undefined ? describe : describe.skip;
+
+  // The event loop is busy parsing the burst while the batches wait for it, so how many are
+  // acknowledged depends on the machine; what must hold is what was stored. (On PostgreSQL the
+  // write path keeps up with this burst: see the stalled database below.)
+  describeEmbedded('a burst on the embedded database', () => {
+    it('refuses the excess of a burst with 503 and Retry-After within 5 s, stores exactly what it acknowledged, and answers 200 right after', async () => {
+      const ids = Array.from({ length: 1500 }, () => newCommandId());
+      // In waves of 100 a tick apart: each answer is timed from its own wave's start.
+      const pending: Promise<{
+        commandId: string;
+        status: number;
+        retryAfter: unknown;
+        ms: number;
+      }>[] = [];
+      for (let wave = 0; wave < ids.length; wave += 100) {
+        const started = performance.now();
+        for (const commandId of ids.slice(wave, wave + 100)) {
+          pending.push(
+            push(commandId).then((response) => ({
+              commandId,
+              status: response.statusCode,
+              retryAfter: response.headers['retry-after'],
+              ms: performance.now() - started,
+            })),
+          );
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const answers = await Promise.all(pending);
+      const acknowledged = answers.filter((answer) => answer.status === 200);
+      const refused = answers.filter((answer) => answer.status === 503);
+      expect(acknowledged.length + refused.length).toBe(ids.length);
+      expect(refused.length).toBeGreaterThan(0);
+      expect(refused.every((answer) => answer.retryAfter !== undefined)).toBe(true);
+      expect(Math.max(...refused.map((answer) => answer.ms))).toBeLessThan(5000);
+
+      const stored = await t.app
+        .get(DataSource)
+        .query<{ command_id: string }[]>(
+          'SELECT command_id FROM commands WHERE command_id = ANY($1::text[])',
+          [ids],
+        );
+      expect(stored.map((row) => row.command_id).sort()).toEqual(
+        acknowledged.map((answer) => answer.commandId).sort(),
+      );
+
+      expect((await push(newCommandId())).statusCode).toBe(200);
+    });
+  });
 
   describeOnServer('while the database is stalled (PostgreSQL only)', () => {
     it('answers the reports beyond the queue 503 while the database is still stalled, and commits the admitted ones once it is back', async () => {
