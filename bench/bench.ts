@@ -1,9 +1,10 @@
-// npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries
-//   --targets baseline,service,service-group-commit --profile --explain
-//   --query-rate 200 --keep-queries-database]
+// npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
+//   --only callbacks|queries|overload --targets yardstick,service,service-unbatched --profile
+//   --explain --query-rate 200 --keep-queries-database]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
-//    autocannon at 16 and 64 connections with the same seeded traffic;
+//    autocannon at 16 and 64 connections with the same seeded traffic (yardstick.ts), the targets
+//    alternating, `rounds` times;
 // 2. queries: the service on a scratch database seeded with set-based SQL, autocannon at 16
 //    connections on GET /commands/{id}, a device's first page, the first page and a deep page,
 //    flat out (throughput) and at a fixed rate (latency without queueing in the load generator).
@@ -12,7 +13,8 @@
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +29,8 @@ import {
 import { migrateDatabase } from '../src/database/migrate.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { random } from './simulator.js';
+import { YARDSTICK_SCHEMA_SQL, YardstickTraffic } from './yardstick.js';
+import { type OverloadResult, overload, overloadTable } from './overload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -35,6 +39,8 @@ interface Target {
   /** Node.js flags, then the script. */
   args: string[];
   env: Record<string, string>;
+  /** Runs on the yardstick's own schema (yardstick.ts) instead of the service's migrations. */
+  yardstick?: boolean;
 }
 
 /** The service is run as `npm start` runs it: the same Node.js flags (the heap limit). */
@@ -67,12 +73,12 @@ function imageTunables(): Record<string, string> {
 const RUNTIME_ENV = imageTunables();
 
 const TARGETS: Record<string, Target> = {
-  baseline: { name: 'baseline', args: ['dist/bench/baseline.js'], env: {} },
-  service: { name: 'service', args: SERVICE_ARGS, env: { GROUP_COMMIT: 'false' } },
-  'service-group-commit': {
-    name: 'service-group-commit',
+  yardstick: { name: 'yardstick', args: ['dist/bench/yardstick.js'], env: {}, yardstick: true },
+  service: { name: 'service', args: SERVICE_ARGS, env: { GROUP_COMMIT: 'true' } },
+  'service-unbatched': {
+    name: 'service-unbatched',
     args: SERVICE_ARGS,
-    env: { GROUP_COMMIT: 'true' },
+    env: { GROUP_COMMIT: 'false' },
   },
 };
 
@@ -98,7 +104,11 @@ interface BenchOptions {
   scale: number;
   duration: number;
   warmup: number;
-  only: 'all' | 'callbacks' | 'queries';
+  only: 'all' | 'callbacks' | 'queries' | 'overload';
+  rounds: number;
+  overloadSeconds: number;
+  overloadFactor: number;
+  overloadOn: string[];
   targets: string[];
   profile: boolean;
   explain: boolean;
@@ -115,7 +125,11 @@ function parseOptions(): BenchOptions {
       duration: { type: 'string', default: '15' },
       warmup: { type: 'string', default: '5' },
       only: { type: 'string', default: 'all' },
-      targets: { type: 'string', default: 'baseline,service,service-group-commit' },
+      rounds: { type: 'string', default: '2' },
+      'overload-seconds': { type: 'string', default: '20' },
+      'overload-factor': { type: 'string', default: '2.5' },
+      'overload-on': { type: 'string', default: 'postgres,embedded' },
+      targets: { type: 'string', default: 'yardstick,service' },
       profile: { type: 'boolean', default: false },
       explain: { type: 'boolean', default: false },
       'query-rate': { type: 'string', default: '200' },
@@ -131,8 +145,8 @@ function parseOptions(): BenchOptions {
     throw new Error('--scale must be in (0, 1]');
   }
   const only = values.only;
-  if (only !== 'all' && only !== 'callbacks' && only !== 'queries') {
-    throw new Error('--only must be callbacks or queries');
+  if (only !== 'all' && only !== 'callbacks' && only !== 'queries' && only !== 'overload') {
+    throw new Error('--only must be callbacks, queries or overload');
   }
   const targets = values.targets.split(',');
   for (const target of targets) {
@@ -146,6 +160,10 @@ function parseOptions(): BenchOptions {
     duration: Number(values.duration),
     warmup: Number(values.warmup),
     only,
+    rounds: Math.max(1, Number(values.rounds)),
+    overloadSeconds: Number(values['overload-seconds']),
+    overloadFactor: Number(values['overload-factor']),
+    overloadOn: values['overload-on'].split(','),
     targets,
     profile: values.profile,
     explain: values.explain,
@@ -188,18 +206,27 @@ function processUsage(pid: number): { cpuMs: number; minorFaults: number } {
 }
 
 /**
- * CPU time used so far by all of this machine's PostgreSQL processes (backends and background
- * workers alike), in ms. Only meaningful when DATABASE_URL is a server on this machine; a backend
- * that exits during a phase takes its time with it, but the service's connections are pooled.
+ * CPU time used so far by this machine's PostgreSQL backends serving `database` (their process
+ * title names it), in ms; all PostgreSQL processes when no database is given (the embedded
+ * database's time is in the server's own). Backends only: on a shared machine the other
+ * databases' backends are someone else's load. The WAL writer and checkpointer are left out.
+ * Only meaningful when DATABASE_URL is a server on this machine.
  */
-function postgresCpuMs(): number {
+function postgresCpuMs(database?: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (/^\d+$/.test(entry)) {
       try {
-        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
-          total += processUsage(Number(entry)).cpuMs;
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') {
+          continue;
         }
+        if (database !== undefined) {
+          const title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+          if (!title.includes(` ${database} `)) {
+            continue;
+          }
+        }
+        total += processUsage(Number(entry)).cpuMs;
       } catch {
         // The process has exited since the listing.
       }
@@ -213,11 +240,14 @@ class CpuMeter {
   private server = { cpuMs: 0, minorFaults: 0 };
   private postgres = 0;
 
-  constructor(private readonly serverPid: number) {}
+  constructor(
+    private readonly serverPid: number,
+    private readonly database?: string,
+  ) {}
 
   start(): void {
     this.server = processUsage(this.serverPid);
-    this.postgres = postgresCpuMs();
+    this.postgres = postgresCpuMs(this.database);
   }
 
   /** The measured load with the server's and PostgreSQL's CPU per response. */
@@ -227,7 +257,7 @@ class CpuMeter {
     return {
       ...result,
       serverCpuMs: (server.cpuMs - this.server.cpuMs) / responses,
-      postgresCpuMs: (postgresCpuMs() - this.postgres) / responses,
+      postgresCpuMs: (postgresCpuMs(this.database) - this.postgres) / responses,
       serverFaults: (server.minorFaults - this.server.minorFaults) / responses,
     };
   }
@@ -277,15 +307,20 @@ async function keptDatabase(
   };
 }
 
-/** A fresh, migrated scratch database, dropped by the returned function. */
-async function scratchDatabase(
+/** A fresh, migrated scratch database (or one with `schema`), dropped by the returned function. */
+export async function scratchDatabase(
   server: string,
   tag: string,
+  schema?: string,
 ): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `bench_${tag}_${randomBytes(4).toString('hex')}`;
   await admin(server, `CREATE DATABASE ${name}`);
   const url = withDatabase(server, name);
-  await migrateDatabase(url);
+  if (schema === undefined) {
+    await migrateDatabase(url);
+  } else {
+    await admin(url, schema);
+  }
   return { url, drop: () => admin(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
@@ -300,7 +335,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Server {
+export interface Server {
   process: ChildProcess;
   url: string;
   cpu: CpuMeter;
@@ -308,10 +343,10 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(
+export async function startServer(
   target: Target,
-  databaseUrl: string,
-  options: BenchOptions,
+  databaseUrl: string | undefined,
+  options: Pick<BenchOptions, 'profile'>,
 ): Promise<Server> {
   const port = await freePort();
   const nodeArgs = options.profile
@@ -324,7 +359,7 @@ async function startServer(
     cwd: ROOT,
     env: {
       ...process.env,
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: databaseUrl ?? '',
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
@@ -359,7 +394,10 @@ async function startServer(
   return {
     process: child,
     url,
-    cpu: new CpuMeter(pid),
+    cpu: new CpuMeter(
+      pid,
+      databaseUrl === undefined ? undefined : new URL(databaseUrl).pathname.slice(1),
+    ),
     // VmHWM is the kernel's own peak resident set size of the process.
     peakRssMb: () => {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -510,32 +548,54 @@ async function paced(
 
 async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const name of options.targets) {
-    const target = TARGETS[name];
-    const database = await scratchDatabase(options.server, 'cb');
-    const server = await startServer(target, database.url, options);
-    try {
-      const traffic = new CallbackTraffic(42);
-      const callback = {
-        method: 'POST',
-        path: () => '/callbacks/command-status',
-        body: () => traffic.body(),
-      };
+  const running: { name: string; server: Server; database: { drop(): Promise<void> } }[] = [];
+  const callback = (traffic: YardstickTraffic) => ({
+    method: 'POST',
+    path: '/callbacks/command-status',
+    body: () => traffic.body(),
+  });
+  try {
+    for (const name of options.targets) {
+      const target = TARGETS[name];
+      const database = await scratchDatabase(
+        options.server,
+        'cb',
+        target.yardstick === true ? YARDSTICK_SCHEMA_SQL : undefined,
+      );
+      running.push({ name, server: await startServer(target, database.url, options), database });
+    }
+    for (const { name, server } of running) {
       log(`${name}: warm-up ${options.warmup} s`);
-      await load(server.url, 16, options.warmup, callback);
+      await load(server.url, 16, options.warmup, callback(new YardstickTraffic(1)));
+    }
+    // Alternating, so that the machine's drift during the run spreads over every target alike.
+    for (let round = 1; round <= options.rounds; round++) {
       for (const connections of [16, 64]) {
-        log(`${name}: callbacks at ${connections} connections, ${options.duration} s`);
-        server.cpu.start();
-        const measured = server.cpu.per(
-          await load(server.url, connections, options.duration, callback),
-        );
-        rows.push({ target: name, load: `callbacks c${connections}`, ...measured });
+        for (const { name, server } of running) {
+          log(
+            `${name}: callbacks at ${connections} connections, ${options.duration} s, round ${round}`,
+          );
+          server.cpu.start();
+          const measured = server.cpu.per(
+            await load(
+              server.url,
+              connections,
+              options.duration,
+              callback(new YardstickTraffic(round * 1000 + connections)),
+            ),
+          );
+          rows.push({ target: name, load: `callbacks c${connections} #${round}`, ...measured });
+        }
       }
+    }
+    for (const { name, server } of running) {
       const peak = server.peakRssMb();
       for (const row of rows.filter((r) => r.target === name)) {
         row.peakRssMb = peak;
       }
-    } finally {
+    }
+  } finally {
+    for (const { server, database } of running) {
       await server.stop();
       await database.drop();
     }
@@ -761,6 +821,53 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
   return rows;
 }
 
+/** The overload phase (overload.ts) on the service, on PostgreSQL and on the embedded database. */
+async function benchOverload(options: BenchOptions): Promise<OverloadResult[]> {
+  const results: OverloadResult[] = [];
+  for (const on of options.overloadOn) {
+    const embedded = on === 'embedded';
+    const database = embedded
+      ? { url: undefined, drop: async () => {} }
+      : await scratchDatabase(options.server, 'ovl');
+    const dataDir = embedded ? await mkdtemp(join(tmpdir(), 'bench-pglite-')) : undefined;
+    const target: Target = {
+      ...TARGETS.service,
+      env: {
+        ...TARGETS.service.env,
+        ...(dataDir === undefined ? {} : { PGLITE_DATA_DIR: dataDir }),
+      },
+    };
+    const server = await startServer(target, database.url, options);
+    try {
+      log(
+        `overload on ${on}: capacity, then ${options.overloadFactor}x for ${options.overloadSeconds} s`,
+      );
+      results.push(
+        await overload(
+          on,
+          {
+            url: server.url,
+            alive: () => server.process.exitCode === null && server.process.signalCode === null,
+            peakRssMb: () => server.peakRssMb(),
+          },
+          {
+            seconds: options.overloadSeconds,
+            factor: options.overloadFactor,
+            warmup: options.warmup,
+          },
+        ),
+      );
+    } finally {
+      await server.stop();
+      await database.drop();
+      if (dataDir !== undefined) {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  return results;
+}
+
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -782,13 +889,17 @@ function table(rows: Row[]): string {
         `${optional(row.serverFaults, 2)} |`,
     ),
   ];
-  const baseline = rows.filter((row) => row.target === 'baseline');
+  const yardstick = rows.filter((row) => row.target === 'yardstick');
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? '?' : (a / b).toFixed(2);
   for (const row of rows) {
-    const base = baseline.find((b) => b.load === row.load);
-    if (base !== undefined && row.target !== 'baseline') {
+    const base = yardstick.find((b) => b.load === row.load);
+    if (base !== undefined && row.target !== 'yardstick') {
       lines.push(
-        `\n${row.target} / baseline, ${row.load}: throughput ${(row.rps / base.rps).toFixed(2)}x, ` +
-          `p99 ${(row.p99 / base.p99).toFixed(2)}x (${(row.p99 - base.p99).toFixed(0)} ms)`,
+        `\n${row.target} / yardstick, ${row.load}: throughput ${ratio(row.rps, base.rps)}x, ` +
+          `p99 ${ratio(row.p99, base.p99)}x (${(row.p99 - base.p99).toFixed(0)} ms), ` +
+          `CPU per report: server ${ratio(row.serverCpuMs, base.serverCpuMs)}x, ` +
+          `PostgreSQL ${ratio(row.postgresCpuMs, base.postgresCpuMs)}x`,
       );
     }
   }
@@ -799,14 +910,21 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const started = Date.now();
   const rows: Row[] = [];
-  if (options.only !== 'queries') {
+  if (options.only === 'all' || options.only === 'callbacks') {
     rows.push(...(await benchCallbacks(options)));
   }
-  if (options.only !== 'callbacks') {
+  if (options.only === 'all' || options.only === 'queries') {
     rows.push(...(await benchQueries(options)));
   }
+  const overloads =
+    options.only === 'all' || options.only === 'overload' ? await benchOverload(options) : [];
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  console.log(table(rows));
+  if (rows.length > 0) {
+    console.log(table(rows));
+  }
+  if (overloads.length > 0) {
+    console.log(`\n${overloadTable(overloads)}`);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { APPLY_REPORT_SQL } from '../src/commands/commands.repository.js';
 import { ChangeFeed } from '../src/feed/change-feed.js';
 import { ChangeReader } from '../src/feed/change-reader.js';
 import { callbackBody, newCommandId } from './support/factories.js';
@@ -207,21 +206,18 @@ onPostgres('the change feed on two instances of one PostgreSQL database', () => 
       const newer = callbackBody({ deviceId });
       await push(b, newer);
       const older = callbackBody({ deviceId });
-      await raw.query(APPLY_REPORT_SQL, [
-        older.commandId,
-        deviceId,
-        'SENT',
-        1,
-        null,
-        null,
-        'callback',
-        null,
-        null,
-        null,
-        null,
-        null,
-        172800,
-      ]);
+      // Written as any writer would: the command and its applied history row.
+      await raw.query(
+        `INSERT INTO commands (command_id, device_id, status, rank, created_at, updated_at,
+           deadline, sent_at, version)
+         VALUES ($1, $2, 'SENT', 1, now(), now(), now() + interval '1 day', now(), 1)`,
+        [older.commandId, deviceId],
+      );
+      await raw.query(
+        `INSERT INTO command_history (command_id, status, outcome, source, version, received_at)
+         VALUES ($1, 'SENT', 'applied', 'callback', 1, now())`,
+        [older.commandId],
+      );
       // The newer change is committed and readable, yet the reader passes it over, read after read.
       const reader = a.app.get(ChangeReader);
       const reads = reader.reads;

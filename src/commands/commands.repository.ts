@@ -10,7 +10,13 @@ import {
   type ReportSource,
   rankOf,
 } from './command-status.js';
-import { ReportBatcher } from './report-batcher.js';
+import {
+  applyReportsSql,
+  commandLockKey,
+  lockCommandsSql,
+  waitForCommandSql,
+} from './apply-statements.js';
+import { BUSY, type BatcherLimits, ReportBatcher, TooLateError } from './report-batcher.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -81,96 +87,6 @@ export interface AppliedChange {
 /** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
 const isoTime = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/**
- * Applies one report in one statement: lock the command if it exists (prev), decide the outcome
- * with the rank rule (verdict), create or conditionally update the command (upserted), and append
- * the report to the history (recorded). Nothing is written when the command belongs to another
- * device or registration names another serviceId/method (mismatch).
- *
- * If the command did not exist in this statement's snapshot but another transaction created it
- * meanwhile, the insert meets the conflict while `verdict` still says 'created': nothing is
- * written and the statement reports it, to be run again (see applyReport).
- */
-export const APPLY_REPORT_SQL = `
-WITH input AS (
-  SELECT $1::text AS command_id, $2::text AS device_id, $3::text AS status, $4::smallint AS rank,
-         $5::jsonb AS result_detail, $6::jsonb AS payload, $7::text AS source,
-         $8::text AS service_id, $9::text AS method, $10::jsonb AS paras,
-         COALESCE($11::timestamptz, now() + make_interval(secs => COALESCE($12::integer, $13::integer)))
-           AS deadline,
-         ($11::timestamptz IS NOT NULL OR $12::integer IS NOT NULL) AS explicit_deadline
-),
-prev AS (
-  SELECT c.command_id, c.device_id, c.status, c.rank, c.service_id, c.method, c.version
-  FROM commands c JOIN input i ON c.command_id = i.command_id
-  FOR UPDATE OF c
-),
-verdict AS (
-  SELECT
-    p.status AS previous_status,
-    CASE
-      WHEN p.command_id IS NULL THEN NULL
-      WHEN p.device_id <> i.device_id THEN 'deviceId'
-      WHEN p.service_id <> i.service_id THEN 'serviceId'
-      WHEN p.method <> i.method THEN 'method'
-    END AS mismatch,
-    CASE
-      WHEN p.command_id IS NULL THEN 'created'
-      WHEN i.rank > p.rank THEN 'applied'
-      WHEN i.status = p.status THEN 'duplicate'
-      WHEN i.rank < p.rank THEN 'stale'
-      ELSE 'conflict'
-    END AS outcome
-  FROM input i LEFT JOIN prev p ON true
-),
-upserted AS (
-  INSERT INTO commands AS c (
-    command_id, device_id, status, rank, result_detail, service_id, method, paras,
-    created_at, updated_at, deadline, sent_at, delivered_at, completed_at, version)
-  SELECT i.command_id, i.device_id, i.status, i.rank, i.result_detail, i.service_id, i.method,
-         i.paras, now(), now(), i.deadline,
-         CASE WHEN i.status = 'SENT' THEN now() END,
-         CASE WHEN i.status = 'DELIVERED' THEN now() END,
-         CASE WHEN i.rank >= 3 THEN now() END,
-         1
-  FROM input i CROSS JOIN verdict v
-  WHERE v.mismatch IS NULL
-  ON CONFLICT (command_id) DO UPDATE SET
-    status        = CASE WHEN excluded.rank > c.rank THEN excluded.status ELSE c.status END,
-    rank          = GREATEST(excluded.rank, c.rank),
-    result_detail = CASE WHEN excluded.rank > c.rank THEN excluded.result_detail ELSE c.result_detail END,
-    sent_at       = CASE WHEN excluded.rank > c.rank THEN COALESCE(c.sent_at, excluded.sent_at) ELSE c.sent_at END,
-    delivered_at  = CASE WHEN excluded.rank > c.rank THEN COALESCE(c.delivered_at, excluded.delivered_at) ELSE c.delivered_at END,
-    completed_at  = CASE WHEN excluded.rank > c.rank THEN COALESCE(c.completed_at, excluded.completed_at) ELSE c.completed_at END,
-    version       = c.version + CASE WHEN excluded.rank > c.rank THEN 1 ELSE 0 END,
-    updated_at    = now(),
-    service_id    = COALESCE(c.service_id, excluded.service_id),
-    method        = COALESCE(c.method, excluded.method),
-    paras         = COALESCE(c.paras, excluded.paras),
-    deadline      = CASE WHEN (SELECT explicit_deadline FROM input) THEN excluded.deadline ELSE c.deadline END
-  WHERE (SELECT outcome FROM verdict) <> 'created'
-    AND (excluded.rank > c.rank OR (SELECT source FROM input) IN ('registration','dispatch'))
-  RETURNING c.status, c.version
-),
-recorded AS (
-  INSERT INTO command_history (
-    command_id, status, outcome, source, previous_status, version, result_detail, payload, received_at)
-  SELECT i.command_id, i.status,
-         CASE WHEN v.outcome = 'created' THEN 'applied' ELSE v.outcome END,
-         i.source, v.previous_status, COALESCE(u.version, p.version), i.result_detail, i.payload, now()
-  FROM input i CROSS JOIN verdict v LEFT JOIN upserted u ON true LEFT JOIN prev p ON true
-  WHERE v.mismatch IS NULL AND (v.outcome <> 'created' OR u.version IS NOT NULL)
-  RETURNING id, command_id, status, outcome, source, previous_status, version, received_at
-)
-SELECT v.outcome, v.mismatch, v.previous_status,
-       COALESCE(u.status, p.status) AS status,
-       COALESCE(u.version, p.version) AS version,
-       r.id::text AS event_id, r.received_at
-FROM verdict v
-  LEFT JOIN prev p ON true
-  LEFT JOIN upserted u ON true
-  LEFT JOIN recorded r ON true`;
 
 // Reads leave PostgreSQL as the response's JSON text: Node.js then neither parses rows into objects
 // (jsonb columns included) nor serialises them again, which was most of the CPU and garbage of a
@@ -304,19 +220,40 @@ LIMIT ${limit + 1}`;
 }
 
 /**
- * The deadline sweep, one statement: lock up to $1 overdue open commands that nobody else holds
- * (due; SKIP LOCKED lets any number of instances sweep at once, each command going to one of them,
- * and never waits for a callback being applied), move them by the rank rule to TIMEOUT (from SENT
- * or DELIVERED) or EXPIRED (from PENDING), and append that to the history as source 'sweeper'.
- * A command whose callback committed first is re-checked under the lock (rank < 3) and left alone; a late SUCCESSFUL still applies afterwards.
+ * The deadline sweep's first step, a statement of its own (see apply-statements.ts): up to `limit`
+ * overdue open commands whose advisory lock is free, now held by this transaction, the most
+ * overdue first. A command being applied by a report, or claimed by another instance's sweep, is
+ * passed over: the candidates are the 2 x `limit` most overdue, tried in order until `limit` are
+ * held, so that two instances sweeping at once each claim their own.
+ */
+function claimOverdueSql(limit: number): string {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new RangeError(`A sweep's size must be a positive integer, not ${limit}`);
+  }
+  return `
+SELECT d.command_id
+FROM (
+  SELECT command_id FROM commands
+  WHERE rank < 3 AND deadline <= now()
+  ORDER BY deadline
+  LIMIT ${2 * limit}
+) d
+WHERE pg_try_advisory_xact_lock(${commandLockKey('d.command_id')})
+LIMIT ${limit}`;
+}
+
+/**
+ * The deadline sweep of the claimed commands $1: lock those nobody else holds (SKIP LOCKED), move
+ * them by the rank rule to TIMEOUT (from SENT or DELIVERED) or EXPIRED (from PENDING), and append
+ * that to the history as source 'sweeper'. A command whose report committed first is re-checked
+ * under the lock (rank < 3, still overdue) and left alone; a late SUCCESSFUL still applies
+ * afterwards.
  */
 const SWEEP_OVERDUE_SQL = `
 WITH due AS (
   SELECT command_id, status
   FROM commands
-  WHERE rank < 3 AND deadline <= now()
-  ORDER BY deadline
-  LIMIT $1
+  WHERE command_id = ANY($1::text[]) AND rank < 3 AND deadline <= now()
   FOR UPDATE SKIP LOCKED
 ),
 swept AS (
@@ -336,6 +273,7 @@ recorded AS (
     command_id, status, outcome, source, previous_status, version, result_detail, payload, received_at)
   SELECT command_id, status, 'applied', 'sweeper', previous_status, version, NULL, NULL, now()
   FROM swept
+  ORDER BY command_id
   RETURNING id, command_id, status, source, previous_status, version, received_at
 )
 SELECT r.id::text AS id, r.command_id, s.device_id, r.status, r.previous_status, r.source,
@@ -376,6 +314,7 @@ interface ChangeRow {
 interface ApplyRow {
   outcome: ReportOutcome | 'created';
   mismatch: MismatchedField | null;
+  busy: boolean;
   previous_status: CommandStatus | null;
   status: CommandStatus | null;
   version: number | null;
@@ -392,58 +331,50 @@ function keysetOf(apiJson: string): { createdAt: string; commandId: string } {
   return { createdAt, commandId };
 }
 
-// A concurrent first report of the same command makes a statement run again; twice is plenty.
+// A command created or deleted by another session between a statement's snapshot and its write
+// makes the statement run again; twice is plenty.
 const MAX_APPLY_ATTEMPTS = 3;
 
-// Group commit: at most this many reports share one transaction.
-const MAX_REPORTS_PER_COMMIT = 64;
+// A callback is answered 503 after CALLBACK_DEADLINE_MS (4.5 s): a report is committed within this
+// time of its arrival or not at all, never after its caller was told it was not stored.
+const MAX_REPORT_AGE_MS = 3500;
 
-// A callback is answered 503 after 4.5 s (callbacks.controller.ts); a report queued for a batch is
-// committed only if that leaves room: not after its caller was told it was not stored.
-const MAX_BATCHED_REPORT_AGE_MS = 3500;
+/** How the write path is bounded; see BatcherLimits. */
+export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
+  return {
+    maxBatch: 128,
+    // Leaves connections for reads, the sweeper and reports applied alone.
+    maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
+    maxQueued: 1024,
+    maxWaitMs: 1000,
+    maxAgeMs: MAX_REPORT_AGE_MS,
+  };
+}
 
-@Injectable()
-export class CommandsRepository {
-  private readonly batcher: ReportBatcher<Report, ApplyResult>;
+/**
+ * How a write transaction begins, in one round trip with its first statement (the advisory locks):
+ * - every lookup of the write path is by primary key, and its statements are prepared once per
+ *   connection: a generic plan made while the table was small (a new database) would keep
+ *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out;
+ * - no statement may run past the moment its caller stops waiting (statement_timeout), which also
+ *   bounds the wait for a lock held elsewhere.
+ */
+function beginWrite(deadline: number, first: string): string {
+  const timeout = Number.isFinite(deadline)
+    ? `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(deadline - performance.now()))};`
+    : '';
+  return `BEGIN; SET LOCAL enable_seqscan = off; ${timeout} ${first}`;
+}
 
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    this.batcher = new ReportBatcher(
-      () => this.pool(),
-      {
-        applyOn: (client, report) => this.applyOn(client, report),
-        applyAlone: (report) => this.applyOn(this.pool(), report),
-        lockKey: (report) => report.commandId,
-      },
-      MAX_REPORTS_PER_COMMIT,
-      MAX_BATCHED_REPORT_AGE_MS,
-    );
-  }
+const APPLY_BATCH_SQL = applyReportsSql(true);
+const APPLY_ALONE_SQL = applyReportsSql(false);
 
-  /** Applies a report by the rank rule; settles once it is committed (with others, under GROUP_COMMIT). */
-  async applyReport(report: Report): Promise<ApplyResult> {
-    return this.config.groupCommit
-      ? this.batcher.submit(report)
-      : this.applyOn(this.pool(), report);
-  }
-
-  // The hot statement goes to pg directly, as a named prepared statement: parsed and planned once
-  // per connection instead of on every report (TypeORM's query() cannot name a statement).
-  private pool(): pg.Pool {
-    return (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-  }
-
-  // The embedded database (a pool of one) is a single session shared by every connection the pool
-  // opens: a statement prepared on a connection that was cut would still exist under its name.
-  private statementName(name: string | undefined): string | undefined {
-    return this.pool().options.max === 1 ? undefined : name;
-  }
-
-  private async applyOn(client: pg.Pool | pg.PoolClient, report: Report): Promise<ApplyResult> {
+/** The arrays of applyReportsSql, one element per report. */
+function applyParams(reports: readonly Report[], defaultDeadlineSeconds: number): unknown[] {
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  for (const report of reports) {
     const registration = report.registration;
-    const params = [
+    const values = [
       report.commandId,
       report.deviceId,
       report.status,
@@ -456,37 +387,162 @@ export class CommandsRepository {
       toJsonb(registration?.paras),
       registration?.deadline ?? null,
       registration?.timeoutSeconds ?? null,
-      this.config.commandDeadlineSeconds,
+      registration !== undefined,
     ];
-    for (let attempt = 1; ; attempt++) {
-      const { rows } = await client.query<ApplyRow>({
-        name: this.statementName('apply_report'),
-        text: APPLY_REPORT_SQL,
-        values: params,
-      });
-      const row = rows[0];
-      if (row.mismatch !== null) {
-        return { kind: 'mismatch', field: row.mismatch };
+    values.forEach((value, index) => columns[index].push(value));
+  }
+  return [...columns, defaultDeadlineSeconds];
+}
+
+function toApplyResult(report: Report, row: ApplyRow): ApplyResult | typeof BUSY {
+  if (row.busy) {
+    return BUSY;
+  }
+  if (row.mismatch !== null) {
+    return { kind: 'mismatch', field: row.mismatch };
+  }
+  if (row.event_id === null || row.status === null || row.version === null || !row.received_at) {
+    return BUSY;
+  }
+  return {
+    kind: 'recorded',
+    commandId: report.commandId,
+    deviceId: report.deviceId,
+    status: row.status,
+    previousStatus: row.previous_status,
+    outcome: row.outcome === 'created' ? 'applied' : row.outcome,
+    created: row.outcome === 'created',
+    version: row.version,
+    eventId: row.event_id,
+    receivedAt: row.received_at,
+    source: report.source,
+  };
+}
+
+@Injectable()
+export class CommandsRepository {
+  private readonly batcher: ReportBatcher<Report, ApplyResult>;
+  /** The embedded database is one session shared by every connection the pool opens. */
+  private readonly embedded: boolean;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.embedded = config.databaseUrl === undefined;
+    this.batcher = new ReportBatcher(
+      {
+        applyBatch: (reports, deadline) => this.applyBatch(reports, deadline),
+        applyAlone: (report, deadline) => this.applyAlone(report, deadline),
+        key: (report) => report.commandId,
+      },
+      writeLimits(this.pool().options.max ?? 10, this.embedded),
+    );
+  }
+
+  /** Applies a report by the rank rule; settles once it is committed (with others, under GROUP_COMMIT). */
+  async applyReport(report: Report): Promise<ApplyResult> {
+    return this.config.groupCommit
+      ? this.batcher.submit(report)
+      : this.applyAlone(report, performance.now() + MAX_REPORT_AGE_MS);
+  }
+
+  // The hot statements go to pg directly, as named prepared statements: parsed and planned once
+  // per connection instead of on every batch (TypeORM's query() cannot name a statement).
+  private pool(): pg.Pool {
+    return (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+  }
+
+  // A statement prepared on an embedded connection that was cut would still exist under its name
+  // in the one session, and preparing it again would fail: there, statements go unnamed.
+  private statementName(name: string | undefined): string | undefined {
+    return this.embedded ? undefined : name;
+  }
+
+  /**
+   * Runs a transaction on a connection of its own: BEGIN with the statement `first(client)` gives
+   * (see beginWrite), then `work` with that statement's rows; commits unless past `deadline`.
+   */
+  private async inTransaction<T>(
+    deadline: number,
+    first: (client: pg.PoolClient) => string,
+    work: (client: pg.PoolClient, firstRows: unknown[][]) => Promise<T>,
+  ): Promise<T> {
+    const client = await this.pool().connect();
+    try {
+      const results = (await client.query({
+        text: beginWrite(deadline, first(client)),
+        rowMode: 'array',
+      })) as unknown as pg.QueryArrayResult[];
+      const result = await work(client, results[results.length - 1].rows);
+      if (performance.now() > deadline) {
+        throw new TooLateError();
       }
-      if (row.event_id !== null && row.status !== null && row.version !== null && row.received_at) {
-        return {
-          kind: 'recorded',
-          commandId: report.commandId,
-          deviceId: report.deviceId,
-          status: row.status,
-          previousStatus: row.previous_status,
-          outcome: row.outcome === 'created' ? 'applied' : row.outcome,
-          created: row.outcome === 'created',
-          version: row.version,
-          eventId: row.event_id,
-          receivedAt: row.received_at,
-          source: report.source,
-        };
-      }
-      if (attempt >= MAX_APPLY_ATTEMPTS) {
-        throw new Error(`Report for command ${report.commandId} lost ${attempt} creation races`);
-      }
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      // A connection that cannot even roll back is discarded, not returned to the pool.
+      client.release(rolledBack ? undefined : (error as Error));
+      throw error;
     }
+  }
+
+  /** Reports of distinct commands, in one transaction; those locked elsewhere come back BUSY. */
+  private applyBatch(
+    reports: readonly Report[],
+    deadline: number,
+  ): Promise<(ApplyResult | typeof BUSY)[]> {
+    return this.inTransaction(
+      deadline,
+      (client) => lockCommandsSql(reports.map((report) => client.escapeLiteral(report.commandId))),
+      async (client, locks) => {
+        const locked = reports.filter((_, index) => locks[index][0] === true);
+        const results = new Map<Report, ApplyResult | typeof BUSY>();
+        if (locked.length > 0) {
+          const { rows } = await client.query<ApplyRow>({
+            name: this.statementName('apply_batch'),
+            text: APPLY_BATCH_SQL,
+            values: applyParams(locked, this.config.commandDeadlineSeconds),
+          });
+          locked.forEach((report, index) =>
+            results.set(report, toApplyResult(report, rows[index])),
+          );
+        }
+        return reports.map((report) => results.get(report) ?? BUSY);
+      },
+    );
+  }
+
+  /** One report in a transaction of its own, waiting for its command's locks. */
+  private applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
+    return this.inTransaction(
+      deadline,
+      (client) => waitForCommandSql(client.escapeLiteral(report.commandId)),
+      async (client) => {
+        const params = applyParams([report], this.config.commandDeadlineSeconds);
+        for (let attempt = 1; ; attempt++) {
+          const { rows } = await client.query<ApplyRow>({
+            name: this.statementName('apply_alone'),
+            text: APPLY_ALONE_SQL,
+            values: params,
+          });
+          const result = toApplyResult(report, rows[0]);
+          if (result !== BUSY) {
+            return result;
+          }
+          if (attempt >= MAX_APPLY_ATTEMPTS) {
+            throw new Error(
+              `Report for command ${report.commandId} lost ${attempt} creation races`,
+            );
+          }
+        }
+      },
+    );
   }
 
   /** GET /commands/{id}'s body: the command with its whole history, as JSON text. */
@@ -518,7 +574,17 @@ export class CommandsRepository {
 
   /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */
   async sweepOverdue(limit: number): Promise<AppliedChange[]> {
-    const rows = await this.dataSource.query<ChangeRow[]>(SWEEP_OVERDUE_SQL, [limit]);
+    const rows = await this.inTransaction(
+      Infinity,
+      () => claimOverdueSql(limit),
+      async (client, claimed) => {
+        if (claimed.length === 0) {
+          return [];
+        }
+        const swept = await client.query<ChangeRow>(SWEEP_OVERDUE_SQL, [claimed.map(([id]) => id)]);
+        return swept.rows;
+      },
+    );
     return rows.map(toAppliedChange);
   }
 

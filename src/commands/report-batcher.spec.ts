@@ -1,60 +1,88 @@
-import type pg from 'pg';
-import { type BatchedStatement, ReportBatcher } from './report-batcher.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
+import {
+  BUSY,
+  type BatchedStatement,
+  type BatcherLimits,
+  OverloadedError,
+  ReportBatcher,
+  TooLateError,
+} from './report-batcher.js';
 
-// The batcher's mechanics against a recording stand-in for a pool; what the statement does in SQL
-// is tested against real databases in test/group-commit.e2e.spec.ts.
+// The batcher's mechanics against a recording stand-in for the statements; what they do in SQL is
+// tested against real databases in test/group-commit.e2e.spec.ts and test/write-isolation.e2e.spec.ts.
 interface Item {
   key: string;
   n: number;
-  failWith?: Error;
+  /** Thrown by the batch holding this item, and by the item applied alone. */
+  failWith?: unknown;
+  /** Comes back BUSY from a batch (its lock is held elsewhere). */
+  busy?: boolean;
+  /** The batch holding this item takes this long. */
   delayMs?: number;
 }
 
-function setup(options: { commitError?: Error; maxAgeMs?: number } = {}) {
+const name = (item: Item) => `${item.key}${item.n}`;
+
+function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unknown } = {}) {
   const log: string[] = [];
-  let commitGate: (() => void) | undefined;
-  const client = {
-    query: async (sql: string) => {
-      log.push(sql);
-      if (sql === 'COMMIT') {
-        if (commitGate === undefined) {
-          await new Promise<void>((resolve) => (commitGate = resolve));
-        }
-        if (options.commitError) {
-          throw options.commitError;
-        }
-      }
-      return { rows: [] };
-    },
-    release: () => log.push('release'),
-  } as unknown as pg.PoolClient;
-  const pool = { connect: async () => client } as unknown as pg.Pool;
+  let gates: (() => void)[] = [];
+  let holding = false;
+  const gate = async () => {
+    if (holding) {
+      await new Promise<void>((resolve) => gates.push(resolve));
+    }
+  };
   const statement: BatchedStatement<Item, string> = {
-    applyOn: async (_client, item) => {
-      log.push(`apply ${item.key}${item.n}`);
-      if (item.delayMs !== undefined) {
-        await new Promise((resolve) => setTimeout(resolve, item.delayMs));
+    applyBatch: async (items, deadline) => {
+      log.push(`batch ${items.map(name).join(' ')}`);
+      await gate();
+      const delay = Math.max(0, ...items.map((item) => item.delayMs ?? 0));
+      if (delay > 0) {
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
-      if (item.failWith) {
-        throw item.failWith;
+      if (options.batchError !== undefined) {
+        throw options.batchError;
       }
-      return `batched ${item.key}${item.n}`;
+      const failing = items.find((item) => item.failWith !== undefined);
+      if (failing !== undefined) {
+        throw failing.failWith;
+      }
+      if (performance.now() > deadline) {
+        throw new TooLateError();
+      }
+      log.push(`commit ${items.map(name).join(' ')}`);
+      return items.map((item) => (item.busy === true ? BUSY : `batched ${name(item)}`));
     },
     applyAlone: async (item) => {
-      log.push(`alone ${item.key}${item.n}`);
-      if (item.failWith) {
+      log.push(`alone ${name(item)}`);
+      await gate();
+      if (item.failWith !== undefined) {
         throw item.failWith;
       }
-      return `alone ${item.key}${item.n}`;
+      return `alone ${name(item)}`;
     },
-    lockKey: (item) => item.key,
+    key: (item) => item.key,
   };
+  const batcher = new ReportBatcher(statement, {
+    maxBatch: 10,
+    maxBatchesInFlight: 1,
+    maxQueued: 100,
+    maxWaitMs: 60_000,
+    maxAgeMs: 60_000,
+    ...limits,
+  });
   return {
     log,
-    batcher: new ReportBatcher(() => pool, statement, 10, options.maxAgeMs ?? 60_000),
-    commit: () => commitGate?.(),
-    openCommits: () => {
-      commitGate = () => undefined;
+    batcher,
+    hold: () => {
+      holding = true;
+    },
+    /** Lets every statement waiting so far go on; later ones go at once. */
+    release: () => {
+      holding = false;
+      const open = gates;
+      gates = [];
+      open.forEach((resolve) => resolve());
     },
   };
 }
@@ -68,91 +96,153 @@ describe('ReportBatcher', () => {
     expect(log).toEqual(['alone a1']);
   });
 
-  it('groups reports that arrive during a batch into one transaction, by key then arrival', async () => {
-    const { batcher, log, openCommits } = setup();
-    openCommits();
-    let firstDone = false;
-    const first = batcher.submit({ key: 'z', n: 0 }).then((result) => {
-      firstDone = true;
-      return result;
-    });
+  it('groups reports that arrive during a batch, one per command, keeping each command in arrival order', async () => {
+    const { batcher, log, hold, release } = setup();
+    hold();
+    const first = batcher.submit({ key: 'z', n: 0 });
     const rest = [
       batcher.submit({ key: 'b', n: 1 }),
       batcher.submit({ key: 'a', n: 2 }),
       batcher.submit({ key: 'b', n: 3 }),
     ];
-    expect(firstDone).toBe(false);
+    await tick();
+    expect(log).toEqual(['alone z0']);
+    release();
     await expect(first).resolves.toBe('alone z0');
-    await expect(Promise.all(rest)).resolves.toEqual(['batched b1', 'batched a2', 'batched b3']);
-    expect(log).toEqual([
-      'alone z0',
-      'BEGIN',
-      'apply a2',
-      'apply b1',
-      'apply b3',
-      'COMMIT',
-      'release',
-    ]);
+    await expect(Promise.all(rest)).resolves.toEqual(['batched b1', 'batched a2', 'alone b3']);
+    expect(log).toEqual(['alone z0', 'batch b1 a2', 'commit b1 a2', 'alone b3']);
   });
 
-  it('answers nobody before the commit', async () => {
-    const { batcher, commit } = setup();
+  it('answers nobody before the batch has committed', async () => {
+    const { batcher, hold, release } = setup();
+    hold();
     let answered = 0;
     void batcher.submit({ key: 'x', n: 0 });
-    const batch = [batcher.submit({ key: 'a', n: 1 }), batcher.submit({ key: 'b', n: 2 })].map(
-      (promise) => promise.then(() => answered++),
-    );
+    const batch = [batcher.submit({ key: 'a', n: 1 }), batcher.submit({ key: 'b', n: 2 })];
+    batch.forEach((promise) => void promise.then(() => answered++));
+    release();
+    hold();
     for (let i = 0; i < 5; i++) {
       await tick();
     }
     expect(answered).toBe(0);
-    commit();
+    release();
     await Promise.all(batch);
     expect(answered).toBe(2);
   });
 
-  it('rolls back a failed batch and applies its reports one by one, each with its own result', async () => {
-    const { batcher, log, openCommits } = setup();
-    openCommits();
+  it('runs up to maxBatchesInFlight batches at once', async () => {
+    const { batcher, log, hold, release } = setup({ maxBatch: 2, maxBatchesInFlight: 2 });
+    hold();
+    const all = ['a', 'b', 'c', 'd', 'e', 'f'].map((key, n) => batcher.submit({ key, n }));
+    await tick();
+    expect(log).toEqual(['alone a0', 'alone b1']);
+    release();
+    await Promise.all(all);
+    expect(log.slice(2)).toEqual(['batch c2 d3', 'batch e4 f5', 'commit c2 d3', 'commit e4 f5']);
+  });
+
+  it('applies a failed batch again one report at a time, each meeting only its own error', async () => {
+    const { batcher, hold, release } = setup();
+    hold();
     void batcher.submit({ key: 'x', n: 0 });
     const bad = new Error('invalid input');
-    const results = await Promise.allSettled([
+    const results = Promise.allSettled([
       batcher.submit({ key: 'a', n: 1 }),
       batcher.submit({ key: 'b', n: 2, failWith: bad }),
       batcher.submit({ key: 'c', n: 3 }),
     ]);
-    expect(results).toEqual([
+    release();
+    expect(await results).toEqual([
       { status: 'fulfilled', value: 'alone a1' },
       { status: 'rejected', reason: bad },
       { status: 'fulfilled', value: 'alone c3' },
     ]);
-    expect(log).toContain('ROLLBACK');
-    expect(log.indexOf('ROLLBACK')).toBeLessThan(log.indexOf('alone a1'));
   });
 
-  it('fails every report of the batch when the database is unavailable', async () => {
-    const down = Object.assign(new Error('Connection terminated unexpectedly'), {});
-    const { batcher, log, openCommits } = setup({ commitError: down });
-    openCommits();
+  it('fails every report of the batch, and applies none alone, when the database is unavailable', async () => {
+    const down = new Error('Connection terminated unexpectedly');
+    const { batcher, log, hold, release } = setup({}, { batchError: down });
+    hold();
     void batcher.submit({ key: 'x', n: 0 });
-    const results = await Promise.allSettled([
+    const results = Promise.allSettled([
       batcher.submit({ key: 'a', n: 1 }),
       batcher.submit({ key: 'b', n: 2 }),
     ]);
-    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    release();
+    expect(await results).toEqual([
+      { status: 'rejected', reason: down },
+      { status: 'rejected', reason: down },
+    ]);
     expect(log.filter((line) => line.startsWith('alone'))).toEqual(['alone x0']);
   });
 
-  it('rolls back rather than commit a report whose caller has given up waiting', async () => {
-    const { batcher, log, openCommits } = setup({ maxAgeMs: 50 });
-    openCommits();
+  it.each([
+    ['a thrown string', 'boom'],
+    ['an Error', new Error('boom')],
+  ])('strands no report when a batch fails with %s, and keeps going', async (_, failure) => {
+    const { batcher, hold, release } = setup();
+    hold();
     void batcher.submit({ key: 'x', n: 0 });
-    const results = await Promise.allSettled([
-      batcher.submit({ key: 'a', n: 1, delayMs: 80 }),
-      batcher.submit({ key: 'b', n: 2 }),
+    const failed = Promise.allSettled([
+      batcher.submit({ key: 'a', n: 1, failWith: failure }),
+      batcher.submit({ key: 'b', n: 2, failWith: failure }),
     ]);
-    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
-    expect(log).not.toContain('COMMIT');
-    expect(log).toContain('ROLLBACK');
+    release();
+    expect((await failed).map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    await expect(batcher.submit({ key: 'c', n: 3 })).resolves.toBe('alone c3');
+    expect(batcher.queued).toBe(0);
+  });
+
+  it('answers the rest of a batch at once and applies a report whose command is locked elsewhere alone', async () => {
+    const { batcher, log, hold, release } = setup();
+    hold();
+    void batcher.submit({ key: 'x', n: 0 });
+    const locked = batcher.submit({ key: 'a', n: 1, busy: true });
+    const free = batcher.submit({ key: 'b', n: 2 });
+    release();
+    await expect(free).resolves.toBe('batched b2');
+    await expect(locked).resolves.toBe('alone a1');
+    expect(log).toEqual(['alone x0', 'batch a1 b2', 'commit a1 b2', 'alone a1']);
+  });
+
+  it('refuses a report at once when maxQueued reports are waiting, and stores it nowhere', async () => {
+    const { batcher, log, hold, release } = setup({ maxQueued: 2 });
+    hold();
+    const admitted = [0, 1, 2].map((n) => batcher.submit({ key: `k${n}`, n }));
+    const refused = batcher.submit({ key: 'late', n: 9 });
+    await expect(refused).rejects.toBeInstanceOf(OverloadedError);
+    await expect(refused.catch((error: unknown) => isDatabaseUnavailable(error))).resolves.toBe(
+      true,
+    );
+    expect(batcher.queued).toBe(2);
+    release();
+    await Promise.all(admitted);
+    expect(log.join(' ')).not.toContain('late9');
+  });
+
+  it('refuses a report that waited longer than maxWaitMs without applying it', async () => {
+    const { batcher, log, hold, release } = setup({ maxWaitMs: 20 });
+    hold();
+    const first = batcher.submit({ key: 'x', n: 0 });
+    const waiting = batcher.submit({ key: 'a', n: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    release();
+    await expect(first).resolves.toBe('alone x0');
+    await expect(waiting).rejects.toBeInstanceOf(OverloadedError);
+    expect(log).toEqual(['alone x0']);
+  });
+
+  it('re-applies the rest of a batch alone when the oldest report is past its age, failing only that one', async () => {
+    const { batcher, log, hold, release } = setup({ maxAgeMs: 200 });
+    hold();
+    void batcher.submit({ key: 'x', n: 0 });
+    const old = batcher.submit({ key: 'a', n: 1, delayMs: 130 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const young = batcher.submit({ key: 'b', n: 2 });
+    release();
+    await expect(old).rejects.toBeInstanceOf(TooLateError);
+    await expect(young).resolves.toBe('alone b2');
+    expect(log).not.toContain('commit a1 b2');
   });
 });

@@ -1,140 +1,199 @@
-import type pg from 'pg';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { DatabaseUnavailableError } from '../http/problem.js';
 
-/** What the batcher needs from the repository: the one statement, and the way to run it alone. */
+/** What applyBatch answers for an item it could not apply in the batch: apply it alone. */
+export const BUSY = Symbol('busy');
+
+/** What the batcher needs from the repository. */
 export interface BatchedStatement<T, R> {
-  /** Applies one item on a connection inside the batch's transaction. */
-  applyOn(client: pg.PoolClient, item: T): Promise<R>;
-  /** Applies one item in a transaction of its own (a batch of one, or after a batch failed). */
-  applyAlone(item: T): Promise<R>;
-  /** Items are applied in the order of this key (arrival order among equal keys). */
-  lockKey(item: T): string;
+  /**
+   * Applies items of distinct keys in one transaction and commits it, unless `deadline`
+   * (performance.now()) has passed by then: it rolls back and throws TooLateError. An item whose
+   * key another transaction holds comes back BUSY, not applied.
+   */
+  applyBatch(items: readonly T[], deadline: number): Promise<(R | typeof BUSY)[]>;
+  /** Applies one item in a transaction of its own, waiting for its key; the same deadline rule. */
+  applyAlone(item: T, deadline: number): Promise<R>;
+  /** Items of one key are applied one at a time, in arrival order (the command id). */
+  key(item: T): string;
+}
+
+export interface BatcherLimits {
+  /** Items per transaction. */
+  maxBatch: number;
+  /** Batches applied at once, each on its own connection. */
+  maxBatchesInFlight: number;
+  /** Items waiting to start; one more is refused at once. */
+  maxQueued: number;
+  /** How long an item may wait to start; one that waited longer is refused. */
+  maxWaitMs: number;
+  /** An item is committed within this time of its arrival, or not at all (its caller gave up). */
+  maxAgeMs: number;
+}
+
+/** The write path is full: the report is refused at once, stored nowhere (503, Retry-After). */
+export class OverloadedError extends DatabaseUnavailableError {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'OverloadedError';
+  }
+}
+
+/** A transaction was rolled back instead of committed because an item's caller gave up. */
+export class TooLateError extends DatabaseUnavailableError {
+  constructor() {
+    super('the report could not be committed in time');
+    this.name = 'TooLateError';
+  }
 }
 
 interface Waiting<T, R> {
   item: T;
+  key: string;
   queuedAt: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
 
 /**
- * Group commit: items that arrive while a batch is being applied wait for it, then go together in
- * the next batch, in one transaction on one connection, so many reports share one commit (one WAL
- * flush). No timer: a batch starts as soon as the previous one has committed, so a lone report is
- * applied at once, alone. One batch at a time, so reports of one command are applied in the order
- * they arrived, also across batches. Each caller is answered only after its batch committed.
+ * Group commit with admission control. Items wait in a bounded queue; up to maxBatchesInFlight
+ * batches run at once, each taking the oldest waiting items whose key has no item being applied,
+ * one per key. So a key's items are applied one at a time in arrival order, batches never contend
+ * for the same rows, and a lone item is applied at once. Each caller is answered only after its
+ * item committed.
  *
- * Within a batch, items run in order of lockKey (command id), so concurrent batches of several
- * instances take their row locks in one order and cannot deadlock each other. If a statement
- * fails, the batch is rolled back and its items are applied one by one, each meeting its own
- * error; if the database is unavailable, every item of the batch fails with that error (503).
- *
- * A caller that waited longer than maxAgeMs has been answered 503 already (callbacks have a
- * deadline): its report must then not be stored. Such items are failed before they start, and a
- * batch holding one is rolled back instead of committed.
+ * Admission: an item arriving to a full queue, or still waiting after maxWaitMs, is refused at once
+ * with OverloadedError, so under any arrival rate memory stays bounded and the database keeps
+ * storing at its pace. An item in a batch is committed, or re-applied alone: it fails only with its
+ * own error, with the database being unavailable, or past its own maxAgeMs.
  */
 export class ReportBatcher<T, R> {
-  private waiting: Waiting<T, R>[] = [];
-  private applying = false;
+  private queue: Waiting<T, R>[] = [];
+  /** Keys with an item being applied. */
+  private readonly busyKeys = new Set<string>();
+  private batchesInFlight = 0;
 
   constructor(
-    private readonly pool: () => pg.Pool,
     private readonly statement: BatchedStatement<T, R>,
-    private readonly maxBatch: number,
-    private readonly maxAgeMs: number,
+    private readonly limits: BatcherLimits,
   ) {}
 
+  /** Items waiting to start (for metrics and tests). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   submit(item: T): Promise<R> {
+    if (this.queue.length >= this.limits.maxQueued) {
+      return Promise.reject(new OverloadedError('too many reports are waiting to be stored'));
+    }
     return new Promise<R>((resolve, reject) => {
-      this.waiting.push({ item, queuedAt: performance.now(), resolve, reject });
-      if (!this.applying) {
-        void this.drain();
-      }
+      this.queue.push({
+        item,
+        key: this.statement.key(item),
+        queuedAt: performance.now(),
+        resolve,
+        reject,
+      });
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.applying = true;
-    try {
-      while (this.waiting.length > 0) {
-        const batch = this.waiting.slice(0, this.maxBatch);
-        this.waiting = this.waiting.slice(batch.length);
-        await this.apply(batch);
-      }
-    } finally {
-      this.applying = false;
-    }
-  }
-
-  private tooOld(waiting: Waiting<T, R>): boolean {
-    return performance.now() - waiting.queuedAt > this.maxAgeMs;
-  }
-
-  private fail(waiting: Waiting<T, R>): void {
-    waiting.reject(new DatabaseUnavailableError('the report waited too long to be applied'));
-  }
-
-  private async apply(queued: Waiting<T, R>[]): Promise<void> {
-    const batch = queued.filter((waiting) => {
-      if (this.tooOld(waiting)) {
-        this.fail(waiting);
-        return false;
-      }
-      return true;
-    });
-    if (batch.length === 0) {
-      return;
-    }
-    if (batch.length === 1) {
-      const [only] = batch;
-      await this.statement.applyAlone(only.item).then(only.resolve, only.reject);
-      return;
-    }
-    // Stable: reports of one command keep their arrival order.
-    const ordered = batch
-      .map((waiting, index) => ({ waiting, index, key: this.statement.lockKey(waiting.item) }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.index - b.index))
-      .map(({ waiting }) => waiting);
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool().connect();
-    } catch (error) {
-      batch.forEach((waiting) => waiting.reject(error));
-      return;
-    }
-    const results: R[] = [];
-    try {
-      await client.query('BEGIN');
-      for (const waiting of ordered) {
-        results.push(await this.statement.applyOn(client, waiting.item));
-      }
-      if (batch.some((waiting) => this.tooOld(waiting))) {
-        throw new DatabaseUnavailableError('the batch took too long to be applied');
-      }
-      await client.query('COMMIT');
-    } catch (error) {
-      const rolledBack = await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      );
-      // A connection that cannot even roll back is discarded, not returned to the pool.
-      client.release(rolledBack ? undefined : (error as Error));
-      if (isDatabaseUnavailable(error)) {
-        batch.forEach((waiting) => waiting.reject(error));
+  private pump(): void {
+    while (this.batchesInFlight < this.limits.maxBatchesInFlight && this.queue.length > 0) {
+      const batch = this.take();
+      if (batch.length === 0) {
         return;
       }
-      for (const waiting of ordered) {
-        if (this.tooOld(waiting)) {
-          this.fail(waiting);
-        } else {
-          await this.statement.applyAlone(waiting.item).then(waiting.resolve, waiting.reject);
-        }
+      this.batchesInFlight++;
+      void this.run(batch).finally(() => {
+        this.batchesInFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  /** The next batch: the oldest items of keys not being applied, one per key; refuses the stale. */
+  private take(): Waiting<T, R>[] {
+    const now = performance.now();
+    const batch: Waiting<T, R>[] = [];
+    const rest: Waiting<T, R>[] = [];
+    for (const waiting of this.queue) {
+      if (now - waiting.queuedAt > this.limits.maxWaitMs) {
+        waiting.reject(new OverloadedError('the report waited too long to be stored'));
+      } else if (batch.length < this.limits.maxBatch && !this.busyKeys.has(waiting.key)) {
+        this.busyKeys.add(waiting.key);
+        batch.push(waiting);
+      } else {
+        rest.push(waiting);
       }
+    }
+    this.queue = rest;
+    return batch;
+  }
+
+  private settle(waiting: Waiting<T, R>, outcome: { result: R } | { error: unknown }): void {
+    this.busyKeys.delete(waiting.key);
+    if ('result' in outcome) {
+      waiting.resolve(outcome.result);
+    } else {
+      waiting.reject(outcome.error);
+    }
+    if (this.queue.length > 0) {
+      this.pump();
+    }
+  }
+
+  private deadlineOf(waiting: Waiting<T, R>): number {
+    return waiting.queuedAt + this.limits.maxAgeMs;
+  }
+
+  // Never throws: every item taken is settled, whatever fails.
+  private async run(batch: Waiting<T, R>[]): Promise<void> {
+    if (batch.length === 1) {
+      await this.runAlone(batch[0]);
       return;
     }
-    client.release();
-    ordered.forEach((waiting, index) => waiting.resolve(results[index]));
+    let results: (R | typeof BUSY)[];
+    try {
+      const deadline = Math.min(...batch.map((waiting) => this.deadlineOf(waiting)));
+      results = await this.statement.applyBatch(
+        batch.map((waiting) => waiting.item),
+        deadline,
+      );
+    } catch (error) {
+      if (isDatabaseUnavailable(error) && !(error instanceof TooLateError)) {
+        batch.forEach((waiting) => this.settle(waiting, { error }));
+        return;
+      }
+      // Rolled back: each item again on its own, meeting only its own error or deadline.
+      await Promise.all(batch.map((waiting) => this.runAlone(waiting)));
+      return;
+    }
+    const busy: Waiting<T, R>[] = [];
+    batch.forEach((waiting, index) => {
+      const result = results[index];
+      if (result === BUSY) {
+        busy.push(waiting);
+      } else {
+        this.settle(waiting, { result });
+      }
+    });
+    // Waiting for a lock held elsewhere holds up only that key; other batches go on meanwhile.
+    for (const waiting of busy) {
+      void this.runAlone(waiting);
+    }
+  }
+
+  private async runAlone(waiting: Waiting<T, R>): Promise<void> {
+    try {
+      if (performance.now() > this.deadlineOf(waiting)) {
+        throw new TooLateError();
+      }
+      const result = await this.statement.applyAlone(waiting.item, this.deadlineOf(waiting));
+      this.settle(waiting, { result });
+    } catch (error) {
+      this.settle(waiting, { error });
+    }
   }
 }

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import pg from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
@@ -38,6 +39,7 @@ export const STATEMENT_TIMEOUT_MS = 3000;
 // statement_timeout, so this only fires when the server cannot answer at all.
 const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 const WATCHDOG_INTERVAL_MS = 250;
+export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 
 /**
  * A pg client that cuts its connection when the server leaves a query unanswered for
@@ -45,44 +47,83 @@ const WATCHDOG_INTERVAL_MS = 250;
  * unavailable, and the pool opens a fresh connection once the database is back.
  *
  * pg's own query_timeout does not fit: it leaves the timed-out query active on its connection,
- * which the pool hands out again, and every later query on it times out too. It also wraps every
- * query's callback in a closure with a timer, as an earlier version of this class did: measured
- * under load, that kept nearly every result (list pages of 22 KB) alive into V8's old generation,
- * 70 MB/s of it, so the heap grew and full collections ran often. Here one timer watches every
- * client, and a query costs two counter updates.
+ * which the pool hands out again, and every later query on it times out too; and its timer per
+ * query keeps each result reachable until it fires. Here one timer watches every client, and a
+ * query costs a counter update on the way in and on the way out. The client makes its own socket,
+ * so cutting it needs nothing of pg's internals.
  */
 export class DatabaseClient extends pg.Client {
-  /** Queries handed to this client whose ReadyForQuery has not come back yet. */
+  /** Queries handed to this client that have not settled yet. */
   private unanswered = 0;
-  /** When the current one of them was sent (or began to wait its turn); 0 when idle. */
+  /** When the oldest of them was sent or the last one settled; 0 when idle. */
   private waitingSince = 0;
+  private readonly socket: Socket;
 
   constructor(config?: string | pg.ClientConfig) {
-    super(config);
-    // The server ends every query, simple or extended, with one ReadyForQuery.
-    this.connection.on('readyForQuery', () => {
-      this.unanswered = Math.max(0, this.unanswered - 1);
-      this.waitingSince = this.unanswered > 0 ? Date.now() : 0;
-    });
+    const socket = new Socket();
+    const options = typeof config === 'string' ? { connectionString: config } : (config ?? {});
+    super({ ...options, stream: () => socket });
+    this.socket = socket;
+    // A connection that fails while checked out also fails the query in progress, which is where
+    // the error is handled; without a listener the 'error' event would end the process.
+    this.on('error', () => undefined);
     watchdog.add(this);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's many overloads, unchanged
   override query(...args: any[]): any {
+    const last: unknown = args[args.length - 1];
+    const first: unknown = args[0];
+    if (typeof first === 'object' && first !== null && 'submit' in first) {
+      // A Submittable (cursor, stream) settles through its own events: not watched.
+      return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
+    }
+    this.started();
+    if (typeof last === 'function') {
+      const callback = last as (...callbackArgs: unknown[]) => void;
+      args[args.length - 1] = (...callbackArgs: unknown[]) => {
+        this.settled();
+        callback(...callbackArgs);
+      };
+      return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
+    }
+    let result: Promise<unknown>;
+    try {
+      result = (super.query as (...queryArgs: unknown[]) => Promise<unknown>).apply(this, args);
+    } catch (error) {
+      this.settled();
+      throw error;
+    }
+    result.then(
+      () => this.settled(),
+      () => this.settled(),
+    );
+    return result;
+  }
+
+  private started(): void {
     if (this.unanswered++ === 0) {
       this.waitingSince = Date.now();
     }
-    return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
+  }
+
+  private settled(): void {
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    this.waitingSince = this.unanswered > 0 ? Date.now() : 0;
+  }
+
+  /** Queries not settled yet (for tests). */
+  get pendingQueries(): number {
+    return this.unanswered;
   }
 
   /** Called by the watchdog; false once this client is gone for good. */
   check(now: number): boolean {
-    const stream = this.connection.stream as { destroyed?: boolean; destroy(): void };
     if (this.waitingSince !== 0 && now - this.waitingSince > QUERY_TIMEOUT_MS) {
       this.waitingSince = 0;
-      stream.destroy();
+      this.socket.destroy();
     }
-    return stream.destroyed !== true;
+    return !this.socket.destroyed;
   }
 }
 
@@ -132,6 +173,9 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
       statement_timeout: STATEMENT_TIMEOUT_MS,
       idleTimeoutMillis: 30000,
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      // A connection lost in the middle of a transaction must not hold its locks for long.
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
       application_name: 'command-tracker',
     },
   };

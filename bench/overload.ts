@@ -1,0 +1,201 @@
+// The overload phase of npm run bench: the platform draining a backlog pushes at its own rate
+// whatever the receiver's speed. Measures the service's capacity (closed loop), then offers
+// open-loop arrivals at `factor` times that for `seconds`, and checks what API.md promises: the
+// excess answered 503 at once, goodput close to capacity, nothing acknowledged lost, the process
+// alive with bounded memory, and normal answers right after.
+import { Agent, request as httpRequest } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { load } from './load-worker.js';
+import { YardstickTraffic } from './yardstick.js';
+
+export interface OverloadTarget {
+  url: string;
+  alive(): boolean;
+  peakRssMb(): number;
+}
+
+export interface OverloadResult {
+  database: string;
+  capacity: number;
+  offeredRate: number;
+  /** Requests actually sent per second (the load generator shares the machine). */
+  sentRate: number;
+  goodput: number;
+  ok: number;
+  refused: number;
+  other: number;
+  errors: number;
+  max503Ms: number;
+  max200Ms: number;
+  p99OkMs: number;
+  acknowledgedLost: number;
+  alive: boolean;
+  peakRssMb: number;
+  afterOk: number;
+  afterTotal: number;
+}
+
+interface Answer {
+  status: number;
+  ms: number;
+  commandId: string;
+}
+
+/** One POST's status; 0 when the connection failed. */
+function post(agent: Agent, url: string, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      `${url}/callbacks/command-status`,
+      {
+        agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        timeout: 30_000,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end(body);
+  });
+}
+
+/** Commands of `deviceId` the service has stored, read through its list API. */
+async function storedCommands(url: string, deviceId: string): Promise<Set<string>> {
+  const stored = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams({ deviceId, limit: '500' });
+    if (cursor !== null) {
+      query.set('cursor', cursor);
+    }
+    const response = await fetch(`${url}/commands?${query.toString()}`);
+    if (!response.ok) {
+      throw new Error(`GET /commands answered ${response.status}`);
+    }
+    const page = (await response.json()) as {
+      items: { commandId: string }[];
+      nextCursor: string | null;
+    };
+    page.items.forEach((item) => stored.add(item.commandId));
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return stored;
+}
+
+export async function overload(
+  database: string,
+  target: OverloadTarget,
+  options: { seconds: number; factor: number; warmup: number },
+): Promise<OverloadResult> {
+  const traffic = new YardstickTraffic(99);
+  await load(target.url, 16, options.warmup, {
+    method: 'POST',
+    path: '/callbacks/command-status',
+    body: () => traffic.body(),
+  });
+  const measured = await load(target.url, 64, 5, {
+    method: 'POST',
+    path: '/callbacks/command-status',
+    body: () => traffic.body(),
+  });
+  const capacity = measured.rps;
+  const rate = capacity * options.factor;
+
+  const deviceId = `overload-${randomBytes(4).toString('hex')}`;
+  const agent = new Agent({ keepAlive: true, maxSockets: 4096 });
+  const answers: Promise<Answer>[] = [];
+  const start = performance.now();
+  const total = Math.floor(rate * options.seconds);
+  // Sends in 5 ms ticks: each tick sends what the schedule owes by then.
+  let sent = 0;
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    for (; sent < due; sent++) {
+      const planned = start + (sent * 1000) / rate;
+      const commandId = `${deviceId}-${sent}`;
+      const body = JSON.stringify({
+        deviceId,
+        commandId,
+        result: { resultCode: 'SENT', resultDetail: null },
+      });
+      answers.push(
+        post(agent, target.url, body).then((status) => ({
+          status,
+          ms: performance.now() - planned,
+          commandId,
+        })),
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const sentSeconds = (performance.now() - start) / 1000;
+  const settled = await Promise.all(answers);
+  const burstSeconds = (performance.now() - start) / 1000;
+  agent.destroy();
+
+  const ok = settled.filter((answer) => answer.status === 200);
+  const refused = settled.filter((answer) => answer.status === 503);
+  const okMs = ok.map((answer) => answer.ms).sort((a, b) => a - b);
+  const stored = await storedCommands(target.url, deviceId);
+  const acknowledgedLost = ok.filter((answer) => !stored.has(answer.commandId)).length;
+
+  const after = await load(target.url, 16, 3, {
+    method: 'POST',
+    path: '/callbacks/command-status',
+    body: () => traffic.body(),
+  });
+  return {
+    database,
+    capacity,
+    offeredRate: rate,
+    sentRate: total / sentSeconds,
+    goodput: ok.length / burstSeconds,
+    ok: ok.length,
+    refused: refused.length,
+    other:
+      settled.length - ok.length - refused.length - settled.filter((a) => a.status === 0).length,
+    errors: settled.filter((answer) => answer.status === 0).length,
+    max503Ms: Math.max(0, ...refused.map((answer) => answer.ms)),
+    max200Ms: okMs.at(-1) ?? 0,
+    p99OkMs: okMs[Math.floor(okMs.length * 0.99)] ?? 0,
+    acknowledgedLost,
+    alive: target.alive(),
+    peakRssMb: target.peakRssMb(),
+    afterOk: after.requests - after.non2xx,
+    afterTotal: after.requests,
+  };
+}
+
+/** The overload rows as a table, with the verdict against API.md's and issue 16's bounds. */
+export function overloadTable(results: OverloadResult[]): string {
+  const lines = [
+    '| database | capacity req/s | offered req/s | sent req/s | goodput req/s | goodput / capacity | 200 | 503 | other | errors | max 503 ms | p99 200 ms | max 200 ms | acknowledged lost | alive | peak RSS MB | after: 200 / sent |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|',
+  ];
+  for (const r of results) {
+    const verdict = [
+      r.goodput >= 0.75 * r.capacity ? '' : 'goodput < 0.75x capacity',
+      r.max503Ms <= 5000 ? '' : '503 slower than 5 s',
+      r.max200Ms <= 15000 ? '' : '200 slower than 15 s',
+      r.acknowledgedLost === 0 ? '' : 'acknowledged reports lost',
+      r.alive ? '' : 'process died',
+      r.peakRssMb < 256 ? '' : 'RSS >= 256 MB',
+      r.afterOk === r.afterTotal ? '' : 'errors after the burst',
+    ].filter((problem) => problem !== '');
+    lines.push(
+      `| ${r.database} | ${r.capacity.toFixed(0)} | ${r.offeredRate.toFixed(0)} | ${r.sentRate.toFixed(0)} | ` +
+        `${r.goodput.toFixed(0)} | ${(r.goodput / r.capacity).toFixed(2)} | ${r.ok} | ${r.refused} | ` +
+        `${r.other} | ${r.errors} | ${r.max503Ms.toFixed(0)} | ${r.p99OkMs.toFixed(0)} | ` +
+        `${r.max200Ms.toFixed(0)} | ${r.acknowledgedLost} | ${r.alive ? 'yes' : 'NO'} | ` +
+        `${r.peakRssMb.toFixed(0)} | ${r.afterOk} / ${r.afterTotal} |`,
+    );
+    lines.push(
+      `\noverload on ${r.database}: ${verdict.length === 0 ? 'all bounds met' : verdict.join('; ')}\n`,
+    );
+  }
+  return lines.join('\n');
+}
