@@ -224,8 +224,7 @@ describe('dashboard', () => {
       [undefined, { platform: null, reconcile: false, cancel: false }],
       ['iotda', { platform: 'iotda', reconcile: true, cancel: false }],
       ['oceanconnect', { platform: 'oceanconnect', reconcile: true, cancel: true }],
-      ['mqtt', { platform: null, reconcile: false, cancel: false }],
-    ])('with PLATFORM=%p offers %p', (platform, settings) => {
+    ] as const)('with PLATFORM=%p offers %p', (platform, settings) => {
       expect(dashboardSettings(platform)).toEqual(settings);
     });
   });

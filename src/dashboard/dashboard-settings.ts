@@ -1,3 +1,5 @@
+import { type PlatformName } from '../config/config.js';
+
 /** Which platform actions the page offers. */
 export interface DashboardSettings {
   platform: 'iotda' | 'oceanconnect' | null;
@@ -8,10 +10,10 @@ export interface DashboardSettings {
 }
 
 /**
- * From PLATFORM as API.md defines it. The page only decides which buttons to show; the endpoints
- * themselves still answer 501 when the platform cannot do it.
+ * From the configured platform (PLATFORM). The page only decides which buttons to show; the
+ * endpoints themselves still answer 501 when the platform cannot do it.
  */
-export function dashboardSettings(platform: string | undefined): DashboardSettings {
+export function dashboardSettings(platform: PlatformName | undefined): DashboardSettings {
   if (platform === 'iotda') {
     return { platform, reconcile: true, cancel: false };
   }

@@ -17,13 +17,7 @@ import { IgnoredReports } from './ignored-reports.js';
     {
       provide: DASHBOARD_SETTINGS,
       inject: [APP_CONFIG],
-      // The configured platform (PLATFORM), from the validated configuration when it holds it.
-      useFactory: (config: AppConfig) =>
-        dashboardSettings(
-          'platform' in config && typeof config.platform === 'string'
-            ? config.platform
-            : process.env.PLATFORM,
-        ),
+      useFactory: (config: AppConfig) => dashboardSettings(config.platform?.name),
     },
   ],
 })
