@@ -23,7 +23,7 @@ import {
   FIND_WITH_HISTORY_SQL,
   type ListFilter,
   listStatement,
-} from '../src/commands/commands.repository.js';
+} from '../src/commands/read-statements.js';
 import { migrateDatabase } from '../src/database/migrate.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { random } from './simulator.js';
