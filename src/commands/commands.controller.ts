@@ -9,6 +9,7 @@ import {
   Req,
   Res,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -21,9 +22,11 @@ import {
 } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../http/auth.guards.js';
+import { boundedResponses } from '../http/bounded-responses.js';
 import { ValidationProblem } from '../http/problem.js';
 import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
 import { parseInstant } from '../http/validators.js';
+import { type ResponseBody } from './commands.reader.js';
 import { CommandsService } from './commands.service.js';
 import {
   CommandPageResponse,
@@ -37,15 +40,20 @@ import {
   LIST_COMMANDS_QUERY,
   type ListCommandsQuery,
 } from './dto/read-queries.js';
-import { MAX_LOOKUP_HISTORY_ENTRIES } from './read-statements.js';
+import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './read-statements.js';
 import { RegisterCommandDto } from './dto/register-command.dto.js';
 
 // Bodies come from PostgreSQL as JSON text (see read-statements.ts) and are sent as they are.
 const JSON_BODY = 'application/json; charset=utf-8';
 
+// The memory that this process's command bodies (up to 4 MB each) may take at once, being read
+// or waiting for slow clients; reads beyond it wait.
+const RESPONSE_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+
 @ApiTags('commands')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
+@UseInterceptors(boundedResponses(MAX_RESPONSE_BYTES, RESPONSE_BYTES_IN_FLIGHT))
 @ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
 @Controller('commands')
 export class CommandsController {
@@ -68,7 +76,7 @@ export class CommandsController {
     @Body() dto: RegisterCommandDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
+  ): Promise<ResponseBody> {
     const deadline = dto.deadline ?? null;
     const timeoutSeconds = dto.timeoutSeconds ?? null;
     if (deadline !== null && timeoutSeconds !== null) {
@@ -103,7 +111,9 @@ export class CommandsController {
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid commandId' })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
   @Header('content-type', JSON_BODY)
-  async get(@Param('commandId', new IdentifierPipe('commandId')) commandId: string): Promise<string> {
+  async get(
+    @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
+  ): Promise<ResponseBody> {
     return this.commands.getJson(commandId);
   }
 
@@ -121,7 +131,7 @@ export class CommandsController {
   async history(
     @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
     @Query(new QueryPipe(HISTORY_PAGE_QUERY)) query: HistoryPageQuery,
-  ): Promise<string> {
+  ): Promise<ResponseBody> {
     return this.commands.historyJson(commandId, query);
   }
 
@@ -134,7 +144,9 @@ export class CommandsController {
   @ApiOkResponse({ type: CommandPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @Header('content-type', JSON_BODY)
-  async list(@Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery): Promise<string> {
+  async list(
+    @Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery,
+  ): Promise<ResponseBody> {
     return this.commands.listJson(query);
   }
 }

@@ -17,8 +17,11 @@ interface HistoryPageRow {
 
 /**
  * The read routes' bodies, as JSON text made by PostgreSQL (read-statements.ts) and sent as it is.
- * Strings, not Buffers: a Buffer is memory outside V8's heap, and under the heap cap (npm start)
- * V8 answers that churn with full collections; a string is young-generation garbage.
+ * A short body stays a string: a Buffer is memory outside V8's heap, and under the heap cap
+ * (npm start) V8 answers that churn with full collections, while a short string is
+ * young-generation garbage. A long one (up to 4 MB) becomes a Buffer at once: strings that long
+ * live in the old generation anyway, and a few of them waiting for slow clients would fill the
+ * capped heap.
  */
 @Injectable()
 export class CommandsReader {
@@ -33,18 +36,22 @@ export class CommandsReader {
   }
 
   /** GET /commands/{commandId}'s body, or undefined when the command is unknown. */
-  async lookupJson(commandId: string): Promise<string | undefined> {
+  async lookupJson(commandId: string): Promise<ResponseBody | undefined> {
     const { rows } = await this.pool.query<[string]>({
       name: this.prepares ? 'find_with_history' : undefined,
       text: FIND_WITH_HISTORY_SQL,
       values: [commandId],
       rowMode: 'array',
     });
-    return rows[0]?.[0];
+    const json = rows[0]?.[0];
+    return json === undefined ? undefined : asBody(json);
   }
 
   /** GET /commands/{commandId}/history's body, or undefined when the command is unknown. */
-  async historyPageJson(commandId: string, query: HistoryPageQuery): Promise<string | undefined> {
+  async historyPageJson(
+    commandId: string,
+    query: HistoryPageQuery,
+  ): Promise<ResponseBody | undefined> {
     const { rows } = await this.pool.query<HistoryPageRow>({
       name: this.prepares ? 'history_page' : undefined,
       text: HISTORY_PAGE_SQL,
@@ -55,11 +62,11 @@ export class CommandsReader {
       return undefined;
     }
     const next = page.more && page.last_id !== null ? encodeHistoryCursor(page.last_id) : null;
-    return `{"items":[${page.items_json}],"nextCursor":${JSON.stringify(next)}}`;
+    return asBody(`{"items":[${page.items_json}],"nextCursor":${JSON.stringify(next)}}`);
   }
 
   /** GET /commands' body: `{"items":[...],"nextCursor":...}`. */
-  async listJson(query: ListCommandsQuery): Promise<string> {
+  async listJson(query: ListCommandsQuery): Promise<ResponseBody> {
     const statement = listStatement({
       deviceId: query.deviceId,
       statuses: query.status,
@@ -78,15 +85,37 @@ export class CommandsReader {
     const more = rows.length > 0 && rows[rows.length - 1][0] === null;
     const items = (more ? rows.slice(0, -1) : rows) as [string][];
     const next = more ? encodeListCursor(keysetOf(items[items.length - 1][0])) : null;
-    return `{"items":[${items.map(([json]) => json).join(',')}],"nextCursor":${JSON.stringify(next)}}`;
+    return asBody(
+      `{"items":[${items.map(([json]) => json).join(',')}],"nextCursor":${JSON.stringify(next)}}`,
+    );
   }
 }
 
-/**
- * A listed command's keyset, read from its stored JSON: createdAt there is created_at as API.md
- * gives times, to the millisecond, which is the column's precision (timestamptz(3)).
- */
-function keysetOf(apiJson: string): { createdAt: string; commandId: string } {
-  const { createdAt, commandId } = JSON.parse(apiJson) as { createdAt: string; commandId: string };
-  return { createdAt, commandId };
+export type ResponseBody = string | Buffer;
+
+// V8 allocates strings above this size in its large-object space, in the old generation.
+const LONG_BODY_CHARACTERS = 128 * 1024;
+
+function asBody(json: string): ResponseBody {
+  return json.length > LONG_BODY_CHARACTERS ? Buffer.from(json) : json;
 }
+
+/**
+ * A listed command's keyset, read from its stored JSON without parsing it all (it may hold 128 KB
+ * of resultDetail and paras). commandId is the first key: its JSON string ends at the first
+ * `,"deviceId":`, which an encoded string cannot contain (its quotes are escaped). createdAt
+ * follows paras, whose keys may be anything: the last `,"createdAt":"` is the command's own. Its
+ * value is created_at as API.md gives times, to the millisecond, which is the column's precision
+ * (timestamptz(3)).
+ */
+export function keysetOf(apiJson: string): { createdAt: string; commandId: string } {
+  const commandId = JSON.parse(
+    apiJson.slice(COMMAND_ID_AT, apiJson.indexOf(',"deviceId":', COMMAND_ID_AT)),
+  ) as string;
+  const createdAt = apiJson.lastIndexOf(CREATED_AT) + CREATED_AT.length;
+  return { createdAt: apiJson.slice(createdAt, createdAt + ISO_TIME_LENGTH), commandId };
+}
+
+const COMMAND_ID_AT = '{"commandId":'.length;
+const CREATED_AT = ',"createdAt":"';
+const ISO_TIME_LENGTH = '2026-11-26T05:00:00.000Z'.length;

@@ -3,7 +3,7 @@ import { CommandChanges } from './command-changes.js';
 import { CommandMismatchError, CommandNotFoundError } from './command-errors.js';
 import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
-import { CommandsReader } from './commands.reader.js';
+import { CommandsReader, type ResponseBody } from './commands.reader.js';
 import { type HistoryPageQuery, type ListCommandsQuery } from './dto/read-queries.js';
 
 export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
@@ -40,7 +40,7 @@ export class CommandsService {
   }
 
   /** GET /commands/{commandId}'s body: the command with its latest history, as JSON. */
-  async getJson(commandId: string): Promise<string> {
+  async getJson(commandId: string): Promise<ResponseBody> {
     const json = await this.reader.lookupJson(commandId);
     if (json === undefined) {
       throw new CommandNotFoundError(commandId);
@@ -49,7 +49,7 @@ export class CommandsService {
   }
 
   /** GET /commands/{commandId}/history's body: a page of its history, as JSON. */
-  async historyJson(commandId: string, query: HistoryPageQuery): Promise<string> {
+  async historyJson(commandId: string, query: HistoryPageQuery): Promise<ResponseBody> {
     const json = await this.reader.historyPageJson(commandId, query);
     if (json === undefined) {
       throw new CommandNotFoundError(commandId);
@@ -58,7 +58,7 @@ export class CommandsService {
   }
 
   /** GET /commands' body: `{"items":[...],"nextCursor":...}`. */
-  async listJson(query: ListCommandsQuery): Promise<string> {
+  async listJson(query: ListCommandsQuery): Promise<ResponseBody> {
     return this.reader.listJson(query);
   }
 }

@@ -58,7 +58,9 @@ export function parseHistoryCursor(given: unknown): Parsed<string> {
   }
   const value = decoded.value as { after?: unknown } | null;
   const after = typeof value === 'object' && value !== null ? value.after : undefined;
-  return typeof after === 'string' && ENTRY_ID.test(after) ? { value: after } : { problem: NOT_OURS };
+  return typeof after === 'string' && ENTRY_ID.test(after)
+    ? { value: after }
+    : { problem: NOT_OURS };
 }
 
 function decode(given: unknown): Parsed<unknown> {

@@ -22,5 +22,4 @@ describe('listStatement', () => {
     expect(odd.text).toContain('LIMIT 38');
     expect(odd.values).toEqual(['d']);
   });
-
 });

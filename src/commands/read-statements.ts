@@ -50,6 +50,37 @@ const HISTORY_ENTRY_JSON = jsonObject([
   ['receivedAt', jsonTime('h.received_at')],
 ]);
 
+/**
+ * The entries of a command's history from one end, one at a time off the index on (command_id, id),
+ * each rendered once with the running count (n) and size (bytes, each entry with a separating
+ * comma) of the walk so far. The walk goes on while the last entry is within `limit` and `budget`,
+ * so it ends with the first entry past either, if there is one: never renders more than one entry
+ * beyond what is sent, however large the history. `from` is the condition on the first entry's id,
+ * `step` on each next one's, relative to the previous (w.id).
+ */
+function historyWalk(options: {
+  order: 'ASC' | 'DESC';
+  from: string;
+  limit: string;
+  budget: string;
+}): string {
+  const step = options.order === 'ASC' ? 'h.id > w.id' : 'h.id < w.id';
+  const entry = (condition: string) => `
+    SELECT h.id, ${HISTORY_ENTRY_JSON} AS json
+    FROM command_history h
+    WHERE h.command_id = $1 AND ${condition}
+    ORDER BY h.id ${options.order}
+    LIMIT 1`;
+  return `walk(id, json, n, bytes) AS (
+  SELECT e.id, e.json, 1, octet_length(e.json) + 1
+  FROM (${entry(options.from)}) e
+  UNION ALL
+  SELECT e.id, e.json, w.n + 1, w.bytes + octet_length(e.json) + 1
+  FROM walk w CROSS JOIN LATERAL (${entry(step)}) e
+  WHERE w.n <= ${options.limit} AND (w.n = 1 OR w.bytes <= ${options.budget})
+)`;
+}
+
 // What a lookup adds to the command's JSON besides the entries: `,"historyTruncated":false` and
 // `,"history":[]`.
 const LOOKUP_FRAME_BYTES = 64;
@@ -57,39 +88,30 @@ const LOOKUP_FRAME_BYTES = 64;
 /**
  * GET /commands/{commandId}'s body: the command, `historyTruncated`, and its latest history entries
  * oldest first: at most MAX_LOOKUP_HISTORY_ENTRIES, and only as many as keep the whole body within
- * MAX_RESPONSE_BYTES. One row more than the entry limit is read (newest first, off the index on
- * (command_id, id)) to tell whether any was left out; the entries' running size, newest first,
- * says which fit. No row when the command is unknown.
+ * MAX_RESPONSE_BYTES (the budget). The walk goes newest first and ends past the bounds, if any
+ * entry is left out. No row when the command is unknown.
  */
 export const FIND_WITH_HISTORY_SQL = `
-WITH latest AS (
-  SELECT h.id, ${HISTORY_ENTRY_JSON} AS json
-  FROM command_history h
-  WHERE h.command_id = $1
-  ORDER BY h.id DESC
-  LIMIT ${MAX_LOOKUP_HISTORY_ENTRIES + 1}
-),
-sized AS (
-  SELECT id, json,
-         row_number() OVER newest_first AS n,
-         sum(octet_length(json) + 1) OVER newest_first AS bytes
-  FROM latest
-  WINDOW newest_first AS (ORDER BY id DESC ROWS UNBOUNDED PRECEDING)
-),
-command AS (
+WITH RECURSIVE command AS (
   SELECT c.api_json,
          ${MAX_RESPONSE_BYTES - LOOKUP_FRAME_BYTES} - octet_length(c.api_json) AS budget
   FROM commands c
   WHERE c.command_id = $1
-)
+),
+${historyWalk({
+  order: 'DESC',
+  from: 'true',
+  limit: String(MAX_LOOKUP_HISTORY_ENTRIES),
+  budget: '(SELECT budget FROM command)',
+})}
 SELECT left(c.api_json, -1)
        || ',"historyTruncated":'
-       || (EXISTS (SELECT 1 FROM sized s
-                   WHERE s.n > ${MAX_LOOKUP_HISTORY_ENTRIES} OR s.bytes > c.budget))::text
+       || (EXISTS (SELECT 1 FROM walk w
+                   WHERE w.n > ${MAX_LOOKUP_HISTORY_ENTRIES} OR w.bytes > c.budget))::text
        || ',"history":[' || array_to_string(ARRAY(
-            SELECT s.json FROM sized s
-            WHERE s.n <= ${MAX_LOOKUP_HISTORY_ENTRIES} AND s.bytes <= c.budget
-            ORDER BY s.id
+            SELECT w.json FROM walk w
+            WHERE w.n <= ${MAX_LOOKUP_HISTORY_ENTRIES} AND w.bytes <= c.budget
+            ORDER BY w.id
           ), ',') || ']}' AS json
 FROM command c`;
 
@@ -97,28 +119,23 @@ FROM command c`;
  * A page of a command's history, oldest first, after the entry $2 (0 for the first page): at most
  * $3 entries, and fewer when they would pass PAGE_ITEMS_BUDGET (never none while any is left).
  * Gives whether the command is known, the page's entries as JSON text (`{...},{...}`), the id of
- * its last entry, and whether more follow. One entry more than the page is read to tell.
+ * its last entry, and whether more follow (the walk went past the page).
  */
 export const HISTORY_PAGE_SQL = `
-WITH page AS (
-  SELECT h.id, ${HISTORY_ENTRY_JSON} AS json
-  FROM command_history h
-  WHERE h.command_id = $1 AND h.id > $2::bigint
-  ORDER BY h.id
-  LIMIT $3::integer + 1
-),
-sized AS (
-  SELECT id, json,
-         row_number() OVER oldest_first <= $3::integer
-           AND (row_number() OVER oldest_first = 1
-                OR sum(octet_length(json) + 1) OVER oldest_first <= ${PAGE_ITEMS_BUDGET}) AS sent
-  FROM page
-  WINDOW oldest_first AS (ORDER BY id ROWS UNBOUNDED PRECEDING)
+WITH RECURSIVE ${historyWalk({
+  order: 'ASC',
+  from: 'h.id > $2::bigint',
+  limit: '$3::integer',
+  budget: String(PAGE_ITEMS_BUDGET),
+})},
+sent AS (
+  SELECT id, json FROM walk
+  WHERE n <= $3::integer AND (n = 1 OR bytes <= ${PAGE_ITEMS_BUDGET})
 )
 SELECT EXISTS (SELECT 1 FROM commands c WHERE c.command_id = $1) AS known,
-       array_to_string(ARRAY(SELECT json FROM sized WHERE sent ORDER BY id), ',') AS items_json,
-       (SELECT max(id) FROM sized WHERE sent)::text AS last_id,
-       EXISTS (SELECT 1 FROM sized WHERE NOT sent) AS more`;
+       array_to_string(ARRAY(SELECT json FROM sent ORDER BY id), ',') AS items_json,
+       (SELECT max(id) FROM sent)::text AS last_id,
+       (SELECT count(*) FROM walk) > (SELECT count(*) FROM sent) AS more`;
 
 /** Filters of a GET /commands page, parsed. */
 export interface ListFilter {
