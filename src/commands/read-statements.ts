@@ -85,11 +85,17 @@ function historyWalk(options: {
 // `,"history":[]`.
 const LOOKUP_FRAME_BYTES = 64;
 
+// A history of at most this many entries is rendered whole at once, as the common case.
+const SHORT_HISTORY_ENTRIES = 32;
+
 /**
  * GET /commands/{commandId}'s body: the command, `historyTruncated`, and its latest history entries
  * oldest first: at most MAX_LOOKUP_HISTORY_ENTRIES, and only as many as keep the whole body within
- * MAX_RESPONSE_BYTES (the budget). The walk goes newest first and ends past the bounds, if any
- * entry is left out. No row when the command is unknown.
+ * MAX_RESPONSE_BYTES (the budget). No row when the command is unknown.
+ *
+ * Most histories are short: their first SHORT_HISTORY_ENTRIES + 1 entries are rendered in one
+ * index scan, and when that is all of them and they fit, they are the answer. Otherwise the walk
+ * goes newest first and ends past the bounds (CASE evaluates only the branch it takes).
  */
 export const FIND_WITH_HISTORY_SQL = `
 WITH RECURSIVE command AS (
@@ -98,22 +104,38 @@ WITH RECURSIVE command AS (
   FROM commands c
   WHERE c.command_id = $1
 ),
+short AS MATERIALIZED (
+  SELECT cardinality(first.entries) AS entries, array_to_string(first.entries, ',') AS history
+  FROM (
+    SELECT ARRAY(
+      SELECT ${HISTORY_ENTRY_JSON}
+      FROM command_history h
+      WHERE h.command_id = $1
+      ORDER BY h.id
+      LIMIT ${SHORT_HISTORY_ENTRIES + 1}
+    ) AS entries
+    OFFSET 0
+  ) first
+),
 ${historyWalk({
   order: 'DESC',
   from: 'true',
   limit: String(MAX_LOOKUP_HISTORY_ENTRIES),
   budget: '(SELECT budget FROM command)',
 })}
-SELECT left(c.api_json, -1)
-       || ',"historyTruncated":'
-       || (EXISTS (SELECT 1 FROM walk w
-                   WHERE w.n > ${MAX_LOOKUP_HISTORY_ENTRIES} OR w.bytes > c.budget))::text
-       || ',"history":[' || array_to_string(ARRAY(
-            SELECT w.json FROM walk w
-            WHERE w.n <= ${MAX_LOOKUP_HISTORY_ENTRIES} AND w.bytes <= c.budget
-            ORDER BY w.id
-          ), ',') || ']}' AS json
-FROM command c`;
+SELECT left(c.api_json, -1) || CASE
+         WHEN short.entries <= ${SHORT_HISTORY_ENTRIES} AND octet_length(short.history) <= c.budget
+         THEN ',"historyTruncated":false,"history":[' || short.history || ']}'
+         ELSE ',"historyTruncated":'
+           || (EXISTS (SELECT 1 FROM walk w
+                       WHERE w.n > ${MAX_LOOKUP_HISTORY_ENTRIES} OR w.bytes > c.budget))::text
+           || ',"history":[' || array_to_string(ARRAY(
+                SELECT w.json FROM walk w
+                WHERE w.n <= ${MAX_LOOKUP_HISTORY_ENTRIES} AND w.bytes <= c.budget
+                ORDER BY w.id
+              ), ',') || ']}'
+       END AS json
+FROM command c CROSS JOIN short`;
 
 /**
  * A page of a command's history, oldest first, after the entry $2 (0 for the first page): at most
