@@ -53,10 +53,11 @@ const HISTORY_ENTRY_JSON = jsonObject([
 /**
  * The entries of a command's history from one end, one at a time off the index on (command_id, id),
  * each rendered once with the running count (n) and size (bytes, each entry with a separating
- * comma) of the walk so far. The walk goes on while the last entry is within `limit` and `budget`,
- * so it ends with the first entry past either, if there is one: never renders more than one entry
- * beyond what is sent, however large the history. `from` is the condition on the first entry's id,
- * `step` on each next one's, relative to the previous (w.id).
+ * comma) of the walk so far. The walk goes on while the last entry is within `limit` and `budget`
+ * (or is the first, which is sent whatever its size), so it ends with the first entry past either,
+ * if there is one: it never renders more than one entry beyond what is sent, however large the
+ * history. `from` is the condition on the first entry's id; each next one is the neighbour of the
+ * previous (w.id) in `order`.
  */
 function historyWalk(options: {
   order: 'ASC' | 'DESC';

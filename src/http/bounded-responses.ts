@@ -11,14 +11,24 @@ export class ByteBudget {
     this.free = capacity;
   }
 
-  /** Waits until `bytes` (at most the capacity) are free, and holds them. */
-  async take(bytes: number): Promise<HeldBytes> {
+  /** Holds `bytes` (at most the capacity) if they are free now and nobody waits for them. */
+  tryTake(bytes: number): HeldBytes | undefined {
     const wanted = Math.min(bytes, this.capacity);
     if (this.waiting.length === 0 && this.free >= wanted) {
       this.free -= wanted;
-    } else {
-      await new Promise<void>((grant) => this.waiting.push({ bytes: wanted, grant }));
+      return new HeldBytes(this, wanted);
     }
+    return undefined;
+  }
+
+  /** Waits until `bytes` (at most the capacity) are free, and holds them. */
+  async take(bytes: number): Promise<HeldBytes> {
+    const held = this.tryTake(bytes);
+    if (held !== undefined) {
+      return held;
+    }
+    const wanted = Math.min(bytes, this.capacity);
+    await new Promise<void>((grant) => this.waiting.push({ bytes: wanted, grant }));
     return new HeldBytes(this, wanted);
   }
 
@@ -79,20 +89,23 @@ export function boundedResponses(maxBodyBytes: number, capacity: number): NestIn
       // 'finish' once the body is handed to the socket, 'close' also when the client went away.
       response.once('finish', done);
       response.once('close', done);
-      return from(budget.take(maxBodyBytes)).pipe(
-        switchMap((held) => {
-          holding = held;
-          if (closed) {
-            held.release();
-          }
-          return next.handle().pipe(
-            map((body: unknown) => {
-              held.keep(heldBy(body));
-              return body;
-            }),
-          );
-        }),
-      );
+      const handle = (held: HeldBytes): Observable<unknown> => {
+        holding = held;
+        if (closed) {
+          held.release();
+        }
+        return next.handle().pipe(
+          map((body: unknown) => {
+            held.keep(heldBy(body));
+            return body;
+          }),
+        );
+      };
+      // Without waiting when the budget allows, as it does but under a burst of large reads.
+      const held = budget.tryTake(maxBodyBytes);
+      return held !== undefined
+        ? handle(held)
+        : from(budget.take(maxBodyBytes)).pipe(switchMap(handle));
     },
   };
 }
