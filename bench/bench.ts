@@ -25,9 +25,10 @@ import {
   FIND_WITH_HISTORY_SQL,
   type ListFilter,
   listStatement,
-} from '../src/commands/commands.repository.js';
+} from '../src/commands/read-statements.js';
 import { migrateDatabase } from '../src/database/migrate.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
+import { compareReads } from './reads.js';
 import { random } from './simulator.js';
 import { YARDSTICK_SCHEMA_SQL, YardstickTraffic } from './yardstick.js';
 import { type OverloadResult, overload, overloadTable } from './overload.js';
@@ -74,6 +75,7 @@ const RUNTIME_ENV = imageTunables();
 
 const TARGETS: Record<string, Target> = {
   yardstick: { name: 'yardstick', args: ['dist/bench/yardstick.js'], env: {}, yardstick: true },
+  'minimal-reader': { name: 'minimal reader', args: ['dist/bench/minimal-reader.js'], env: {} },
   service: { name: 'service', args: SERVICE_ARGS, env: { GROUP_COMMIT: 'true' } },
   'service-unbatched': {
     name: 'service-unbatched',
@@ -716,6 +718,9 @@ async function explain(
   }
 }
 
+// The read phases' comparison with the minimal reader, printed after the table.
+const readSummary: string[] = [];
+
 async function benchQueries(options: BenchOptions): Promise<Row[]> {
   const commands = Math.round(1_000_000 * options.scale);
   const devices = Math.max(100, Math.round(10_000 * options.scale));
@@ -753,56 +758,58 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
     if (options.explain) {
       await explain(database.url, commandIdOf(pick0(commands)), keyset[0]);
     }
-    const server = await startServer(TARGETS.service, database.url, options);
     const next = random(7);
     const pick = (n: number) => 1 + Math.floor(next() * n);
-    // `random` paths change with every request; the others are one path.
-    const queries: { name: string; path: () => string; random?: boolean }[] = [
-      {
-        name: 'GET /commands/{id}',
-        path: () => `/commands/${commandIdOf(pick(commands))}`,
-        random: true,
-      },
-      {
-        name: "a device's first page",
-        path: () => `/commands?deviceId=bench-device-${pick(devices) - 1}`,
-        random: true,
-      },
-      { name: 'list, first page', path: () => '/commands' },
-      { name: `list, page ${depth / 50 + 1}`, path: () => `/commands?cursor=${cursor}` },
-    ];
+    // More paths than requests at any rate seen here (about 9,000/s for 13 s).
+    const randomPaths = (path: () => string) => Array.from({ length: 200_000 }, path);
+    const minimal = await startServer(TARGETS['minimal-reader'], database.url, options);
+    const server = await startServer(TARGETS.service, database.url, options);
     try {
       // Each query's phases are shorter than the callbacks': four queries, two loads each.
       const seconds = Math.min(options.duration, 10);
-      for (const query of queries) {
-        log(`${query.name}: warm-up, then ${seconds} s at 16 connections, ${seconds} s paced`);
-        const measured = await loadInWorker(
+      const warmup = Math.min(options.warmup, 3);
+      const compared = await compareReads<Server>({
+        targets: [
+          { name: 'minimal reader', server: minimal },
+          { name: 'service', server },
+        ],
+        queries: [
           {
-            url: server.url,
-            connections: 16,
-            warmup: Math.min(options.warmup, 3),
-            duration: seconds,
-            // More paths than requests at any rate seen here (about 9,000/s for 13 s).
-            paths: Array.from({ length: query.random === true ? 200_000 : 1 }, query.path),
+            name: 'GET /commands/{id}',
+            paths: randomPaths(() => `/commands/${commandIdOf(pick(commands))}`),
           },
-          server.cpu,
-        );
-        rows.push({ target: 'service', load: `${query.name}, saturated`, ...measured });
-        server.cpu.start();
-        const steady = server.cpu.per(
-          await paced(server.url, 16, seconds, query.path, options.queryRate),
-        );
+          {
+            name: "a device's first page",
+            paths: randomPaths(() => `/commands?deviceId=bench-device-${pick(devices) - 1}`),
+          },
+          { name: 'list, first page', paths: ['/commands'] },
+          { name: `list, page ${depth / 50 + 1}`, paths: [`/commands?cursor=${cursor}`] },
+        ],
+        rounds: 2,
+        saturated: (target, paths) =>
+          loadInWorker(
+            { url: target.url, connections: 16, warmup, duration: seconds, paths },
+            target.cpu,
+          ),
+        paced: async (target, paths, rate) => {
+          let turn = 0;
+          target.cpu.start();
+          return target.cpu.per(
+            await paced(target.url, 16, seconds, () => paths[turn++ % paths.length], rate),
+          );
+        },
+        log,
+      });
+      for (const row of compared.rows) {
         rows.push({
-          target: 'service',
-          load: `${query.name}, paced ${options.queryRate} req/s`,
-          ...steady,
+          ...row,
+          peakRssMb: (row.target === 'service' ? server : minimal).peakRssMb(),
         });
       }
-      for (const row of rows) {
-        row.peakRssMb = server.peakRssMb();
-      }
+      readSummary.push(...compared.summary);
     } finally {
       await server.stop();
+      await minimal.stop();
     }
     rows.push({
       target: `seeding (${commands} commands)`,
@@ -921,6 +928,9 @@ async function main(): Promise<void> {
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (rows.length > 0) {
     console.log(table(rows));
+  }
+  if (readSummary.length > 0) {
+    console.log(`\nReads against the minimal reader:\n${readSummary.join('\n')}`);
   }
   if (overloads.length > 0) {
     console.log(`\n${overloadTable(overloads)}`);

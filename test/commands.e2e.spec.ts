@@ -241,6 +241,7 @@ describe('/commands', () => {
         'deliveredAt',
         'completedAt',
         'version',
+        'historyTruncated',
         'history',
       ]);
       expect(command).toMatchObject({ commandId, deviceId, status: 'SUCCESSFUL', version: 1 });
@@ -262,7 +263,8 @@ describe('/commands', () => {
 
       const listed = await get(`/commands?deviceId=${encodeURIComponent(deviceId)}`);
       expect(listed.headers['content-type']).toBe('application/json; charset=utf-8');
-      const { history, ...withoutHistory } = command;
+      const { history, historyTruncated, ...withoutHistory } = command;
+      expect(historyTruncated).toBe(false);
       expect(history).toBeDefined();
       expect(listed.json()).toEqual({ items: [withoutHistory], nextCursor: null });
     });

@@ -161,6 +161,7 @@ describe('operations', () => {
           '/callbacks/command-status',
           '/commands',
           '/commands/{commandId}',
+          '/commands/{commandId}/history',
           '/changes',
           '/health/live',
           '/health/ready',
@@ -170,6 +171,25 @@ describe('operations', () => {
       const callback = document.paths['/callbacks/command-status'].post;
       expect(JSON.stringify(callback.requestBody)).toContain('108a9c71462a48e09426e06e844d47ba');
       expect(document.paths['/health/ready'].get.responses['503']).toBeDefined();
+      const parameters = (path: string) =>
+        (document.paths[path].get.parameters as { name: string; in: string }[]).map(
+          (parameter) => `${parameter.in}:${parameter.name}`,
+        );
+      expect(parameters('/commands')).toEqual([
+        'query:deviceId',
+        'query:status',
+        'query:since',
+        'query:until',
+        'query:limit',
+        'query:cursor',
+      ]);
+      expect(parameters('/commands/{commandId}/history')).toEqual([
+        'path:commandId',
+        'query:limit',
+        'query:cursor',
+      ]);
+      const lookup = document.components.schemas.CommandWithHistoryResponse.properties;
+      expect(Object.keys(lookup).slice(-2)).toEqual(['historyTruncated', 'history']);
       expect(Object.keys(document.paths['/metrics'].get.responses['200'].content)).toContain(
         'text/plain',
       );

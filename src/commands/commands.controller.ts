@@ -9,6 +9,7 @@ import {
   Req,
   Res,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -21,24 +22,38 @@ import {
 } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { identifierProblem } from '../http/json-checks.js';
+import { boundedResponses } from '../http/bounded-responses.js';
 import { ValidationProblem } from '../http/problem.js';
+import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
 import { parseInstant } from '../http/validators.js';
+import { type ResponseBody } from './commands.reader.js';
 import { CommandsService } from './commands.service.js';
 import {
   CommandPageResponse,
   CommandWithHistoryResponse,
+  HistoryPageResponse,
   ProblemResponse,
 } from './dto/command.response.js';
-import { ListCommandsQuery } from './dto/list-commands.query.js';
+import {
+  HISTORY_PAGE_QUERY,
+  type HistoryPageQuery,
+  LIST_COMMANDS_QUERY,
+  type ListCommandsQuery,
+} from './dto/read-queries.js';
+import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './read-statements.js';
 import { RegisterCommandDto } from './dto/register-command.dto.js';
 
-// Bodies come from PostgreSQL as JSON text (see commands.repository.ts) and are sent as they are.
+// Bodies come from PostgreSQL as JSON text (see read-statements.ts) and are sent as they are.
 const JSON_BODY = 'application/json; charset=utf-8';
+
+// The memory that this process's command bodies (up to 4 MB each) may take at once, being read
+// or waiting for slow clients; reads beyond it wait.
+const RESPONSE_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
 
 @ApiTags('commands')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
+@UseInterceptors(boundedResponses(MAX_RESPONSE_BYTES, RESPONSE_BYTES_IN_FLIGHT))
 @ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
 @Controller('commands')
 export class CommandsController {
@@ -61,7 +76,7 @@ export class CommandsController {
     @Body() dto: RegisterCommandDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
+  ): Promise<ResponseBody> {
     const deadline = dto.deadline ?? null;
     const timeoutSeconds = dto.timeoutSeconds ?? null;
     if (deadline !== null && timeoutSeconds !== null) {
@@ -87,27 +102,51 @@ export class CommandsController {
   }
 
   @Get(':commandId')
-  @ApiOperation({ summary: 'A command with its whole history, oldest first' })
+  @ApiOperation({
+    summary: 'A command with its history, oldest first',
+    description: `The latest ${MAX_LOOKUP_HISTORY_ENTRIES} history entries at most, and only as many as keep the response within 4 MB of JSON; historyTruncated says whether any were left out (GET /commands/{commandId}/history has them all).`,
+  })
   @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
   @ApiOkResponse({ type: CommandWithHistoryResponse })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid commandId' })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
   @Header('content-type', JSON_BODY)
-  async get(@Param('commandId') commandId: string): Promise<string> {
-    const problem = identifierProblem(commandId);
-    if (problem !== undefined) {
-      throw ValidationProblem.of('commandId', problem);
-    }
+  async get(
+    @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
+  ): Promise<ResponseBody> {
     return this.commands.getJson(commandId);
+  }
+
+  @Get(':commandId/history')
+  @ApiOperation({
+    summary: "A command's whole history in pages, oldest first",
+    description: 'A page holds at most `limit` entries and stops early at 4 MB of JSON.',
+  })
+  @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
+  @ApiQueryParameters(HISTORY_PAGE_QUERY)
+  @ApiOkResponse({ type: HistoryPageResponse })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
+  @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
+  @Header('content-type', JSON_BODY)
+  async history(
+    @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
+    @Query(new QueryPipe(HISTORY_PAGE_QUERY)) query: HistoryPageQuery,
+  ): Promise<ResponseBody> {
+    return this.commands.historyJson(commandId, query);
   }
 
   @Get()
   @ApiOperation({
     summary: 'Commands, newest first, filtered by device, status and creation time; cursor pages',
+    description: 'A page holds at most `limit` commands and stops early at 4 MB of JSON.',
   })
+  @ApiQueryParameters(LIST_COMMANDS_QUERY)
   @ApiOkResponse({ type: CommandPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @Header('content-type', JSON_BODY)
-  async list(@Query() query: ListCommandsQuery): Promise<string> {
+  async list(
+    @Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery,
+  ): Promise<ResponseBody> {
     return this.commands.listJson(query);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CallbacksController } from './callbacks.controller.js';
 import { CommandsController } from './commands.controller.js';
+import { CommandsReader } from './commands.reader.js';
 import { CommandsRepository } from './commands.repository.js';
 import { CommandsService } from './commands.service.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
@@ -10,7 +11,7 @@ import { IotdaCallbacksController } from './iotda-callbacks.controller.js';
 @Module({
   imports: [FeedModule],
   controllers: [CallbacksController, IotdaCallbacksController, CommandsController],
-  providers: [CommandsRepository, CommandsService, DeadlineSweeper],
+  providers: [CommandsRepository, CommandsReader, CommandsService, DeadlineSweeper],
   exports: [CommandsService, CommandsRepository, DeadlineSweeper],
 })
 export class CommandsModule {}

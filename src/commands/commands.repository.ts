@@ -55,22 +55,6 @@ export type ApplyResult =
     }
   | { kind: 'mismatch'; field: MismatchedField };
 
-/** A list page: its items as JSON text (`{...},{...}`), and its last item's keyset when another page follows. */
-export interface CommandListPage {
-  itemsJson: string;
-  next: { createdAt: string; commandId: string } | null;
-}
-
-export interface ListFilter {
-  deviceId?: string;
-  statuses?: CommandStatus[];
-  since?: Date;
-  until?: Date;
-  /** Keyset: the last command of the previous page. */
-  after?: { createdAt: Date; commandId: string };
-  limit: number;
-}
-
 /** A status change the sweeper applied, as SWEEP_OVERDUE_SQL returns it. */
 export interface AppliedChange {
   /** The history entry's id. */
@@ -85,139 +69,8 @@ export interface AppliedChange {
 }
 
 /** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
-const isoTime = (column: string) =>
+export const isoTime = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-// Reads leave PostgreSQL as the response's JSON text: Node.js then neither parses rows into objects
-// (jsonb columns included) nor serialises them again, which was most of the CPU and garbage of a
-// list page. A command's own JSON is stored with it (the column api_json, which a trigger renders on
-// every write: migration CommandApiJson); a lookup appends its history, rendered here. Keys are in
-// API.md's order, without whitespace.
-
-/** JSON text of a time (see isoTime); NULL stays NULL. */
-const jsonTime = (column: string) => `'"' || ${isoTime(column)} || '"'`;
-
-/** JSON text of any SQL value: to_json escapes strings as JSON does; NULL stays NULL. */
-const jsonValue = (expression: string) => `to_json(${expression})::text`;
-
-/** `{"key":value,...}` from expressions that give JSON text or NULL (written as null). */
-function jsonObject(fields: [key: string, json: string][]): string {
-  return fields
-    .map(
-      ([key, json], index) => `'${index === 0 ? '{' : ','}"${key}":' || COALESCE(${json}, 'null')`,
-    )
-    .concat(`'}'`)
-    .join(' || ');
-}
-
-const HISTORY_ENTRY_JSON = jsonObject([
-  ['id', `'"' || h.id || '"'`],
-  ['status', jsonValue('h.status')],
-  ['outcome', jsonValue('h.outcome')],
-  ['source', jsonValue('h.source')],
-  ['resultDetail', 'h.result_detail::text'],
-  ['payload', 'h.payload::text'],
-  ['receivedAt', jsonTime('h.received_at')],
-]);
-
-/**
- * A command with its whole history, oldest first, as the JSON text of GET /commands/{id}. The
- * entries come in the order of an ARRAY(subquery), which is its ORDER BY, read off the index on
- * (command_id, id). `string_agg(... ORDER BY h.id)` sorted them again in every lookup: pgbench
- * (16 clients, random commands of 1 million, alternating runs) gave 3 to 20 % more lookups/s
- * without that sort.
- */
-export const FIND_WITH_HISTORY_SQL = `
-SELECT left(c.api_json, -1) || ',"history":[' || array_to_string(ARRAY(
-         SELECT ${HISTORY_ENTRY_JSON}
-         FROM command_history h WHERE h.command_id = c.command_id
-         ORDER BY h.id
-       ), ',') || ']}' AS json
-FROM commands c
-WHERE c.command_id = $1`;
-
-// Page sizes whose list statements are prepared under a name. The size is part of the statement's
-// text, not a parameter: with `LIMIT $n` PostgreSQL cannot cost a generic plan and plans the
-// statement again on every execution (measured: 0 generic plans in 10 runs), which was most of
-// its time on a page. Other sizes are valid too, sent unnamed: parsed and planned each time, and
-// the number of statements a connection keeps stays bounded.
-const PREPARED_PAGE_SIZES = new Set([10, 20, 25, 50, 100, 200, 500]);
-
-/**
- * The statement of a list page: conditions for the filters given, newest first, one row more than
- * the page to tell whether another follows. Each row is one command's stored JSON, which Node.js
- * joins into the page. It is named by which filters are present and the page size, to be prepared
- * once.
- *
- * Rows, not one aggregated text: aggregating the page in PostgreSQL (string_agg with FILTERs for
- * the page and its keyset) made each execution allocate and free enough for glibc to shrink the
- * backend's heap every time, and on a virtual machine each shrink's TLB flush is expensive. That
- * statement ran 2,600 to 2,900 times/s under pgbench against 22,000 for this one (bench/RESULTS.md).
- */
-export function listStatement(filter: ListFilter): {
-  name: string | undefined;
-  text: string;
-  values: unknown[];
-} {
-  const conditions: string[] = [];
-  const values: unknown[] = [];
-  const param = (value: unknown): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
-  let shape = 'list';
-  if (filter.deviceId !== undefined) {
-    conditions.push(`c.device_id = ${param(filter.deviceId)}`);
-    shape += '_device';
-  }
-  if (filter.statuses !== undefined) {
-    conditions.push(`c.status = ANY(${param(filter.statuses)}::text[])`);
-    shape += '_status';
-  }
-  if (filter.since !== undefined) {
-    conditions.push(`c.created_at >= ${param(filter.since)}`);
-    shape += '_since';
-  }
-  if (filter.until !== undefined) {
-    conditions.push(`c.created_at < ${param(filter.until)}`);
-    shape += '_until';
-  }
-  if (filter.after !== undefined) {
-    // The keyset through a sub-SELECT: the index scan takes its values at run time all the same,
-    // but the planner cannot see them, so the statement gets one generic plan. With the values in
-    // plain sight it estimated each cursor's rows, found that cheaper than the generic estimate,
-    // and planned every execution again (pg_prepared_statements: 0 generic plans in 200).
-    conditions.push(
-      `(c.created_at, c.command_id) < (SELECT ${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.commandId)}::text)`,
-    );
-    shape += '_after';
-  }
-  const limit = filter.limit;
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new RangeError(`A page size must be a positive integer, not ${limit}`);
-  }
-  if (!PREPARED_PAGE_SIZES.has(limit)) {
-    return { name: undefined, text: listText(conditions, limit), values };
-  }
-  const name = `${shape}_${limit}`;
-  let text = LIST_TEXTS.get(name);
-  if (text === undefined) {
-    text = listText(conditions, limit);
-    LIST_TEXTS.set(name, text);
-  }
-  return { name, text, values };
-}
-
-// The text of each named list statement, made once.
-const LIST_TEXTS = new Map<string, string>();
-
-function listText(conditions: string[], limit: number): string {
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-  return `
-SELECT c.api_json FROM commands c ${where}
-ORDER BY c.created_at DESC, c.command_id DESC
-LIMIT ${limit + 1}`;
-}
 
 /**
  * The deadline sweep's first step, a statement of its own (see apply-statements.ts): up to `limit`
@@ -320,15 +173,6 @@ interface ApplyRow {
   version: number | null;
   event_id: string | null;
   received_at: Date | null;
-}
-
-/**
- * A listed command's keyset, read from its stored JSON: createdAt there is created_at as API.md
- * gives times, to the millisecond, which is the column's precision (timestamptz(3)).
- */
-function keysetOf(apiJson: string): { createdAt: string; commandId: string } {
-  const { createdAt, commandId } = JSON.parse(apiJson) as { createdAt: string; commandId: string };
-  return { createdAt, commandId };
 }
 
 // A command created or deleted by another session between a statement's snapshot and its write
@@ -543,33 +387,6 @@ export class CommandsRepository {
         }
       },
     );
-  }
-
-  /** GET /commands/{id}'s body: the command with its whole history, as JSON text. */
-  async findWithHistoryJson(commandId: string): Promise<string | undefined> {
-    const { rows } = await this.pool().query<{ json: string }>({
-      name: this.statementName('find_with_history'),
-      text: FIND_WITH_HISTORY_SQL,
-      values: [commandId],
-    });
-    return rows[0]?.json;
-  }
-
-  /** Newest first by (created_at, command_id); one more row than asked tells whether a next page exists. */
-  async list(filter: ListFilter): Promise<CommandListPage> {
-    const statement = listStatement(filter);
-    // Arrays, not objects, per row: the one column is all there is to read.
-    const { rows } = await this.pool().query<[string]>({
-      ...statement,
-      name: this.statementName(statement.name),
-      rowMode: 'array',
-    });
-    const more = rows.length > filter.limit;
-    const items = more ? rows.slice(0, filter.limit) : rows;
-    return {
-      itemsJson: items.map(([json]) => json).join(','),
-      next: more ? keysetOf(items[items.length - 1][0]) : null,
-    };
   }
 
   /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */

@@ -2,17 +2,12 @@ import { type ArgumentMetadata, Injectable, ValidationError, ValidationPipe } fr
 import { ValidationProblem } from './problem.js';
 import { type FieldProblem, unstorableJson } from './json-checks.js';
 
-/** A query DTO that checks the parsed query string itself (ListCommandsQuery, a hot path). */
-interface SelfCheckingQuery {
-  new (): object;
-  check(query: Record<string, unknown>): FieldProblem[];
-}
-
 /**
- * The one validation path: class-validator on every DTO (or a query DTO's own check()), answered
- * as 400 problem details with errors[]. Bodies must be JSON objects that PostgreSQL can store
- * whole, since the raw payload is kept: a NUL or lone surrogate anywhere, or absurd nesting, is
- * refused before anything is stored.
+ * The one validation path: class-validator on every DTO, answered as 400 problem details with
+ * errors[]. A query without a DTO class (the read routes') is parsed by its route's QueryPipe
+ * (http/query.ts), after this pipe refused repeated parameters. Bodies must be JSON objects that
+ * PostgreSQL can store whole, since the raw payload is kept: a NUL or lone surrogate anywhere, or
+ * absurd nesting, is refused before anything is stored.
  */
 @Injectable()
 export class RequestValidationPipe extends ValidationPipe {
@@ -42,14 +37,6 @@ export class RequestValidationPipe extends ValidationPipe {
         if (Array.isArray(item)) {
           throw ValidationProblem.of(name, 'must be given at most once');
         }
-      }
-      const query = metadata.metatype as SelfCheckingQuery | undefined;
-      if (typeof query?.check === 'function') {
-        const problems = query.check(value as Record<string, unknown>);
-        if (problems.length > 0) {
-          throw new ValidationProblem(problems);
-        }
-        return Object.assign(new query(), value);
       }
     }
     return super.transform(value, metadata);

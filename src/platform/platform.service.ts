@@ -110,7 +110,7 @@ export class PlatformService {
         timeoutSeconds: request.timeoutSeconds ?? null,
       },
     });
-    const answer = { status: 201, body: await this.commands.getJson(command.commandId) };
+    const answer = { status: 201, body: await this.commandText(command.commandId) };
     await this.intents.settle(intentId, 'created', command.commandId, answer);
     return answer;
   }
@@ -142,7 +142,7 @@ export class PlatformService {
       payload: command.record,
       source: 'dispatch',
     });
-    return this.commands.getJson(commandId);
+    return this.commandText(commandId);
   }
 
   /** Reads the command from the platform now and applies it by the rule (source reconcile). */
@@ -162,7 +162,7 @@ export class PlatformService {
       throw this.problemOf(new PlatformCommandNotFoundError(commandId), 'reconcile');
     }
     await this.reportFound(command, known.deviceId);
-    return this.commands.getJson(commandId);
+    return this.commandText(commandId);
   }
 
   /** A status read from the platform, through the rule with source reconcile. */
@@ -196,7 +196,13 @@ export class PlatformService {
 
   /** The command as GET /commands/{commandId} shows it. */
   commandJson(commandId: string): Promise<string> {
-    return this.commands.getJson(commandId);
+    return this.commandText(commandId);
+  }
+
+  /** The command as GET /commands/{id} shows it, as text: an answer kept for Idempotency-Key is text. */
+  private async commandText(commandId: string): Promise<string> {
+    const body = await this.commands.getJson(commandId);
+    return typeof body === 'string' ? body : body.toString('utf8');
   }
 
   private requireClient(): PlatformClient {
@@ -220,7 +226,7 @@ export class PlatformService {
     if (current?.state === 'created' && current.commandId !== null) {
       return {
         status: 201,
-        body: current.answerBody ?? (await this.commands.getJson(current.commandId)),
+        body: current.answerBody ?? (await this.commandText(current.commandId)),
       };
     }
     if (

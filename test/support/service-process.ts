@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,11 +88,25 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** Runs the service with this environment (on top of a minimal one), without waiting for it. */
-export async function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+/** The Node.js options `npm start` runs the service with (its heap cap), read from package.json. */
+export async function npmStartNodeOptions(): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
+  return manifest.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
+/**
+ * Runs the service with this environment (on top of a minimal one), without waiting for it;
+ * `nodeOptions` go to node before the script (e.g. npmStartNodeOptions()).
+ */
+export async function spawnService(
+  env: Record<string, string>,
+  nodeOptions: string[] = [],
+): Promise<ServiceProcess> {
   await ensureBuilt();
   const port = env.PORT ?? String(await freePort());
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...nodeOptions, MAIN], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -128,8 +142,9 @@ export async function spawnService(env: Record<string, string>): Promise<Service
 export async function startService(
   env: Record<string, string>,
   timeoutMs = 30_000,
+  nodeOptions: string[] = [],
 ): Promise<ServiceProcess> {
-  const service = await spawnService(env);
+  const service = await spawnService(env, nodeOptions);
   let exited = false;
   void service.exited.then(() => (exited = true));
   const until = Date.now() + timeoutMs;

@@ -9,7 +9,7 @@ import {
 } from '../command-status.js';
 
 // Response shapes for the OpenAPI document. What is sent is the JSON that PostgreSQL renders
-// (commands.repository.ts), in these shapes and key order (checked in test/commands.e2e.spec.ts).
+// (read-statements.ts), in these shapes and key order (checked in test/commands.e2e.spec.ts).
 
 export class HistoryEntryResponse {
   @ApiProperty({ example: '1', description: 'History event id (also the change feed id)' })
@@ -84,8 +84,26 @@ export class CommandResponse {
 }
 
 export class CommandWithHistoryResponse extends CommandResponse {
-  @ApiProperty({ type: [HistoryEntryResponse], description: 'Every report, oldest first' })
+  @ApiProperty({
+    example: false,
+    description:
+      'Whether older history entries were left out: more than 1,000 entries, or more than 4 MB of JSON',
+  })
+  historyTruncated!: boolean;
+
+  @ApiProperty({
+    type: [HistoryEntryResponse],
+    description: 'Every report, oldest first; only the latest when historyTruncated',
+  })
   history!: HistoryEntryResponse[];
+}
+
+export class HistoryPageResponse {
+  @ApiProperty({ type: [HistoryEntryResponse], description: 'Oldest first' })
+  items!: HistoryEntryResponse[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as cursor for the next page' })
+  nextCursor!: string | null;
 }
 
 export class CommandPageResponse {

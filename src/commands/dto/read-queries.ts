@@ -1,0 +1,80 @@
+import { COMMAND_STATUSES, type CommandStatus } from '../command-status.js';
+import { identifierProblem } from '../../http/json-checks.js';
+import { type Parsed, type ParsedQuery, optional, withDefault } from '../../http/query.js';
+import { INSTANT_MESSAGE, parseInstant } from '../../http/validators.js';
+import { parseHistoryCursor, parseListCursor } from '../read-cursors.js';
+
+// The read routes' query strings: each parameter parsed and checked here, once, into the value the
+// service uses. A parsed query string holds strings (or arrays, for repeated parameters); the
+// checks still take anything, so that a value of another type gets the same message.
+
+const STATUS = `(${COMMAND_STATUSES.join('|')})`;
+const STATUS_LIST = new RegExp(`^${STATUS}(,${STATUS})*$`);
+const WHOLE_NUMBER = /^[1-9]\d{0,3}$/;
+
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_HISTORY_PAGE_SIZE = 1000;
+export const DEFAULT_HISTORY_PAGE_SIZE = 100;
+
+function identifier(given: unknown): Parsed<string> {
+  const problem = identifierProblem(given);
+  return problem === undefined ? { value: given as string } : { problem };
+}
+
+function statusList(given: unknown): Parsed<CommandStatus[]> {
+  return typeof given === 'string' && STATUS_LIST.test(given)
+    ? { value: given.split(',') as CommandStatus[] }
+    : { problem: `must be one or a comma-separated list of ${COMMAND_STATUSES.join(', ')}` };
+}
+
+function instant(given: unknown): Parsed<Date> {
+  const value = typeof given === 'string' ? parseInstant(given) : undefined;
+  return value === undefined ? { problem: INSTANT_MESSAGE } : { value };
+}
+
+function pageSize(max: number): (given: unknown) => Parsed<number> {
+  return (given) => {
+    const value = typeof given === 'string' && WHOLE_NUMBER.test(given) ? Number(given) : 0;
+    return value >= 1 && value <= max
+      ? { value }
+      : { problem: `must be a whole number from 1 to ${max}` };
+  };
+}
+
+/** GET /commands */
+export const LIST_COMMANDS_QUERY = {
+  deviceId: optional(identifier, { example: '92d3f8da-200a-4143-8d0d-591a7e11de6c' }),
+  status: optional(statusList, {
+    description: `One status or a comma-separated list of ${COMMAND_STATUSES.join(', ')}`,
+    example: 'SENT,DELIVERED',
+  }),
+  since: optional(instant, {
+    description: 'createdAt at or after (inclusive)',
+    example: '2026-11-26T00:00:00Z',
+  }),
+  until: optional(instant, {
+    description: 'createdAt before (exclusive)',
+    example: '2026-11-27T00:00:00Z',
+  }),
+  limit: withDefault(DEFAULT_PAGE_SIZE, pageSize(MAX_PAGE_SIZE), {
+    description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); a page also stops early at 4 MB of JSON`,
+    example: String(DEFAULT_PAGE_SIZE),
+  }),
+  cursor: optional(parseListCursor, { description: "Opaque, from the previous page's nextCursor" }),
+};
+
+export type ListCommandsQuery = ParsedQuery<typeof LIST_COMMANDS_QUERY>;
+
+/** GET /commands/{commandId}/history */
+export const HISTORY_PAGE_QUERY = {
+  limit: withDefault(DEFAULT_HISTORY_PAGE_SIZE, pageSize(MAX_HISTORY_PAGE_SIZE), {
+    description: `Page size, 1 to ${MAX_HISTORY_PAGE_SIZE} (default ${DEFAULT_HISTORY_PAGE_SIZE}); a page also stops early at 4 MB of JSON`,
+    example: String(DEFAULT_HISTORY_PAGE_SIZE),
+  }),
+  cursor: optional(parseHistoryCursor, {
+    description: "Opaque, from the previous page's nextCursor",
+  }),
+};
+
+export type HistoryPageQuery = ParsedQuery<typeof HISTORY_PAGE_QUERY>;
