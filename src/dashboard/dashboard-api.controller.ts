@@ -1,16 +1,9 @@
 import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiOkResponse,
-  ApiOperation,
-  ApiPropertyOptional,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { type FieldProblem } from '../http/json-checks.js';
-import { INSTANT_MESSAGE, parseInstant } from '../http/validators.js';
+import { ApiQueryParameters, type ParsedQuery, QueryPipe, optional } from '../http/query.js';
+import { instant } from '../commands/dto/read-queries.js';
 import { DashboardOverview, type Overview } from './dashboard-overview.js';
 import { type DashboardSettings } from './dashboard-settings.js';
 
@@ -18,23 +11,13 @@ export const DASHBOARD_SETTINGS = Symbol('DashboardSettings');
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export class OverviewQuery {
-  @ApiPropertyOptional({
+const OVERVIEW_QUERY = {
+  since: optional(instant, {
     description:
       'Start of the window whose commands (by createdAt) are counted too; default 24 h ago',
     example: '2026-11-26T00:00:00Z',
-  })
-  since?: string;
-
-  /** Checked here, as ListCommandsQuery is (see RequestValidationPipe). */
-  static check(query: Record<string, unknown>): FieldProblem[] {
-    const since = query.since;
-    if (since !== undefined && (typeof since !== 'string' || parseInstant(since) === undefined)) {
-      return [{ field: 'since', message: `since ${INSTANT_MESSAGE}` }];
-    }
-    return [];
-  }
-}
+  }),
+};
 
 /** The counts the page needs and GET /commands cannot give; the same API-key rule as /commands. */
 @ApiTags('dashboard')
@@ -55,9 +38,11 @@ export class DashboardApiController {
   })
   @ApiOkResponse({ description: 'The overview' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid since' })
-  async getOverview(@Query() query: OverviewQuery): Promise<Overview> {
-    const since = query.since === undefined ? undefined : parseInstant(query.since);
-    return this.overview.read(since ?? new Date(Date.now() - DAY_MS));
+  @ApiQueryParameters(OVERVIEW_QUERY)
+  async getOverview(
+    @Query(new QueryPipe(OVERVIEW_QUERY)) query: ParsedQuery<typeof OVERVIEW_QUERY>,
+  ): Promise<Overview> {
+    return this.overview.read(query.since ?? new Date(Date.now() - DAY_MS));
   }
 
   @Get('settings')

@@ -28,7 +28,8 @@ function statusList(given: unknown): Parsed<CommandStatus[]> {
     : { problem: `must be one or a comma-separated list of ${COMMAND_STATUSES.join(', ')}` };
 }
 
-function instant(given: unknown): Parsed<Date> {
+/** An ISO 8601 time with Z or an offset. */
+export function instant(given: unknown): Parsed<Date> {
   const value = typeof given === 'string' ? parseInstant(given) : undefined;
   return value === undefined ? { problem: INSTANT_MESSAGE } : { value };
 }
