@@ -31,6 +31,11 @@ describe('loadConfig', () => {
       changesHeartbeatSeconds: 15,
       groupCommit: true,
       production: false,
+      platform: undefined,
+      platformTimeoutMs: 10000,
+      reconcileIntervalSeconds: 60,
+      reconcileAfterSeconds: 600,
+      reconcileRate: 10,
     });
   });
 
