@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { type CommandStatus, isCommandStatus } from '../commands/command-status.js';
 import { type PlatformConfig } from '../config/config.js';
+import { redactQueryString } from '../http/redact.js';
 import {
   type CallGate,
   type DispatchRequest,
@@ -299,6 +300,10 @@ export function toCommand(record: unknown, deviceId: string): PlatformCommand {
     method: typeof command.method === 'string' ? command.method : null,
     paras: command.paras ?? null,
     createdAt: parsePlatformTime(fields.creationTime),
-    record,
+    // The record becomes a history payload, which API clients read: the callback token stays out.
+    record:
+      typeof fields.callbackUrl === 'string'
+        ? { ...fields, callbackUrl: redactQueryString(fields.callbackUrl) }
+        : record,
   };
 }
