@@ -58,42 +58,43 @@ export async function runPlatformSimulation(
   options: PlatformSimulationOptions,
 ): Promise<PlatformSimulationSummary> {
   const next = random(options.seed);
-  const port = await freePort();
-  const serviceUrl = `http://127.0.0.1:${port}`;
+  // The forwarding URL names the service's port, known once it listens.
+  const iotda = {
+    projectId: 'simulator-project',
+    credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
+    forwardingUrl: '',
+  };
   const emulator = await PlatformEmulator.start({
-    iotda: {
-      projectId: 'simulator-project',
-      credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
-      forwardingUrl: `${serviceUrl}/callbacks/iotda`,
-    },
+    iotda,
     oceanconnect: { appId: CREDENTIALS.appId, secret: CREDENTIALS.secret },
     pushLossRate: options.loss,
     random: next,
   });
-  const config = loadConfig({
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-    CALLBACK_TOKEN: '',
-    API_KEYS: '',
-    PLATFORM: options.platform,
-    PUBLIC_URL: serviceUrl,
-    IOTDA_ENDPOINT: emulator.url,
-    IOTDA_PROJECT_ID: 'simulator-project',
-    IOTDA_AK: CREDENTIALS.ak,
-    IOTDA_SK: CREDENTIALS.sk,
-    OC_BASE_URL: emulator.url,
-    OC_APP_ID: CREDENTIALS.appId,
-    OC_SECRET: CREDENTIALS.secret,
-    PLATFORM_TIMEOUT_MS: '2000',
-    RECONCILE_INTERVAL_SECONDS: '1',
-    RECONCILE_AFTER_SECONDS: '1',
-    RECONCILE_RATE: '100',
-  });
+  const configFor = (port: number) =>
+    loadConfig({
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+      CALLBACK_TOKEN: '',
+      API_KEYS: '',
+      PLATFORM: options.platform,
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
+      IOTDA_ENDPOINT: emulator.url,
+      IOTDA_PROJECT_ID: 'simulator-project',
+      IOTDA_AK: CREDENTIALS.ak,
+      IOTDA_SK: CREDENTIALS.sk,
+      OC_BASE_URL: emulator.url,
+      OC_APP_ID: CREDENTIALS.appId,
+      OC_SECRET: CREDENTIALS.secret,
+      PLATFORM_TIMEOUT_MS: '2000',
+      RECONCILE_INTERVAL_SECONDS: '1',
+      RECONCILE_AFTER_SECONDS: '1',
+      RECONCILE_RATE: '100',
+    });
   const { createApp, openDatabase } = await import('../src/app.factory.js');
-  const database = await openDatabase(config);
+  const database = await openDatabase(configFor(0));
   let app: NestFastifyApplication | undefined;
   const summary: PlatformSimulationSummary = {
     platform: options.platform,
@@ -107,8 +108,24 @@ export async function runPlatformSimulation(
   };
   const started = performance.now();
   try {
-    app = await createApp(config, database);
-    await app.listen({ port, host: '127.0.0.1' });
+    // The service's address goes into its configuration (PUBLIC_URL), so the port is chosen
+    // first; another process may take it meanwhile, and then the next one is tried.
+    let serviceUrl = '';
+    for (let attempt = 1; app === undefined; attempt++) {
+      const port = await freePort();
+      const candidate = await createApp(configFor(port), database);
+      try {
+        await candidate.listen({ port, host: '127.0.0.1' });
+        app = candidate;
+        serviceUrl = `http://127.0.0.1:${port}`;
+      } catch (error) {
+        await candidate.close();
+        if (attempt >= 5) {
+          throw error;
+        }
+      }
+    }
+    iotda.forwardingUrl = `${serviceUrl}/callbacks/iotda`;
     const commandIds: string[] = [];
     for (let i = 0; i < options.commands; i++) {
       const response = await fetch(`${serviceUrl}/commands/dispatch`, {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { isCommandStatus } from '../commands/command-status.js';
 import { type PlatformConfig } from '../config/config.js';
 import { signRequest } from './iotda-signer.js';
@@ -29,6 +30,9 @@ const MAX_PAGES = 4;
 
 /** Huawei Cloud IoTDA API v5, each request signed with the access key pair. */
 export class IotdaClient implements PlatformClient {
+  // An instance per client (one per application), not per module: Nest binds a logger to the
+  // application logger of the moment it first writes.
+  private readonly logger = new Logger('Platform');
   readonly name = 'iotda' as const;
 
   constructor(
@@ -158,6 +162,7 @@ export class IotdaClient implements PlatformClient {
         { operation, method, url, headers: signed, body: body === undefined ? undefined : text },
         this.timeoutMs,
         undefined,
+        this.logger,
       );
       if (notFoundIsUndefined && response.status === 404) {
         this.observe(operation, 'not_found');

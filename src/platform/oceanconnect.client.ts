@@ -1,7 +1,9 @@
+import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { type CommandStatus, isCommandStatus } from '../commands/command-status.js';
 import { type PlatformConfig } from '../config/config.js';
+import { redactQueryString } from '../http/redact.js';
 import {
   type CallGate,
   type DispatchRequest,
@@ -47,6 +49,9 @@ interface Token {
  * login at a time (single flight): calls that meet a rejected token wait for the same renewal.
  */
 export class OceanConnectClient implements PlatformClient {
+  // An instance per client (one per application), not per module: Nest binds a logger to the
+  // application logger of the moment it first writes.
+  private readonly logger = new Logger('Platform');
   readonly name = 'oceanconnect' as const;
   private token: Token | undefined;
   private renewing: Promise<Token> | undefined;
@@ -195,7 +200,12 @@ export class OceanConnectClient implements PlatformClient {
     retry: (response: PlatformResponse) => boolean,
   ): Promise<PlatformResponse | undefined> {
     try {
-      const response = await platformRequest({ operation, ...request }, this.timeoutMs, this.agent);
+      const response = await platformRequest(
+        { operation, ...request },
+        this.timeoutMs,
+        this.agent,
+        this.logger,
+      );
       if (retry(response)) {
         this.observe(operation, 'refused');
         return undefined;
@@ -299,6 +309,10 @@ export function toCommand(record: unknown, deviceId: string): PlatformCommand {
     method: typeof command.method === 'string' ? command.method : null,
     paras: command.paras ?? null,
     createdAt: parsePlatformTime(fields.creationTime),
-    record,
+    // The record becomes a history payload, which API clients read: the callback token stays out.
+    record:
+      typeof fields.callbackUrl === 'string'
+        ? { ...fields, callbackUrl: redactQueryString(fields.callbackUrl) }
+        : record,
   };
 }

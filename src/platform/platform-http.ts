@@ -23,8 +23,6 @@ export interface PlatformResponse {
   json: unknown;
 }
 
-const logger = new Logger('Platform');
-
 /** Told of every call's end: the metrics listen here. */
 export type CallObserver = (operation: PlatformOperation, result: CallResult) => void;
 
@@ -39,6 +37,7 @@ export function platformRequest(
   request: PlatformRequest,
   timeoutMs: number,
   agent: http.Agent | undefined,
+  logger: Logger,
 ): Promise<PlatformResponse> {
   return new Promise((resolve, reject) => {
     const transport = request.url.protocol === 'https:' ? https : http;

@@ -156,7 +156,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     const held = await this.intents.claimedCommandIds(matches.map((command) => command.commandId));
     for (const command of matches.filter((candidate) => !held.has(candidate.commandId))) {
       await this.platform.reportFound(command, intent.deviceId, intent);
-      const answer = { status: 201, body: await this.platformJson(command.commandId) };
+      const answer = { status: 201, body: await this.platform.commandJson(command.commandId) };
       if (await this.intents.settle(intent.id, 'created', command.commandId, answer)) {
         this.logger.log(
           { commandId: command.commandId, deviceId: intent.deviceId },
@@ -166,10 +166,6 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
       }
     }
     return false;
-  }
-
-  private platformJson(commandId: string): Promise<string> {
-    return this.platform.commandJson(commandId);
   }
 
   /** Waits for a token of the shared budget; ends when the service stops. */

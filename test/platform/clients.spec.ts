@@ -35,7 +35,7 @@ describe('legacy OceanConnect client', () => {
     await emulator.close();
   });
 
-  const client = (timeoutMs = 500) => {
+  const client = (timeoutMs = 2000) => {
     const config = loadConfig(platformEnv('oceanconnect', emulator)).platform;
     if (config?.name !== 'oceanconnect') {
       throw new Error('expected the legacy configuration');
@@ -106,7 +106,7 @@ describe('legacy OceanConnect client', () => {
     if (config?.name !== 'oceanconnect') {
       throw new Error('expected the legacy configuration');
     }
-    const error: unknown = await new OceanConnectClient(config, 500, () => undefined)
+    const error: unknown = await new OceanConnectClient(config, 2000, () => undefined)
       .create(request)
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(PlatformRefusedError);
@@ -130,7 +130,7 @@ describe('legacy OceanConnect client', () => {
       throw new Error('expected the legacy configuration');
     }
     await expect(
-      new OceanConnectClient(config, 500, () => undefined).create(request),
+      new OceanConnectClient(config, 2000, () => undefined).create(request),
     ).rejects.toBeInstanceOf(PlatformUnreachableError);
   });
 
@@ -180,7 +180,7 @@ describe('IoTDA client', () => {
       if (config?.name !== 'iotda') {
         throw new Error('expected the IoTDA configuration');
       }
-      const iotda = new IotdaClient(config, 500, () => undefined);
+      const iotda = new IotdaClient(config, 2000, () => undefined);
       const created = await iotda.create(request);
       expect(
         await iotda.show({ commandId: created.commandId, deviceId: 'device-1' }),
@@ -202,7 +202,7 @@ describe('IoTDA client', () => {
       throw new Error('expected the IoTDA configuration');
     }
     await expect(
-      new IotdaClient(config, 500, () => undefined).create(request),
+      new IotdaClient(config, 2000, () => undefined).create(request),
     ).rejects.toMatchObject({
       code: 'APIGW.0301',
       httpStatus: 401,
@@ -215,7 +215,7 @@ describe('IoTDA client', () => {
     if (config?.name !== 'iotda') {
       throw new Error('expected the IoTDA configuration');
     }
-    const iotda = new IotdaClient(config, 500, () => undefined);
+    const iotda = new IotdaClient(config, 2000, () => undefined);
     const since = new Date(Date.now() - 60_000);
     const open = await iotda.create(request);
     const done = await iotda.create(request);

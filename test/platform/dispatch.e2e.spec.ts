@@ -93,6 +93,10 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       expect(emulator.commands.get(commandId)?.callbackUrl).toBe(
         'http://tracker.example:3000/callbacks/command-status?token=callback-token-123456',
       );
+      // The platform's record is kept as the payload, without the token API clients could read.
+      const stored = (await get(commandId)).body;
+      expect(stored).not.toContain('callback-token-123456');
+      expect(stored).toContain('/callbacks/command-status?token=[redacted]');
     });
   } else {
     it('sends service_id, command_name, paras, send_strategy and a signed request', async () => {

@@ -53,7 +53,8 @@ export function platformEnv(
         };
   return {
     LOG_LEVEL: 'error',
-    PLATFORM_TIMEOUT_MS: '400',
+    // Long enough for a loaded CI machine; the hung calls of the tests wait this long.
+    PLATFORM_TIMEOUT_MS: '1500',
     // Passes run when a test asks (Reconciler.pass), unless a test sets a short interval.
     RECONCILE_INTERVAL_SECONDS: '86400',
     ...base,
