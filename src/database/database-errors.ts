@@ -18,6 +18,8 @@ const CONNECTION_MESSAGES = [
   'Client was closed',
   'Cannot use a pool after calling end',
   'connect ECONNREFUSED',
+  // The embedded database's Unix socket is gone (it stopped).
+  'connect ENOENT',
 ];
 
 /** True when an error says the database is unreachable, too slow or temporarily refusing. */
@@ -37,6 +39,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
       return true;
     }
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code)) {
+      return true;
+    }
+    // A Unix socket that is not there (the embedded database stopped): refused, as on TCP.
+    if (code === 'ENOENT' && (cause as { syscall?: unknown }).syscall === 'connect') {
       return true;
     }
   }

@@ -65,21 +65,25 @@ describe('the embedded database', () => {
 });
 
 describe('the service on the embedded database', () => {
-  let service: ServiceProcess;
+  let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    service = await startService({ PGLITE_DATA_DIR: 'memory://' });
+    // Migrating a fresh embedded database is slow on a busy machine.
+    service = await startService({ PGLITE_DATA_DIR: 'memory://' }, 90_000);
   }, 120_000);
 
   afterAll(async () => {
-    await service.kill();
+    await service?.kill();
   });
 
   it('listens on one TCP port, its HTTP port, and on no port for the database', async () => {
+    if (service === undefined) {
+      throw new Error('the service did not start');
+    }
     const { stdout } = await run('ss', ['-Hltnp']);
     const ports = stdout
       .split('\n')
-      .filter((line) => line.includes(`pid=${service.child.pid},`))
+      .filter((line) => line.includes(`pid=${service?.child.pid},`))
       .map((line) => line.split(/\s+/)[3]?.split(':').at(-1));
     expect(ports).toEqual([new URL(service.url).port]);
   });
