@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { type CommandStatus, decide, isCommandStatus } from '../src/commands/command-status.js';
 import { DeadlineSweeper, SWEEP_BATCH_SIZE } from '../src/commands/deadline-sweeper.js';
+import { CommandMetrics } from '../src/metrics/command-metrics.js';
 import { callbackBody, newCommandId, registrationBody } from './support/factories.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { FaultProxy } from './support/fault-proxy.js';
@@ -156,7 +157,7 @@ describe('deadline sweeper', () => {
       status: 'SUCCESSFUL',
       version: 1,
     });
-    expect(sweeper.totals.sweeps).toBeGreaterThan(0);
+    expect(await t.app.get(CommandMetrics).counterValue('command_sweeps_total')).toBeGreaterThan(0);
   });
 
   it('lets a late result apply after TIMEOUT, and never sweeps a command twice', async () => {
@@ -298,11 +299,15 @@ describe('deadline sweeper while the database is down', () => {
   });
 
   it('keeps its timer through failed sweeps and sweeps again once the database is back', async () => {
-    const sweeper = t.app.get(DeadlineSweeper);
+    const metrics = t.app.get(CommandMetrics);
+    const sweeps = () => metrics.counterValue('command_sweeps_total');
+    const failures = () => metrics.counterValue('command_sweep_failures_total');
     proxy.cut();
-    const waitFor = (condition: () => boolean, ms: number) =>
-      eventually(condition, ms, () => `totals ${JSON.stringify(sweeper.totals)}`);
-    await waitFor(() => sweeper.totals.failures > 0, 10_000);
+    await eventually(
+      async () => (await failures()) > 0,
+      10_000,
+      () => 'no sweep failed',
+    );
     await proxy.restore();
 
     const body = registrationBody({ deadline: PAST, status: 'SENT' });
@@ -318,8 +323,12 @@ describe('deadline sweeper while the database is down', () => {
       await sleep(200);
     }
     // Two sweeps completed after the registration: the second one started after it.
-    const sweeps = sweeper.totals.sweeps;
-    await waitFor(() => sweeper.totals.sweeps > sweeps + 1, 20_000);
+    const before = await sweeps();
+    await eventually(
+      async () => (await sweeps()) > before + 1,
+      20_000,
+      () => 'no two sweeps',
+    );
     expect((await getCommand(t, body.commandId as string)).status).toBe('TIMEOUT');
   });
 });

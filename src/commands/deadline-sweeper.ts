@@ -5,10 +5,10 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { type Observable, Subject } from 'rxjs';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ChangeReader } from '../feed/change-reader.js';
+import { CommandMetrics } from '../metrics/command-metrics.js';
 import { CommandsRepository } from './commands.repository.js';
 
 /** What one sweep did. */
@@ -19,13 +19,6 @@ export interface SweepResult {
   expired: number;
   /** Finished commands deleted by retention (RETENTION_DAYS), with their history. */
   purged: number;
-}
-
-/** Totals since start-up, for metrics. */
-export interface SweepTotals extends SweepResult {
-  sweeps: number;
-  /** Sweeps that failed (logged; the next one runs later). */
-  failures: number;
 }
 
 // Each statement handles a bounded batch; a sweep repeats it while batches come back full,
@@ -44,14 +37,6 @@ const MAX_BACKOFF_MS = 5 * 60 * 1000;
 @Injectable()
 export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeadlineSweeper.name);
-  private readonly results = new Subject<SweepResult>();
-  private readonly counts: SweepTotals = {
-    timedOut: 0,
-    expired: 0,
-    purged: 0,
-    sweeps: 0,
-    failures: 0,
-  };
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -61,16 +46,8 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: CommandsRepository,
     private readonly feed: ChangeReader,
+    private readonly metrics: CommandMetrics,
   ) {}
-
-  /** Each completed sweep's result (the metrics engineer's hook). */
-  get sweeps(): Observable<SweepResult> {
-    return this.results.asObservable();
-  }
-
-  get totals(): Readonly<SweepTotals> {
-    return { ...this.counts };
-  }
 
   onApplicationBootstrap(): void {
     this.schedule(this.intervalMs);
@@ -79,7 +56,6 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.results.complete();
     await this.running;
   }
 
@@ -113,13 +89,8 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
         return purged;
       });
     }
-    this.counts.sweeps++;
-    this.counts.timedOut += result.timedOut;
-    this.counts.expired += result.expired;
-    this.counts.purged += result.purged;
-    if (!this.results.closed) {
-      this.results.next(result);
-    }
+    this.metrics.sweepCompleted(result.timedOut, result.expired);
+    this.metrics.retentionCompleted(result.purged);
     return result;
   }
 
@@ -160,7 +131,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
         );
       }
     } catch (error) {
-      this.counts.failures++;
+      this.metrics.sweepFailed();
       this.consecutiveFailures++;
       if (isDatabaseUnavailable(error)) {
         delayMs = Math.min(

@@ -53,6 +53,12 @@ export class CommandMetrics {
     registers: [this.registry],
   });
 
+  private readonly sweepFailures = new Counter({
+    name: 'command_sweep_failures_total',
+    help: 'Sweeps that failed (logged; the next one runs at the next interval, later while the database is unreachable)',
+    registers: [this.registry],
+  });
+
   private readonly swept = new Counter({
     name: 'command_swept_total',
     help: 'Overdue commands the sweeper moved, by the status it applied (TIMEOUT or EXPIRED)',
@@ -144,6 +150,17 @@ export class CommandMetrics {
     this.sweeps.inc();
     this.swept.inc({ status: 'TIMEOUT' }, timedOut);
     this.swept.inc({ status: 'EXPIRED' }, expired);
+  }
+
+  /** A sweep failed (logged; the next one runs later). */
+  sweepFailed(): void {
+    this.sweepFailures.inc();
+  }
+
+  /** The value of a counter without labels, or the sum over its labels: for tests and the page. */
+  async counterValue(name: string): Promise<number> {
+    const metric = await this.registry.getSingleMetric(name)?.get();
+    return (metric?.values ?? []).reduce((sum, { value }) => sum + value, 0);
   }
 
   /** Retention deleted this many finished commands. */

@@ -1,9 +1,6 @@
-import { Global, Module, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Global, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type FastifyInstance } from 'fastify';
-import { type Subscription } from 'rxjs';
-import { CommandsModule } from '../commands/commands.module.js';
-import { DeadlineSweeper } from '../commands/deadline-sweeper.js';
 import { CommandMetrics } from './command-metrics.js';
 import { MetricsController } from './metrics.controller.js';
 
@@ -13,25 +10,17 @@ const UNMATCHED_ROUTE = 'unmatched';
 /** GET /metrics, and CommandMetrics for whoever records something (global: no imports needed). */
 @Global()
 @Module({
-  imports: [CommandsModule],
   controllers: [MetricsController],
   providers: [CommandMetrics],
   exports: [CommandMetrics],
 })
-export class MetricsModule implements OnModuleInit, OnModuleDestroy {
-  private sweeps: Subscription | undefined;
-
+export class MetricsModule implements OnModuleInit {
   constructor(
     private readonly metrics: CommandMetrics,
     private readonly adapterHost: HttpAdapterHost,
-    private readonly sweeper: DeadlineSweeper,
   ) {}
 
   onModuleInit(): void {
-    this.sweeps = this.sweeper.sweeps.subscribe((result) => {
-      this.metrics.sweepCompleted(result.timedOut, result.expired);
-      this.metrics.retentionCompleted(result.purged);
-    });
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
     // Every answer is observed, including Fastify's own refusals (400, 413, 415) and 404s.
     fastify.addHook('onResponse', (request, reply, done) => {
@@ -43,9 +32,5 @@ export class MetricsModule implements OnModuleInit, OnModuleDestroy {
       );
       done();
     });
-  }
-
-  onModuleDestroy(): void {
-    this.sweeps?.unsubscribe();
   }
 }
