@@ -1,4 +1,4 @@
-// npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries
+// npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --only callbacks|queries|feed
 //   --targets baseline,service,service-group-commit --profile --explain
 //   --query-rate 200 --keep-queries-database]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
@@ -25,6 +25,7 @@ import {
   listStatement,
 } from '../src/commands/commands.repository.js';
 import { migrateDatabase } from '../src/database/migrate.js';
+import { benchFeed, feedTable } from './feed.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { random } from './simulator.js';
 
@@ -98,7 +99,7 @@ interface BenchOptions {
   scale: number;
   duration: number;
   warmup: number;
-  only: 'all' | 'callbacks' | 'queries';
+  only: 'all' | 'callbacks' | 'queries' | 'feed';
   targets: string[];
   profile: boolean;
   explain: boolean;
@@ -131,8 +132,8 @@ function parseOptions(): BenchOptions {
     throw new Error('--scale must be in (0, 1]');
   }
   const only = values.only;
-  if (only !== 'all' && only !== 'callbacks' && only !== 'queries') {
-    throw new Error('--only must be callbacks or queries');
+  if (only !== 'all' && only !== 'callbacks' && only !== 'queries' && only !== 'feed') {
+    throw new Error('--only must be callbacks, queries or feed');
   }
   const targets = values.targets.split(',');
   for (const target of targets) {
@@ -761,6 +762,29 @@ async function benchQueries(options: BenchOptions): Promise<Row[]> {
   return rows;
 }
 
+/** The change feed's phase (bench/feed.ts) on the service with group commit, on a fresh database. */
+async function benchFeedPhase(options: BenchOptions): Promise<string> {
+  const database = await scratchDatabase(options.server, 'feed');
+  const server = await startServer(TARGETS['service-group-commit'], database.url, options);
+  try {
+    const traffic = new CallbackTraffic(7);
+    const result = await benchFeed(
+      { url: server.url, pid: server.process.pid ?? 0 },
+      {
+        duration: options.duration,
+        warmup: options.warmup,
+        callbackBody: () => traffic.body(),
+        devices: 1000,
+        log,
+      },
+    );
+    return feedTable(result);
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -799,14 +823,23 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const started = Date.now();
   const rows: Row[] = [];
-  if (options.only !== 'queries') {
+  if (options.only === 'all' || options.only === 'callbacks') {
     rows.push(...(await benchCallbacks(options)));
   }
-  if (options.only !== 'callbacks') {
+  if (options.only === 'all' || options.only === 'queries') {
     rows.push(...(await benchQueries(options)));
   }
+  let feed = '';
+  if (options.only === 'all' || options.only === 'feed') {
+    feed = await benchFeedPhase(options);
+  }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  console.log(table(rows));
+  if (rows.length > 0) {
+    console.log(table(rows));
+  }
+  if (feed !== '') {
+    console.log(`\n${feed}`);
+  }
 }
 
 main().catch((error: unknown) => {
