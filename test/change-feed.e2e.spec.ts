@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import http from 'node:http';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { APPLY_REPORT_SQL } from '../src/commands/commands.repository.js';
@@ -11,6 +14,10 @@ import { createTestDatabase, serverUrl } from './support/test-database.js';
 
 // The change feed's promise (API.md, GET /changes): every applied change exactly once, none
 // missing, per command in apply order, across reconnections and instances.
+
+// A full garbage collection before each heap reading, so that the readings compare live objects.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 const STATUSES = ['SENT', 'DELIVERED', 'SUCCESSFUL', 'FAILED', 'TIMEOUT', 'CANCELED'] as const;
 
@@ -333,4 +340,81 @@ describe('GET /changes limits', () => {
     expect(JSON.parse(await refused.body())).toMatchObject({ status: 503 });
     await t2.close();
   });
+});
+
+describe('GET /changes memory', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('keeps no replayed changes once resumed streams are live: 100 of them over a 3,000-change backlog', async () => {
+    const deviceId = `memory-${newCommandId()}`;
+    const backlog = 3000;
+    const dataSource = t.app.get(DataSource);
+    await dataSource.query(
+      `INSERT INTO commands (command_id, device_id, status, rank, service_id, method, created_at,
+         updated_at, deadline, sent_at, version)
+       SELECT $1 || '-' || n, $1, 'SENT', 1, NULL, NULL, now(), now(), now() + interval '1 day',
+              now(), 1
+       FROM generate_series(1, $2::integer) n`,
+      [deviceId, backlog],
+    );
+    await dataSource.query(
+      `INSERT INTO command_history (command_id, status, outcome, source, previous_status, version,
+         received_at)
+       SELECT $1 || '-' || n, 'SENT', 'applied', 'callback', NULL, 1, now()
+       FROM generate_series(1, $2::integer) n ORDER BY n`,
+      [deviceId, backlog],
+    );
+    const base = await listenUrl(t.app);
+    // Raw sockets that count events and keep nothing: the test's own memory stays flat.
+    const agent = new http.Agent({ keepAlive: false, maxSockets: 200 });
+    const heap = () => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const before = heap();
+    const streams = await Promise.all(
+      Array.from(
+        { length: 100 },
+        () =>
+          new Promise<{ events: () => number; close: () => void }>((resolve, reject) => {
+            const request = http.get(`${base}/changes?deviceId=${deviceId}&lastEventId=0`, {
+              agent,
+            });
+            request.once('response', (response) => {
+              let events = 0;
+              response.on('data', (chunk: Buffer) => {
+                events += chunk.toString().split('event: command-status').length - 1;
+              });
+              resolve({ events: () => events, close: () => request.destroy() });
+            });
+            request.once('error', reject);
+          }),
+      ),
+    );
+    try {
+      await until(
+        () => streams.every((stream) => stream.events() >= backlog),
+        'every stream to replay the backlog',
+        60_000,
+      );
+      const reader = t.app.get(ChangeReader);
+      await until(() => reader.liveListeners === 100, 'every stream to be live');
+      const grown = heap() - before;
+      // Kept per replayed change, 100 streams x 3,000 changes would be tens of MB.
+      expect(grown).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      for (const stream of streams) {
+        stream.close();
+      }
+      agent.destroy();
+    }
+  }, 90_000);
 });
