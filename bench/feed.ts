@@ -32,6 +32,8 @@ export interface FeedBenchResult {
     p50: number;
     p99: number;
     max: number;
+    /** The most command_feed_holdback_seconds showed, sampled every 100 ms, in ms. */
+    maxHoldback: number;
   };
   throughput: { clients: number; result: LoadResult }[];
   rss: { clients: number; rssMb: number; peakRssMb: number };
@@ -137,6 +139,16 @@ async function latency(
       }
     }
   });
+  let maxHoldback = 0;
+  const sampler = setInterval(() => {
+    fetch(`${base}/metrics`)
+      .then((response) => response.text())
+      .then((text) => {
+        const seconds = Number(/^command_feed_holdback_seconds (\S+)$/m.exec(text)?.[1]);
+        maxHoldback = Math.max(maxHoldback, Number.isNaN(seconds) ? 0 : seconds * 1000);
+      })
+      .catch(() => undefined);
+  }, 100);
   const total = Math.floor(rate * duration);
   const start = performance.now();
   const sent: Promise<void>[] = [];
@@ -160,6 +172,7 @@ async function latency(
   while (arrived.size < total && performance.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  clearInterval(sampler);
   probe.close();
   agent.destroy();
   // An event can arrive before its 200 (the feed is read after the commit, the 200 is sent after
@@ -175,6 +188,7 @@ async function latency(
     p50: quantile(delays, 0.5),
     p99: quantile(delays, 0.99),
     max: delays.at(-1) ?? Number.NaN,
+    maxHoldback,
   };
 }
 
@@ -250,6 +264,7 @@ export function feedTable(result: FeedBenchResult): string {
     `| callback 200 to event, p99 at ${l.rate}/s (target <= 250) | ${l.p99.toFixed(1)} ms |`,
     `| callback 200 to event, max at ${l.rate}/s | ${l.max.toFixed(1)} ms |`,
     `| events received / missing | ${l.events} / ${l.missing} |`,
+    `| most command_feed_holdback_seconds seen meanwhile (100 ms samples) | ${l.maxHoldback.toFixed(0)} ms |`,
     ...throughput.map(
       (t, i) =>
         `| callbacks/s, c64, ${t.clients} feed clients (run ${i + 1}) | ${t.result.rps.toFixed(0)} (p99 ${t.result.p99} ms, non-2xx ${t.result.non2xx}) |`,
