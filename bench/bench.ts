@@ -1,5 +1,5 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
-//   --only callbacks|queries|overload --targets yardstick,service,service-unbatched --profile
+//   --only callbacks|queries|overload|feed --targets yardstick,service,service-unbatched --profile
 //   --explain --query-rate 200 --keep-queries-database]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
@@ -27,6 +27,7 @@ import {
   listStatement,
 } from '../src/commands/read-statements.js';
 import { migrateDatabase } from '../src/database/migrate.js';
+import { benchFeed, feedTable } from './feed.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { compareReads } from './reads.js';
 import { random } from './simulator.js';
@@ -106,7 +107,7 @@ interface BenchOptions {
   scale: number;
   duration: number;
   warmup: number;
-  only: 'all' | 'callbacks' | 'queries' | 'overload';
+  only: 'all' | 'callbacks' | 'queries' | 'overload' | 'feed';
   rounds: number;
   overloadSeconds: number;
   overloadFactor: number;
@@ -147,8 +148,14 @@ function parseOptions(): BenchOptions {
     throw new Error('--scale must be in (0, 1]');
   }
   const only = values.only;
-  if (only !== 'all' && only !== 'callbacks' && only !== 'queries' && only !== 'overload') {
-    throw new Error('--only must be callbacks, queries or overload');
+  if (
+    only !== 'all' &&
+    only !== 'callbacks' &&
+    only !== 'queries' &&
+    only !== 'overload' &&
+    only !== 'feed'
+  ) {
+    throw new Error('--only must be callbacks, queries, overload or feed');
   }
   const targets = values.targets.split(',');
   for (const target of targets) {
@@ -875,6 +882,29 @@ async function benchOverload(options: BenchOptions): Promise<OverloadResult[]> {
   return results;
 }
 
+/** The change feed's phase (bench/feed.ts) on the service with group commit, on a fresh database. */
+async function benchFeedPhase(options: BenchOptions): Promise<string> {
+  const database = await scratchDatabase(options.server, 'feed');
+  const server = await startServer(TARGETS.service, database.url, options);
+  try {
+    const traffic = new CallbackTraffic(7);
+    const result = await benchFeed(
+      { url: server.url, pid: server.process.pid ?? 0 },
+      {
+        duration: options.duration,
+        warmup: options.warmup,
+        callbackBody: () => traffic.body(),
+        devices: 1000,
+        log,
+      },
+    );
+    return feedTable(result);
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -925,6 +955,10 @@ async function main(): Promise<void> {
   }
   const overloads =
     options.only === 'all' || options.only === 'overload' ? await benchOverload(options) : [];
+  let feed = '';
+  if (options.only === 'all' || options.only === 'feed') {
+    feed = await benchFeedPhase(options);
+  }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (rows.length > 0) {
     console.log(table(rows));
@@ -934,6 +968,9 @@ async function main(): Promise<void> {
   }
   if (overloads.length > 0) {
     console.log(`\n${overloadTable(overloads)}`);
+  }
+  if (feed !== '') {
+    console.log(`\n${feed}`);
   }
 }
 

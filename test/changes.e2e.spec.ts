@@ -6,11 +6,7 @@ import { callbackBody, newCommandId, registrationBody } from './support/factorie
 import { SseClient, listenUrl } from './support/sse.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { FaultProxy } from './support/fault-proxy.js';
-import {
-  type TestDatabase,
-  createTestDatabase,
-  serverUrl,
-} from './support/test-database.js';
+import { type TestDatabase, createTestDatabase, serverUrl } from './support/test-database.js';
 
 const PAST = '2020-01-01T00:00:00Z';
 

@@ -25,6 +25,9 @@ export interface FeedListener {
 const POLL_MS = 75;
 const MIN_READ_GAP_MS = 10;
 const READ_PAGE_SIZE = 1000;
+// Replays of all streams share this many connections at a time: many clients resuming at once
+// (after a restart, say) take turns instead of taking the pool from the reader and the writers.
+const REPLAY_CONCURRENCY = 2;
 // A read failing for this long ends the streams (their clients resume with Last-Event-ID).
 const FAILURE_GRACE_MS = 3000;
 
@@ -55,6 +58,8 @@ export class ChangeReader implements BeforeApplicationShutdown {
   private failingSince: number | undefined;
   private closed = false;
   private completedReads = 0;
+  private replaying = 0;
+  private readonly replayQueue: (() => void)[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -67,6 +72,11 @@ export class ChangeReader implements BeforeApplicationShutdown {
       throw new Error('The change reader is not running');
     }
     return this.position;
+  }
+
+  /** Streams receiving live changes (those still replaying are not counted). */
+  get liveListeners(): number {
+    return this.listeners.size;
   }
 
   /** Reads that completed since start-up, successful or not (for diagnostics and tests). */
@@ -130,16 +140,31 @@ export class ChangeReader implements BeforeApplicationShutdown {
     filter: ChangeFilter,
     limit: number,
   ): Promise<FeedChange[]> {
-    const rows = await this.dataSource.query<ChangeRow[]>(FEED_REPLAY_SQL, [
-      after.xid.toString(),
-      after.id.toString(),
-      upTo.xid.toString(),
-      upTo.id.toString(),
-      filter.deviceId ?? null,
-      filter.commandId ?? null,
-      limit,
-    ]);
-    return rows.map(toFeedChange);
+    if (this.replaying >= REPLAY_CONCURRENCY) {
+      await new Promise<void>((resolve) => this.replayQueue.push(resolve));
+    } else {
+      this.replaying++;
+    }
+    try {
+      const rows = await this.dataSource.query<ChangeRow[]>(FEED_REPLAY_SQL, [
+        after.xid.toString(),
+        after.id.toString(),
+        upTo.xid.toString(),
+        upTo.id.toString(),
+        filter.deviceId ?? null,
+        filter.commandId ?? null,
+        limit,
+      ]);
+      return rows.map(toFeedChange);
+    } finally {
+      // The turn passes to the next replay waiting, if any.
+      const next = this.replayQueue.shift();
+      if (next === undefined) {
+        this.replaying--;
+      } else {
+        next();
+      }
+    }
   }
 
   /** The position just after history row `id`, or undefined when there is no such row. */
