@@ -53,10 +53,9 @@ export function isCommandStatus(value: unknown): value is CommandStatus {
 }
 
 /**
- * Decides a reported status against the command's current one (undefined: no command yet).
- * A report is applied if and only if its rank is higher than the current rank.
- * The SQL in commands.repository.ts implements this same rule; the integration tests replay
- * stored history through this function to keep the two in step.
+ * The rank rule as a pure function: the oracle of the tests and of the simulator, which check the
+ * stored outcomes against it. The rule the service applies is the SQL in apply-statements.ts;
+ * test/status-rule.e2e.spec.ts runs every pair of statuses through that statement.
  */
 export function decide(current: CommandStatus | undefined, reported: CommandStatus): ReportOutcome {
   if (current === undefined) {
