@@ -36,12 +36,11 @@ function responseFields(reply: FastifyReply): Record<string, unknown> {
  * (5xx are logged with their cause by the exception filter too). Each line carries the request's
  * id as `requestId`, the id the client gets in X-Request-Id and problem responses.
  *
- * Written on Fastify's hooks rather than with pino-http, which made two child loggers for every
- * request, logged or not (pino and pino-http were about 4 % of the service's CPU samples on a list
- * page, bench/RESULTS.md). Lines logged while handling a request carry its id where the code that logs
- * them adds it (the problem and health filters do): no AsyncLocalStorage binds a logger to each
- * request, which cost CPU on every promise and, on some runs, kept request data alive into the
- * old generation (also measured there).
+ * Written on Fastify's hooks rather than with pino-http, which makes two child loggers for every
+ * request, logged or not. Lines logged while handling a request carry its id where the code that
+ * logs them adds it (the problem and health filters do): no AsyncLocalStorage binds a logger to
+ * each request, since that costs CPU on every promise and can keep request data alive into V8's
+ * old generation.
  */
 export function logRequests(fastify: FastifyInstance, logger: Pino): void {
   fastify.addHook('onResponse', (request, reply, done) => {
