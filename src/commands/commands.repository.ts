@@ -345,6 +345,7 @@ const MAX_REPORT_AGE_MS = 3500;
 export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
   return {
     maxBatch: 128,
+    minBatchWhileBusy: 8,
     // Leaves connections for reads, the sweeper and reports applied alone.
     maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
     maxQueued: 1024,
@@ -357,7 +358,9 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
  * How a write transaction begins, in one round trip with its first statement (the advisory locks):
  * - every lookup of the write path is by primary key, and its statements are prepared once per
  *   connection: a generic plan made while the table was small (a new database) would keep
- *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out;
+ *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out,
+ *   and the plan is the generic one: ruling them out also inflates the estimates that PostgreSQL
+ *   compares to choose between a generic and a custom plan, and it would plan every execution;
  * - no statement may run past the moment its caller stops waiting (statement_timeout), which also
  *   bounds the wait for a lock held elsewhere.
  */
@@ -365,7 +368,7 @@ function beginWrite(deadline: number, first: string): string {
   const timeout = Number.isFinite(deadline)
     ? `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(deadline - performance.now()))};`
     : '';
-  return `BEGIN; SET LOCAL enable_seqscan = off; ${timeout} ${first}`;
+  return `BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; ${timeout} ${first}`;
 }
 
 const APPLY_BATCH_SQL = applyReportsSql(true);

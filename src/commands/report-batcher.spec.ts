@@ -66,6 +66,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
   const batcher = new ReportBatcher(statement, {
     maxBatch: 10,
     maxBatchesInFlight: 1,
+    minBatchWhileBusy: 1,
     maxQueued: 100,
     maxWaitMs: 60_000,
     maxAgeMs: 60_000,
@@ -140,6 +141,25 @@ describe('ReportBatcher', () => {
     release();
     await Promise.all(all);
     expect(log.slice(2)).toEqual(['batch c2 d3', 'batch e4 f5', 'commit c2 d3', 'commit e4 f5']);
+  });
+
+  it('starts another batch while one is in flight only once minBatchWhileBusy reports wait', async () => {
+    const { batcher, log, hold, release } = setup({ maxBatchesInFlight: 2, minBatchWhileBusy: 3 });
+    hold();
+    const all = [batcher.submit({ key: 'a', n: 0 }), batcher.submit({ key: 'b', n: 1 })];
+    all.push(batcher.submit({ key: 'c', n: 2 }));
+    await tick();
+    expect(log).toEqual(['alone a0']);
+    all.push(batcher.submit({ key: 'd', n: 3 }));
+    await tick();
+    expect(log).toEqual(['alone a0', 'batch b1 c2 d3']);
+    release();
+    await expect(Promise.all(all)).resolves.toEqual([
+      'alone a0',
+      'batched b1',
+      'batched c2',
+      'batched d3',
+    ]);
   });
 
   it('applies a failed batch again one report at a time, each meeting only its own error', async () => {

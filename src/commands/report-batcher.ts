@@ -23,6 +23,11 @@ export interface BatcherLimits {
   maxBatch: number;
   /** Batches applied at once, each on its own connection. */
   maxBatchesInFlight: number;
+  /**
+   * While a batch is in flight, another starts only once this many items wait: a batch costs a
+   * transaction whatever its size, so under light load fewer, fuller batches cost less.
+   */
+  minBatchWhileBusy: number;
   /** Items waiting to start; one more is refused at once. */
   maxQueued: number;
   /** How long an item may wait to start; one that waited longer is refused. */
@@ -57,8 +62,8 @@ interface Waiting<T, R> {
 
 /**
  * Group commit with admission control. Items wait in a bounded queue; up to maxBatchesInFlight
- * batches run at once, each taking the oldest waiting items whose key has no item being applied,
- * one per key. So a key's items are applied one at a time in arrival order, batches never contend
+ * batches run at once (another one once minBatchWhileBusy items wait), each taking the oldest
+ * waiting items whose key has no item being applied, one per key. So a key's items are applied one at a time in arrival order, batches never contend
  * for the same rows, and a lone item is applied at once. Each caller is answered only after its
  * item committed.
  *
@@ -100,7 +105,10 @@ export class ReportBatcher<T, R> {
   }
 
   private pump(): void {
-    while (this.batchesInFlight < this.limits.maxBatchesInFlight && this.queue.length > 0) {
+    while (
+      this.batchesInFlight < this.limits.maxBatchesInFlight &&
+      this.queue.length >= (this.batchesInFlight === 0 ? 1 : this.limits.minBatchWhileBusy)
+    ) {
       const batch = this.take();
       if (batch.length === 0) {
         return;
