@@ -41,6 +41,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
       if (options.batchError !== undefined) {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- whatever a statement throws
         throw options.batchError;
       }
       const failing = items.find((item) => item.failWith !== undefined);
@@ -57,6 +58,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
       log.push(`alone ${name(item)}`);
       await gate();
       if (item.failWith !== undefined) {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- whatever a statement throws
         throw item.failWith;
       }
       return `alone ${name(item)}`;
