@@ -11,6 +11,7 @@ import { CommandMismatchError, CommandNotFoundError } from '../commands/command-
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { UnauthorizedProblem } from './auth.guards.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemDetails, ValidationProblem } from './problem.js';
+import { OverloadedError } from '../commands/report-batcher.js';
 
 const logger = new Logger('Problem');
 
@@ -88,6 +89,13 @@ export function toProblem(exception: unknown, request: { id: string; url: string
   const fastify = fastifyError(exception);
   if (fastify) {
     return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
+  }
+  if (exception instanceof OverloadedError) {
+    // Refused on purpose, possibly thousands a second: not logged one by one.
+    return {
+      details: problem(503, 'The service is overloaded; try again', { requestId }),
+      headers: { 'retry-after': '1' },
+    };
   }
   const onCallback = request.url.startsWith(CALLBACK_PATH);
   if (isDatabaseUnavailable(exception) || onCallback) {
