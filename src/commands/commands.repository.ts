@@ -497,26 +497,46 @@ export class CommandsRepository {
     }
   }
 
-  /** Reports of distinct commands, in one transaction; those locked elsewhere come back BUSY. */
+  /**
+   * Reports in one transaction; those of commands locked elsewhere come back BUSY. The statement
+   * takes distinct commands, so it runs once per round: the first report of each command, then
+   * the second, and so on. A command whose report comes back BUSY is left out of later rounds.
+   */
   private applyBatch(
     reports: readonly Report[],
     deadline: number,
   ): Promise<(ApplyResult | typeof BUSY)[]> {
+    const ids = [...new Set(reports.map((report) => report.commandId))];
     return this.inTransaction(
       deadline,
-      (client) => lockCommandsSql(reports.map((report) => client.escapeLiteral(report.commandId))),
+      (client) => lockCommandsSql(ids.map((id) => client.escapeLiteral(id))),
       async (client, locks) => {
-        const locked = reports.filter((_, index) => locks[index][0] === true);
+        const blocked = new Set(ids.filter((_, index) => locks[index][0] !== true));
         const results = new Map<Report, ApplyResult | typeof BUSY>();
-        if (locked.length > 0) {
+        const rounds: Report[][] = [];
+        const seen = new Map<string, number>();
+        for (const report of reports) {
+          const round = seen.get(report.commandId) ?? 0;
+          seen.set(report.commandId, round + 1);
+          (rounds[round] ??= []).push(report);
+        }
+        for (const round of rounds) {
+          const open = round.filter((report) => !blocked.has(report.commandId));
+          if (open.length === 0) {
+            continue;
+          }
           const { rows } = await client.query<ApplyRow>({
             name: this.statementName('apply_batch'),
             text: APPLY_BATCH_SQL,
-            values: applyParams(locked, this.config.commandDeadlineSeconds),
+            values: applyParams(open, this.config.commandDeadlineSeconds),
           });
-          locked.forEach((report, index) =>
-            results.set(report, toApplyResult(report, rows[index])),
-          );
+          open.forEach((report, index) => {
+            const result = toApplyResult(report, rows[index]);
+            results.set(report, result);
+            if (result === BUSY) {
+              blocked.add(report.commandId);
+            }
+          });
         }
         return reports.map((report) => results.get(report) ?? BUSY);
       },

@@ -104,6 +104,6 @@ describeOnServer('a pool of one connection to PostgreSQL', () => {
     const prepared = await t.app
       .get(DataSource)
       .query<{ name: string }[]>('SELECT name FROM pg_prepared_statements ORDER BY name');
-    expect(prepared.map((row) => row.name)).toContain('apply_alone');
+    expect(prepared.map((row) => row.name)).toContain('apply_batch');
   });
 });
