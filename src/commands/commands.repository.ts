@@ -72,7 +72,10 @@ export interface ListFilter {
   limit: number;
 }
 
-/** The NOTIFY channel of applied changes; every instance's change feed LISTENs on it. */
+/**
+ * The channel command-changes.ts LISTENs on. The write path sends nothing on it: the change feed
+ * reads command_history itself (in xid order, see apply-statements.ts).
+ */
 export const CHANGES_CHANNEL = 'command_changes';
 
 /** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
