@@ -159,7 +159,7 @@ export async function overload(
     other:
       settled.length - ok.length - refused.length - settled.filter((a) => a.status === 0).length,
     errors: settled.filter((answer) => answer.status === 0).length,
-    max503Ms: Math.max(0, ...refused.map((answer) => answer.ms)),
+    max503Ms: refused.reduce((max, answer) => Math.max(max, answer.ms), 0),
     max200Ms: okMs.at(-1) ?? 0,
     p99OkMs: okMs[Math.floor(okMs.length * 0.99)] ?? 0,
     acknowledgedLost,

@@ -187,6 +187,7 @@ const MAX_REPORT_AGE_MS = 3500;
 export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
   return {
     maxBatch: 128,
+    minBatchWhileBusy: 8,
     // Leaves connections for reads, the sweeper and reports applied alone.
     maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
     maxQueued: 1024,
@@ -199,7 +200,9 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
  * How a write transaction begins, in one round trip with its first statement (the advisory locks):
  * - every lookup of the write path is by primary key, and its statements are prepared once per
  *   connection: a generic plan made while the table was small (a new database) would keep
- *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out;
+ *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out,
+ *   and the plan is the generic one: ruling them out also inflates the estimates that PostgreSQL
+ *   compares to choose between a generic and a custom plan, and it would plan every execution;
  * - no statement may run past the moment its caller stops waiting (statement_timeout), which also
  *   bounds the wait for a lock held elsewhere.
  */
@@ -207,7 +210,7 @@ function beginWrite(deadline: number, first: string): string {
   const timeout = Number.isFinite(deadline)
     ? `SET LOCAL statement_timeout = ${Math.max(1, Math.floor(deadline - performance.now()))};`
     : '';
-  return `BEGIN; SET LOCAL enable_seqscan = off; ${timeout} ${first}`;
+  return `BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; ${timeout} ${first}`;
 }
 
 const APPLY_BATCH_SQL = applyReportsSql(true);
@@ -336,26 +339,46 @@ export class CommandsRepository {
     }
   }
 
-  /** Reports of distinct commands, in one transaction; those locked elsewhere come back BUSY. */
+  /**
+   * Reports in one transaction; those of commands locked elsewhere come back BUSY. The statement
+   * takes distinct commands, so it runs once per round: the first report of each command, then
+   * the second, and so on. A command whose report comes back BUSY is left out of later rounds.
+   */
   private applyBatch(
     reports: readonly Report[],
     deadline: number,
   ): Promise<(ApplyResult | typeof BUSY)[]> {
+    const ids = [...new Set(reports.map((report) => report.commandId))];
     return this.inTransaction(
       deadline,
-      (client) => lockCommandsSql(reports.map((report) => client.escapeLiteral(report.commandId))),
+      (client) => lockCommandsSql(ids.map((id) => client.escapeLiteral(id))),
       async (client, locks) => {
-        const locked = reports.filter((_, index) => locks[index][0] === true);
+        const blocked = new Set(ids.filter((_, index) => locks[index][0] !== true));
         const results = new Map<Report, ApplyResult | typeof BUSY>();
-        if (locked.length > 0) {
+        const rounds: Report[][] = [];
+        const seen = new Map<string, number>();
+        for (const report of reports) {
+          const round = seen.get(report.commandId) ?? 0;
+          seen.set(report.commandId, round + 1);
+          (rounds[round] ??= []).push(report);
+        }
+        for (const round of rounds) {
+          const open = round.filter((report) => !blocked.has(report.commandId));
+          if (open.length === 0) {
+            continue;
+          }
           const { rows } = await client.query<ApplyRow>({
             name: this.statementName('apply_batch'),
             text: APPLY_BATCH_SQL,
-            values: applyParams(locked, this.config.commandDeadlineSeconds),
+            values: applyParams(open, this.config.commandDeadlineSeconds),
           });
-          locked.forEach((report, index) =>
-            results.set(report, toApplyResult(report, rows[index])),
-          );
+          open.forEach((report, index) => {
+            const result = toApplyResult(report, rows[index]);
+            results.set(report, result);
+            if (result === BUSY) {
+              blocked.add(report.commandId);
+            }
+          });
         }
         return reports.map((report) => results.get(report) ?? BUSY);
       },

@@ -41,6 +41,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
       if (options.batchError !== undefined) {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- whatever a statement throws
         throw options.batchError;
       }
       const failing = items.find((item) => item.failWith !== undefined);
@@ -57,6 +58,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
       log.push(`alone ${name(item)}`);
       await gate();
       if (item.failWith !== undefined) {
+        // eslint-disable-next-line @typescript-eslint/only-throw-error -- whatever a statement throws
         throw item.failWith;
       }
       return `alone ${name(item)}`;
@@ -66,6 +68,7 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
   const batcher = new ReportBatcher(statement, {
     maxBatch: 10,
     maxBatchesInFlight: 1,
+    minBatchWhileBusy: 1,
     maxQueued: 100,
     maxWaitMs: 60_000,
     maxAgeMs: 60_000,
@@ -90,13 +93,13 @@ function setup(limits: Partial<BatcherLimits> = {}, options: { batchError?: unkn
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ReportBatcher', () => {
-  it('applies a lone report at once, alone', async () => {
+  it('applies a lone report at once, as a batch of one', async () => {
     const { batcher, log } = setup();
-    await expect(batcher.submit({ key: 'a', n: 1 })).resolves.toBe('alone a1');
-    expect(log).toEqual(['alone a1']);
+    await expect(batcher.submit({ key: 'a', n: 1 })).resolves.toBe('batched a1');
+    expect(log).toEqual(['batch a1', 'commit a1']);
   });
 
-  it('groups reports that arrive during a batch, one per command, keeping each command in arrival order', async () => {
+  it('groups the reports that arrive during a batch into the next one, in arrival order', async () => {
     const { batcher, log, hold, release } = setup();
     hold();
     const first = batcher.submit({ key: 'z', n: 0 });
@@ -106,11 +109,36 @@ describe('ReportBatcher', () => {
       batcher.submit({ key: 'b', n: 3 }),
     ];
     await tick();
-    expect(log).toEqual(['alone z0']);
+    expect(log).toEqual(['batch z0']);
     release();
-    await expect(first).resolves.toBe('alone z0');
-    await expect(Promise.all(rest)).resolves.toEqual(['batched b1', 'batched a2', 'alone b3']);
-    expect(log).toEqual(['alone z0', 'batch b1 a2', 'commit b1 a2', 'alone b3']);
+    await expect(first).resolves.toBe('batched z0');
+    await expect(Promise.all(rest)).resolves.toEqual(['batched b1', 'batched a2', 'batched b3']);
+    expect(log).toEqual(['batch z0', 'commit z0', 'batch b1 a2 b3', 'commit b1 a2 b3']);
+  });
+
+  it('keeps a command out of a new batch while another batch holds a report of it', async () => {
+    const { batcher, log, hold, release } = setup({ maxBatchesInFlight: 2 });
+    hold();
+    const all = [batcher.submit({ key: 'a', n: 0 }), batcher.submit({ key: 'a', n: 1 })];
+    all.push(batcher.submit({ key: 'b', n: 2 }));
+    await tick();
+    expect(log).toEqual(['batch a0', 'batch b2']);
+    release();
+    await expect(Promise.all(all)).resolves.toEqual(['batched a0', 'batched a1', 'batched b2']);
+    expect(log.slice(-2)).toEqual(['batch a1', 'commit a1']);
+  });
+
+  it('applies the reports of a command locked elsewhere alone, one after the other, in order', async () => {
+    const { batcher, log, hold, release } = setup();
+    hold();
+    void batcher.submit({ key: 'x', n: 0 });
+    const locked = [
+      batcher.submit({ key: 'a', n: 1, busy: true }),
+      batcher.submit({ key: 'a', n: 2, busy: true }),
+    ];
+    release();
+    await expect(Promise.all(locked)).resolves.toEqual(['alone a1', 'alone a2']);
+    expect(log.filter((line) => line.startsWith('alone'))).toEqual(['alone a1', 'alone a2']);
   });
 
   it('answers nobody before the batch has committed', async () => {
@@ -136,10 +164,36 @@ describe('ReportBatcher', () => {
     hold();
     const all = ['a', 'b', 'c', 'd', 'e', 'f'].map((key, n) => batcher.submit({ key, n }));
     await tick();
-    expect(log).toEqual(['alone a0', 'alone b1']);
+    expect(log).toEqual(['batch a0', 'batch b1']);
     release();
     await Promise.all(all);
-    expect(log.slice(2)).toEqual(['batch c2 d3', 'batch e4 f5', 'commit c2 d3', 'commit e4 f5']);
+    expect(log.slice(2)).toEqual([
+      'commit a0',
+      'commit b1',
+      'batch c2 d3',
+      'batch e4 f5',
+      'commit c2 d3',
+      'commit e4 f5',
+    ]);
+  });
+
+  it('starts another batch while one is in flight only once minBatchWhileBusy reports wait', async () => {
+    const { batcher, log, hold, release } = setup({ maxBatchesInFlight: 2, minBatchWhileBusy: 3 });
+    hold();
+    const all = [batcher.submit({ key: 'a', n: 0 }), batcher.submit({ key: 'b', n: 1 })];
+    all.push(batcher.submit({ key: 'c', n: 2 }));
+    await tick();
+    expect(log).toEqual(['batch a0']);
+    all.push(batcher.submit({ key: 'd', n: 3 }));
+    await tick();
+    expect(log).toEqual(['batch a0', 'batch b1 c2 d3']);
+    release();
+    await expect(Promise.all(all)).resolves.toEqual([
+      'batched a0',
+      'batched b1',
+      'batched c2',
+      'batched d3',
+    ]);
   });
 
   it('applies a failed batch again one report at a time, each meeting only its own error', async () => {
@@ -164,7 +218,7 @@ describe('ReportBatcher', () => {
     const down = new Error('Connection terminated unexpectedly');
     const { batcher, log, hold, release } = setup({}, { batchError: down });
     hold();
-    void batcher.submit({ key: 'x', n: 0 });
+    const first = batcher.submit({ key: 'x', n: 0 });
     const results = Promise.allSettled([
       batcher.submit({ key: 'a', n: 1 }),
       batcher.submit({ key: 'b', n: 2 }),
@@ -174,7 +228,8 @@ describe('ReportBatcher', () => {
       { status: 'rejected', reason: down },
       { status: 'rejected', reason: down },
     ]);
-    expect(log.filter((line) => line.startsWith('alone'))).toEqual(['alone x0']);
+    await expect(first).rejects.toBe(down);
+    expect(log.filter((line) => line.startsWith('alone'))).toEqual([]);
   });
 
   it.each([
@@ -190,7 +245,7 @@ describe('ReportBatcher', () => {
     ]);
     release();
     expect((await failed).map((result) => result.status)).toEqual(['rejected', 'rejected']);
-    await expect(batcher.submit({ key: 'c', n: 3 })).resolves.toBe('alone c3');
+    await expect(batcher.submit({ key: 'c', n: 3 })).resolves.toBe('batched c3');
     expect(batcher.queued).toBe(0);
   });
 
@@ -203,7 +258,7 @@ describe('ReportBatcher', () => {
     release();
     await expect(free).resolves.toBe('batched b2');
     await expect(locked).resolves.toBe('alone a1');
-    expect(log).toEqual(['alone x0', 'batch a1 b2', 'commit a1 b2', 'alone a1']);
+    expect(log).toEqual(['batch x0', 'commit x0', 'batch a1 b2', 'commit a1 b2', 'alone a1']);
   });
 
   it('refuses a report at once when maxQueued reports are waiting, and stores it nowhere', async () => {
@@ -228,9 +283,9 @@ describe('ReportBatcher', () => {
     const waiting = batcher.submit({ key: 'a', n: 1 });
     await new Promise((resolve) => setTimeout(resolve, 40));
     release();
-    await expect(first).resolves.toBe('alone x0');
+    await expect(first).resolves.toBe('batched x0');
     await expect(waiting).rejects.toBeInstanceOf(OverloadedError);
-    expect(log).toEqual(['alone x0']);
+    expect(log).toEqual(['batch x0', 'commit x0']);
   });
 
   it('re-applies the rest of a batch alone when the oldest report is past its age, failing only that one', async () => {

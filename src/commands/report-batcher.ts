@@ -7,9 +7,9 @@ export const BUSY = Symbol('busy');
 /** What the batcher needs from the repository. */
 export interface BatchedStatement<T, R> {
   /**
-   * Applies items of distinct keys in one transaction and commits it, unless `deadline`
-   * (performance.now()) has passed by then: it rolls back and throws TooLateError. An item whose
-   * key another transaction holds comes back BUSY, not applied.
+   * Applies items in one transaction, those of one key in their order, and commits it, unless
+   * `deadline` (performance.now()) has passed by then: it rolls back and throws TooLateError. The
+   * items of a key another transaction holds come back BUSY, not applied.
    */
   applyBatch(items: readonly T[], deadline: number): Promise<(R | typeof BUSY)[]>;
   /** Applies one item in a transaction of its own, waiting for its key; the same deadline rule. */
@@ -23,6 +23,11 @@ export interface BatcherLimits {
   maxBatch: number;
   /** Batches applied at once, each on its own connection. */
   maxBatchesInFlight: number;
+  /**
+   * While a batch is in flight, another starts only once this many items wait: a batch costs a
+   * transaction whatever its size, so under light load fewer, fuller batches cost less.
+   */
+  minBatchWhileBusy: number;
   /** Items waiting to start; one more is refused at once. */
   maxQueued: number;
   /** How long an item may wait to start; one that waited longer is refused. */
@@ -57,9 +62,10 @@ interface Waiting<T, R> {
 
 /**
  * Group commit with admission control. Items wait in a bounded queue; up to maxBatchesInFlight
- * batches run at once, each taking the oldest waiting items whose key has no item being applied,
- * one per key. So a key's items are applied one at a time in arrival order, batches never contend
- * for the same rows, and a lone item is applied at once. Each caller is answered only after its
+ * batches run at once (another one once minBatchWhileBusy items wait), each taking the oldest
+ * waiting items whose key has no item in another batch. So a key's items are applied in arrival
+ * order, batches never contend for the same rows, and a lone item is applied at once. Each caller
+ * is answered only after its
  * item committed.
  *
  * Admission: an item arriving to a full queue, or still waiting after maxWaitMs, is refused at once
@@ -69,8 +75,8 @@ interface Waiting<T, R> {
  */
 export class ReportBatcher<T, R> {
   private queue: Waiting<T, R>[] = [];
-  /** Keys with an item being applied. */
-  private readonly busyKeys = new Set<string>();
+  /** Keys with items being applied, and how many. */
+  private readonly busyKeys = new Map<string, number>();
   private batchesInFlight = 0;
 
   constructor(
@@ -100,7 +106,10 @@ export class ReportBatcher<T, R> {
   }
 
   private pump(): void {
-    while (this.batchesInFlight < this.limits.maxBatchesInFlight && this.queue.length > 0) {
+    while (
+      this.batchesInFlight < this.limits.maxBatchesInFlight &&
+      this.queue.length >= (this.batchesInFlight === 0 ? 1 : this.limits.minBatchWhileBusy)
+    ) {
       const batch = this.take();
       if (batch.length === 0) {
         return;
@@ -113,16 +122,22 @@ export class ReportBatcher<T, R> {
     }
   }
 
-  /** The next batch: the oldest items of keys not being applied, one per key; refuses the stale. */
+  /** The next batch: the oldest items of keys not being applied elsewhere; refuses the stale. */
   private take(): Waiting<T, R>[] {
     const now = performance.now();
     const batch: Waiting<T, R>[] = [];
+    const taken = new Set<string>();
     const rest: Waiting<T, R>[] = [];
     for (const waiting of this.queue) {
+      const { key } = waiting;
       if (now - waiting.queuedAt > this.limits.maxWaitMs) {
         waiting.reject(new OverloadedError('the report waited too long to be stored'));
-      } else if (batch.length < this.limits.maxBatch && !this.busyKeys.has(waiting.key)) {
-        this.busyKeys.add(waiting.key);
+      } else if (
+        batch.length < this.limits.maxBatch &&
+        (taken.has(key) || !this.busyKeys.has(key))
+      ) {
+        taken.add(key);
+        this.busyKeys.set(key, (this.busyKeys.get(key) ?? 0) + 1);
         batch.push(waiting);
       } else {
         rest.push(waiting);
@@ -133,7 +148,12 @@ export class ReportBatcher<T, R> {
   }
 
   private settle(waiting: Waiting<T, R>, outcome: { result: R } | { error: unknown }): void {
-    this.busyKeys.delete(waiting.key);
+    const left = (this.busyKeys.get(waiting.key) ?? 1) - 1;
+    if (left === 0) {
+      this.busyKeys.delete(waiting.key);
+    } else {
+      this.busyKeys.set(waiting.key, left);
+    }
     if ('result' in outcome) {
       waiting.resolve(outcome.result);
     } else {
@@ -149,11 +169,9 @@ export class ReportBatcher<T, R> {
   }
 
   // Never throws: every item taken is settled, whatever fails.
+  // A lone item goes as a batch of one too: a batch never waits for a lock held elsewhere, so a
+  // batch in flight never holds up the items queued behind it for long.
   private async run(batch: Waiting<T, R>[]): Promise<void> {
-    if (batch.length === 1) {
-      await this.runAlone(batch[0]);
-      return;
-    }
     let results: (R | typeof BUSY)[];
     try {
       const deadline = Math.min(...batch.map((waiting) => this.deadlineOf(waiting)));
@@ -167,7 +185,7 @@ export class ReportBatcher<T, R> {
         return;
       }
       // Rolled back: each item again on its own, meeting only its own error or deadline.
-      await Promise.all(batch.map((waiting) => this.runAlone(waiting)));
+      await this.runAloneInOrder(batch);
       return;
     }
     const busy: Waiting<T, R>[] = [];
@@ -180,9 +198,27 @@ export class ReportBatcher<T, R> {
       }
     });
     // Waiting for a lock held elsewhere holds up only that key; other batches go on meanwhile.
-    for (const waiting of busy) {
-      void this.runAlone(waiting);
+    void this.runAloneInOrder(busy);
+  }
+
+  /** Each item alone: the items of one key one after the other, in order; keys side by side. */
+  private async runAloneInOrder(items: Waiting<T, R>[]): Promise<void> {
+    const byKey = new Map<string, Waiting<T, R>[]>();
+    for (const waiting of items) {
+      const list = byKey.get(waiting.key);
+      if (list === undefined) {
+        byKey.set(waiting.key, [waiting]);
+      } else {
+        list.push(waiting);
+      }
     }
+    await Promise.all(
+      [...byKey.values()].map(async (list) => {
+        for (const waiting of list) {
+          await this.runAlone(waiting);
+        }
+      }),
+    );
   }
 
   private async runAlone(waiting: Waiting<T, R>): Promise<void> {

@@ -22,6 +22,7 @@ import {
   ServiceBusyProblem,
   ValidationProblem,
 } from './problem.js';
+import { OverloadedError } from '../commands/report-batcher.js';
 
 const logger = new Logger('Problem');
 
@@ -110,6 +111,13 @@ export function toProblem(exception: unknown, request: { id: string; url: string
   const fastify = fastifyError(exception);
   if (fastify) {
     return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
+  }
+  if (exception instanceof OverloadedError) {
+    // Refused on purpose, possibly thousands a second: not logged one by one.
+    return {
+      details: problem(503, 'The service is overloaded; try again', { requestId }),
+      headers: { 'retry-after': '1' },
+    };
   }
   const onCallback = request.url.startsWith(CALLBACK_PATH);
   const unavailable = isDatabaseUnavailable(exception);

@@ -39,11 +39,9 @@ describeOnServer('a command locked elsewhere (PostgreSQL only)', () => {
     });
 
   const historyOf = async (commandId: string) =>
-    (
-      (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json() as {
-        history: { status: string; outcome: string }[];
-      }
-    ).history.map((entry) => `${entry.status}:${entry.outcome}`);
+    (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` }))
+      .json<{ history: { status: string; outcome: string }[] }>()
+      .history.map((entry) => `${entry.status}:${entry.outcome}`);
 
   it.each([
     ['a row lock', 'SELECT 1 FROM commands WHERE command_id = $1 FOR UPDATE'],
