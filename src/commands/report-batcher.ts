@@ -1,5 +1,4 @@
-import { isDatabaseUnavailable } from '../database/database-errors.js';
-import { DatabaseUnavailableError } from '../http/problem.js';
+import { isDatabaseUnavailable, DatabaseUnavailableError } from '../database/database-errors.js';
 
 /** What applyBatch answers for an item it could not apply in the batch: apply it alone. */
 export const BUSY = Symbol('busy');

@@ -27,8 +27,6 @@ export const MIGRATIONS = [
 export interface DatabaseConnectionOptions {
   url: string;
   poolSize: number;
-  /** Shown in logs and errors instead of the URL, which may hold a password. */
-  label?: string;
 }
 
 // Bounds that keep a slow or unreachable database from holding a request past API.md's 5 s.

@@ -1,5 +1,12 @@
 import { QueryFailedError } from 'typeorm';
-import { DatabaseUnavailableError } from '../http/problem.js';
+
+/** The database could not store or read in time; HTTP answers it 503, so that the platform pushes again. */
+export class DatabaseUnavailableError extends Error {
+  constructor(cause?: unknown) {
+    super('The database is unavailable', { cause });
+    this.name = 'DatabaseUnavailableError';
+  }
+}
 
 // SQLSTATE classes that mean "could not do it now", not "this request is wrong":
 // 08 connection exception, 28 invalid authorization and 3D invalid catalog name (a new connection

@@ -1,3 +1,4 @@
+import { DatabaseUnavailableError } from '../database/database-errors.js';
 import {
   type BeforeApplicationShutdown,
   Inject,
@@ -6,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { type ServerResponse } from 'node:http';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { DatabaseUnavailableError, ServiceBusyProblem } from '../http/problem.js';
+import { ServiceBusyProblem } from '../http/problem.js';
 import { FeedMetrics } from '../metrics/feed-metrics.js';
 import { ChangeReader } from './change-reader.js';
 import { ChangeStream, type StreamOptions } from './change-stream.js';

@@ -1,6 +1,6 @@
+import { DatabaseUnavailableError } from '../database/database-errors.js';
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { DatabaseUnavailableError } from '../http/problem.js';
 import { FeedMetrics } from '../metrics/feed-metrics.js';
 import { type ChangeFilter, type ChangeRow, type FeedChange, toFeedChange } from './feed-change.js';
 import { type FeedPosition, comparePositions, laterPosition } from './feed-position.js';

@@ -1,3 +1,4 @@
+import { DatabaseUnavailableError } from '../database/database-errors.js';
 import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -12,7 +13,7 @@ import {
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { AcceptsAccessTokenQuery, ApiKeyGuard } from '../http/auth.guards.js';
-import { DatabaseUnavailableError, ValidationProblem } from '../http/problem.js';
+import { ValidationProblem } from '../http/problem.js';
 import { ChangeFeed } from './change-feed.js';
 import { ChangeReader } from './change-reader.js';
 import { ChangesQuery, EVENT_ID, EVENT_ID_MESSAGE } from './changes.query.js';

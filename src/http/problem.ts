@@ -33,11 +33,3 @@ export class ServiceBusyProblem extends HttpException {
     super(message, HttpStatus.SERVICE_UNAVAILABLE);
   }
 }
-
-/** The database could not store or read in time: 503, so that the platform pushes again. */
-export class DatabaseUnavailableError extends Error {
-  constructor(cause?: unknown) {
-    super('The database is unavailable', { cause });
-    this.name = 'DatabaseUnavailableError';
-  }
-}
