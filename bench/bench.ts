@@ -21,11 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import {
-  FIND_WITH_HISTORY_SQL,
-  type ListFilter,
-  listStatement,
-} from '../src/commands/read-statements.js';
+import { FIND_WITH_HISTORY_SQL, type ListFilter, listStatement } from '../src/commands/sql/read.js';
 import { migrateDatabase } from '../src/database/migrate.js';
 import { benchFeed, feedTable } from './feed.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';

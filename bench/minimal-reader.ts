@@ -1,11 +1,11 @@
 // The read benchmark's yardstick: the least a reader of the same tables can do. Plain Fastify and a
-// pg Pool running the service's own read statements (read-statements.ts), prepared under names,
+// pg Pool running the service's own read statements (src/commands/sql/read.ts), prepared under names,
 // bodies sent as PostgreSQL renders them; no Nest, no validation beyond what a query needs, no
 // response budget. Run: DATABASE_URL=... PORT=... node dist/bench/minimal-reader.js
 import Fastify, { type FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { pathToFileURL } from 'node:url';
-import { FIND_WITH_HISTORY_SQL, listStatement } from '../src/commands/read-statements.js';
+import { FIND_WITH_HISTORY_SQL, listStatement } from '../src/commands/sql/read.js';
 
 function keyset(apiJson: string): string {
   const { createdAt, commandId } = JSON.parse(apiJson) as { createdAt: string; commandId: string };

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { type ListFilter, listStatement } from '../src/commands/read-statements.js';
+import { type ListFilter, listStatement } from '../src/commands/sql/read.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
 // A named list statement should be planned once per connection, not on every execution: planning

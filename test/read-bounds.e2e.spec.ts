@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { MAX_RESPONSE_BYTES } from '../src/commands/read-statements.js';
+import { MAX_RESPONSE_BYTES } from '../src/commands/sql/read.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 

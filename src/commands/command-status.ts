@@ -54,7 +54,7 @@ export function isCommandStatus(value: unknown): value is CommandStatus {
 
 /**
  * The rank rule as a pure function: the oracle of the tests and of the simulator, which check the
- * stored outcomes against it. The rule the service applies is the SQL in apply-statements.ts;
+ * stored outcomes against it. The rule the service applies is the SQL in sql/apply.ts;
  * test/status-rule.e2e.spec.ts runs every pair of statuses through that statement.
  */
 export function decide(current: CommandStatus | undefined, reported: CommandStatus): ReportOutcome {

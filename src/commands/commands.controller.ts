@@ -40,10 +40,10 @@ import {
   LIST_COMMANDS_QUERY,
   type ListCommandsQuery,
 } from './dto/read-queries.js';
-import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './read-statements.js';
+import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './sql/read.js';
 import { RegisterCommandDto } from './dto/register-command.dto.js';
 
-// Bodies come from PostgreSQL as JSON text (see read-statements.ts) and are sent as they are.
+// Bodies come from PostgreSQL as JSON text (see sql/read.ts) and are sent as they are.
 const JSON_BODY = 'application/json; charset=utf-8';
 
 // The memory that this process's command bodies (up to 4 MB each) may take at once, being read

@@ -6,7 +6,7 @@ import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type HistoryPageQuery, type ListCommandsQuery } from './dto/read-queries.js';
 import { encodeHistoryCursor, encodeListCursor } from './read-cursors.js';
-import { FIND_WITH_HISTORY_SQL, HISTORY_PAGE_SQL, listStatement } from './read-statements.js';
+import { FIND_WITH_HISTORY_SQL, HISTORY_PAGE_SQL, listStatement } from './sql/read.js';
 
 interface HistoryPageRow {
   known: boolean;
@@ -16,7 +16,7 @@ interface HistoryPageRow {
 }
 
 /**
- * The read routes' bodies, as JSON text made by PostgreSQL (read-statements.ts) and sent as it is.
+ * The read routes' bodies, as JSON text made by PostgreSQL (sql/read.ts) and sent as it is.
  * A short body stays a string: a Buffer is memory outside V8's heap, and under the heap cap
  * (npm start) V8 answers that churn with full collections, while a short string is
  * young-generation garbage. A long one (up to 4 MB) becomes a Buffer at once: strings that long

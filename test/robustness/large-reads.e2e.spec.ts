@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { MAX_RESPONSE_BYTES } from '../../src/commands/read-statements.js';
+import { MAX_RESPONSE_BYTES } from '../../src/commands/sql/read.js';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { migrateDatabase } from '../../src/database/migrate.js';
 import {

@@ -9,7 +9,7 @@ import {
 } from '../command-status.js';
 
 // Response shapes for the OpenAPI document. What is sent is the JSON that PostgreSQL renders
-// (read-statements.ts), in these shapes and key order (checked in test/commands.e2e.spec.ts).
+// (sql/read.ts), in these shapes and key order (checked in test/commands.e2e.spec.ts).
 
 export class HistoryEntryResponse {
   @ApiProperty({ example: '1', description: 'History event id (also the change feed id)' })

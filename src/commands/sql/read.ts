@@ -1,4 +1,6 @@
-import { isoTime } from './commands.repository.js';
+/** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
+const isoTime = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 // The read path's SQL. Reads leave PostgreSQL as the response's JSON text: Node.js then neither
 // parses rows into objects (jsonb columns included) nor serialises them again. A command's own JSON

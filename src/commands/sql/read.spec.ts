@@ -1,4 +1,4 @@
-import { listStatement } from './read-statements.js';
+import { listStatement } from './read.js';
 
 describe('listStatement', () => {
   it('names each shape and common page size once, with the size in the text', () => {
