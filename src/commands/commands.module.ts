@@ -5,13 +5,14 @@ import { CommandsReader } from './commands.reader.js';
 import { CommandsRepository } from './commands.repository.js';
 import { CommandsService } from './commands.service.js';
 import { DeadlineSweeper } from './deadline-sweeper.js';
+import { GroupCommit } from './group-commit.js';
 import { FeedModule } from '../feed/feed.module.js';
 import { IotdaCallbacksController } from './iotda-callbacks.controller.js';
 
 @Module({
   imports: [FeedModule],
   controllers: [CallbacksController, IotdaCallbacksController, CommandsController],
-  providers: [CommandsRepository, CommandsReader, CommandsService, DeadlineSweeper],
+  providers: [CommandsRepository, GroupCommit, CommandsReader, CommandsService, DeadlineSweeper],
   exports: [CommandsService, CommandsRepository, DeadlineSweeper],
 })
 export class CommandsModule {}

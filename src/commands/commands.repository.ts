@@ -12,7 +12,7 @@ import {
 } from './command-status.js';
 import { applyReportsSql, lockCommandsSql, waitForCommandSql } from './sql/apply.js';
 import { PURGE_FINISHED_SQL, SWEEP_OVERDUE_SQL, claimOverdueSql } from './sql/sweep.js';
-import { BUSY, type BatcherLimits, ReportBatcher, TooLateError } from './report-batcher.js';
+import { BUSY, TooLateError } from './report-batcher.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -90,23 +90,6 @@ interface ApplyRow {
 // makes the statement run again; twice is plenty.
 const MAX_APPLY_ATTEMPTS = 3;
 
-// A callback is answered 503 after CALLBACK_DEADLINE_MS (4.5 s): a report is committed within this
-// time of its arrival or not at all, never after its caller was told it was not stored.
-const MAX_REPORT_AGE_MS = 3500;
-
-/** How the write path is bounded; see BatcherLimits. */
-export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
-  return {
-    maxBatch: 128,
-    minBatchWhileBusy: 8,
-    // Leaves connections for reads, the sweeper and reports applied alone.
-    maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
-    maxQueued: 1024,
-    maxWaitMs: 1000,
-    maxAgeMs: MAX_REPORT_AGE_MS,
-  };
-}
-
 /**
  * How a write transaction begins, in one round trip with its first statement (the advisory locks):
  * - every lookup of the write path is by primary key, and its statements are prepared once per
@@ -179,7 +162,6 @@ function toApplyResult(report: Report, row: ApplyRow): ApplyResult | typeof BUSY
 
 @Injectable()
 export class CommandsRepository {
-  private readonly batcher: ReportBatcher<Report, ApplyResult>;
   /** The embedded database is one session shared by every connection the pool opens. */
   private readonly embedded: boolean;
 
@@ -188,21 +170,11 @@ export class CommandsRepository {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.embedded = config.databaseUrl === undefined;
-    this.batcher = new ReportBatcher(
-      {
-        applyBatch: (reports, deadline) => this.applyBatch(reports, deadline),
-        applyAlone: (report, deadline) => this.applyAlone(report, deadline),
-        key: (report) => report.commandId,
-      },
-      writeLimits(this.pool().options.max ?? 10, this.embedded),
-    );
   }
 
-  /** Applies a report by the rank rule; settles once it is committed (with others, under GROUP_COMMIT). */
-  async applyReport(report: Report): Promise<ApplyResult> {
-    return this.config.groupCommit
-      ? this.batcher.submit(report)
-      : this.applyAlone(report, performance.now() + MAX_REPORT_AGE_MS);
+  /** Connections the write path may use (the pool's size). */
+  get poolSize(): number {
+    return this.pool().options.max ?? 10;
   }
 
   // The hot statements go to pg directly, as named prepared statements: parsed and planned once
@@ -251,14 +223,12 @@ export class CommandsRepository {
   }
 
   /**
-   * Reports in one transaction; those of commands locked elsewhere come back BUSY. The statement
+   * Reports in one transaction, committed unless past `deadline`; those of commands locked
+   * elsewhere come back BUSY. The statement
    * takes distinct commands, so it runs once per round: the first report of each command, then
    * the second, and so on. A command whose report comes back BUSY is left out of later rounds.
    */
-  private applyBatch(
-    reports: readonly Report[],
-    deadline: number,
-  ): Promise<(ApplyResult | typeof BUSY)[]> {
+  applyBatch(reports: readonly Report[], deadline: number): Promise<(ApplyResult | typeof BUSY)[]> {
     const ids = [...new Set(reports.map((report) => report.commandId))];
     return this.inTransaction(
       deadline,
@@ -296,8 +266,8 @@ export class CommandsRepository {
     );
   }
 
-  /** One report in a transaction of its own, waiting for its command's locks. */
-  private applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
+  /** One report in a transaction of its own, waiting for its command's locks (until `deadline`). */
+  applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
     return this.inTransaction(
       deadline,
       (client) => waitForCommandSql(client.escapeLiteral(report.commandId)),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CommandMismatchError, CommandNotFoundError } from './command-errors.js';
-import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
+import { type ApplyResult, type Report } from './commands.repository.js';
+import { GroupCommit } from './group-commit.js';
 import { ChangeReader } from '../feed/change-reader.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { CommandsReader, type ResponseBody } from './commands.reader.js';
@@ -11,7 +12,7 @@ export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
 @Injectable()
 export class CommandsService {
   constructor(
-    private readonly repository: CommandsRepository,
+    private readonly writes: GroupCommit,
     private readonly feed: ChangeReader,
     private readonly metrics: CommandMetrics,
     private readonly reader: CommandsReader,
@@ -19,7 +20,7 @@ export class CommandsService {
 
   /** Applies a report by the rank rule and records it; wakes the change feed once committed. */
   async report(report: Report): Promise<RecordedReport> {
-    const result = await this.repository.applyReport(report);
+    const result = await this.writes.apply(report);
     if (result.kind === 'mismatch') {
       throw new CommandMismatchError(report.commandId, result.field);
     }

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { DatabaseClient } from '../../src/database/data-source.js';
-import { writeLimits } from '../../src/commands/commands.repository.js';
+import { writeLimits } from '../../src/commands/group-commit.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { callbackBody } from '../support/factories.js';
 import { type TestDatabase, createTestDatabase, serverUrl } from '../support/test-database.js';

@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
+import { type BatcherLimits, ReportBatcher } from './report-batcher.js';
+
+// A callback is answered 503 after CALLBACK_DEADLINE_MS (4.5 s): a report is committed within this
+// time of its arrival or not at all, never after its caller was told it was not stored.
+const MAX_REPORT_AGE_MS = 3500;
+
+/** How the write path is bounded; see BatcherLimits. */
+export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
+  return {
+    maxBatch: 128,
+    minBatchWhileBusy: 8,
+    // Leaves connections for reads, the sweeper and reports applied alone.
+    maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
+    maxQueued: 1024,
+    maxWaitMs: 1000,
+    maxAgeMs: MAX_REPORT_AGE_MS,
+  };
+}
+
+/**
+ * The write path: with GROUP_COMMIT, reports that arrive together are applied in batches
+ * (ReportBatcher), one transaction each; without it, each report alone. Either way a report
+ * settles only once it is committed.
+ */
+@Injectable()
+export class GroupCommit {
+  private readonly batcher: ReportBatcher<Report, ApplyResult>;
+
+  constructor(
+    private readonly repository: CommandsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.batcher = new ReportBatcher(
+      {
+        applyBatch: (reports, deadline) => repository.applyBatch(reports, deadline),
+        applyAlone: (report, deadline) => repository.applyAlone(report, deadline),
+        key: (report) => report.commandId,
+      },
+      writeLimits(repository.poolSize, config.databaseUrl === undefined),
+    );
+  }
+
+  /** Applies a report by the rank rule; settles once it is committed. */
+  apply(report: Report): Promise<ApplyResult> {
+    return this.config.groupCommit
+      ? this.batcher.submit(report)
+      : this.repository.applyAlone(report, performance.now() + MAX_REPORT_AGE_MS);
+  }
+}
