@@ -14,6 +14,12 @@ import {
 
 /** Receives the changes the reader passes, in feed order. */
 export interface FeedListener {
+  /**
+   * The changes it wants. The reader passes a listener with a commandId only that command's
+   * changes, one with a deviceId only that device's, so that a change costs one call per listener
+   * that may want it, not one per stream; deliver() still checks the whole filter.
+   */
+  readonly filter: ChangeFilter;
   deliver(change: FeedChange): void;
   /** The reader stopped (shutdown, or the database unreachable for a while): the stream must end. */
   interrupted(): void;
@@ -44,6 +50,10 @@ interface ReadRow extends Partial<ChangeRow> {
 export class ChangeReader implements BeforeApplicationShutdown {
   private readonly logger = new Logger(ChangeReader.name);
   private readonly listeners = new Set<FeedListener>();
+  // The listeners again, by what they want (see FeedListener.filter).
+  private readonly unfiltered = new Set<FeedListener>();
+  private readonly byCommand = new Map<string, Set<FeedListener>>();
+  private readonly byDevice = new Map<string, Set<FeedListener>>();
   private users = 0;
   // Defined while running: everything up to it has been passed to the listeners.
   private position: FeedPosition | undefined;
@@ -115,7 +125,35 @@ export class ChangeReader implements BeforeApplicationShutdown {
   /** `listener` gets every change after the current head. */
   subscribe(listener: FeedListener): () => void {
     this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    const { commandId, deviceId } = listener.filter;
+    const [index, key] =
+      commandId !== undefined
+        ? [this.byCommand, commandId]
+        : deviceId !== undefined
+          ? [this.byDevice, deviceId]
+          : [undefined, undefined];
+    if (index === undefined || key === undefined) {
+      this.unfiltered.add(listener);
+    } else {
+      let set = index.get(key);
+      if (set === undefined) {
+        set = new Set();
+        index.set(key, set);
+      }
+      set.add(listener);
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (index === undefined || key === undefined) {
+        this.unfiltered.delete(listener);
+        return;
+      }
+      const set = index.get(key);
+      set?.delete(listener);
+      if (set?.size === 0) {
+        index.delete(key);
+      }
+    };
   }
 
   /** A change committed on this instance: read soon rather than at the next poll. */
@@ -274,8 +312,18 @@ export class ChangeReader implements BeforeApplicationShutdown {
       }
       this.position = change.position;
       this.metrics.changeRead((now - change.receivedAtMs) / 1000);
-      for (const listener of this.listeners) {
+      for (const listener of this.unfiltered) {
         listener.deliver(change);
+      }
+      for (const set of [
+        this.byCommand.get(change.commandId),
+        this.byDevice.get(change.deviceId),
+      ]) {
+        if (set !== undefined) {
+          for (const listener of set) {
+            listener.deliver(change);
+          }
+        }
       }
     }
   }

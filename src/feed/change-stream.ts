@@ -96,6 +96,10 @@ export class ChangeStream implements FeedListener {
     }
   }
 
+  get filter(): ChangeFilter {
+    return this.options.filter;
+  }
+
   deliver(change: FeedChange): void {
     if (this.skipUpTo !== undefined) {
       if (comparePositions(change.position, this.skipUpTo) <= 0) {
