@@ -29,7 +29,7 @@ export interface FeedListener {
 // wakes it sooner, but not more often than MIN_READ_GAP_MS, so a busy write path costs one read
 // per gap, not one per report.
 const POLL_MS = 75;
-const MIN_READ_GAP_MS = 10;
+const MIN_READ_GAP_MS = 40;
 const READ_PAGE_SIZE = 1000;
 // Replays of all streams share this many connections at a time: many clients resuming at once
 // (after a restart, say) take turns instead of taking the pool from the reader and the writers.
