@@ -4,14 +4,13 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
-  ApiResponse,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { type FastifyRequest } from 'fastify';
 import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
-import { ProblemResponse } from './dto/command.response.js';
+import { ApiStatusPushProblems } from './dto/command.response.js';
 import {
   CallbackAnswerDto,
   CommandStatusCallbackDto,
@@ -51,12 +50,7 @@ export class CallbacksController {
     },
   })
   @ApiOkResponse({ type: CallbackAnswerDto, description: 'Stored; the outcome says what it did' })
-  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
-  @ApiResponse({ status: 401, type: ProblemResponse, description: 'Missing or wrong token' })
-  @ApiResponse({ status: 409, type: ProblemResponse, description: 'Known under another deviceId' })
-  @ApiResponse({ status: 413, type: ProblemResponse, description: 'Body over BODY_LIMIT_BYTES' })
-  @ApiResponse({ status: 415, type: ProblemResponse, description: 'Body is not JSON' })
-  @ApiResponse({ status: 503, type: ProblemResponse, description: 'Not stored; push again' })
+  @ApiStatusPushProblems()
   async commandStatus(
     @Body() callback: CommandStatusCallbackDto,
     @Req() request: FastifyRequest,

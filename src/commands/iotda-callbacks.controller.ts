@@ -5,7 +5,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiQuery,
-  ApiResponse,
   ApiSecurity,
   ApiTags,
   getSchemaPath,
@@ -21,7 +20,7 @@ import { CALLBACK_DEADLINE_MS } from './callbacks.controller.js';
 import { CommandsService } from './commands.service.js';
 import { CallbackAnswerDto } from './dto/command-status-callback.dto.js';
 import { IgnoredAnswerDto, IotdaMessageDto } from './dto/iotda-message.dto.js';
-import { ProblemResponse } from './dto/command.response.js';
+import { ApiStatusPushProblems } from './dto/command.response.js';
 
 @ApiTags('callbacks')
 @Controller('callbacks')
@@ -73,12 +72,7 @@ export class IotdaCallbacksController {
       ],
     },
   })
-  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
-  @ApiResponse({ status: 401, type: ProblemResponse, description: 'Missing or wrong token' })
-  @ApiResponse({ status: 409, type: ProblemResponse, description: 'Known under another deviceId' })
-  @ApiResponse({ status: 413, type: ProblemResponse, description: 'Body over BODY_LIMIT_BYTES' })
-  @ApiResponse({ status: 415, type: ProblemResponse, description: 'Body is not JSON' })
-  @ApiResponse({ status: 503, type: ProblemResponse, description: 'Not stored; push again' })
+  @ApiStatusPushProblems()
   async iotda(
     @Body() body: object,
     @Req() request: FastifyRequest,

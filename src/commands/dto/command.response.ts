@@ -1,4 +1,5 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiResponse } from '@nestjs/swagger';
 import {
   COMMAND_STATUSES,
   type CommandStatus,
@@ -135,4 +136,24 @@ export class ProblemResponse {
 
   @ApiProperty({ required: false })
   requestId?: string;
+}
+
+/** The problem answers of a status push (legacy callback and IoTDA), as API.md gives them. */
+export function ApiStatusPushProblems(): MethodDecorator {
+  return applyDecorators(
+    ApiResponse({
+      status: 400,
+      type: ProblemResponse,
+      description: 'Invalid body; nothing stored',
+    }),
+    ApiResponse({ status: 401, type: ProblemResponse, description: 'Missing or wrong token' }),
+    ApiResponse({
+      status: 409,
+      type: ProblemResponse,
+      description: 'Known under another deviceId',
+    }),
+    ApiResponse({ status: 413, type: ProblemResponse, description: 'Body over BODY_LIMIT_BYTES' }),
+    ApiResponse({ status: 415, type: ProblemResponse, description: 'Body is not JSON' }),
+    ApiResponse({ status: 503, type: ProblemResponse, description: 'Not stored; push again' }),
+  );
 }
