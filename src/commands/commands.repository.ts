@@ -51,30 +51,6 @@ export type ApplyResult =
     }
   | { kind: 'mismatch'; field: MismatchedField };
 
-/** A status change the sweeper applied, as SWEEP_OVERDUE_SQL returns it. */
-export interface AppliedChange {
-  /** The history entry's id. */
-  id: string;
-  commandId: string;
-  deviceId: string;
-  status: CommandStatus;
-  previousStatus: CommandStatus | null;
-  source: ReportSource;
-  version: number;
-  receivedAt: string;
-}
-
-interface ChangeRow {
-  id: string;
-  command_id: string;
-  device_id: string;
-  status: CommandStatus;
-  previous_status: CommandStatus | null;
-  source: ReportSource;
-  version: number;
-  received_at: Date;
-}
-
 interface ApplyRow {
   outcome: ReportOutcome | 'created';
   mismatch: MismatchedField | null;
@@ -293,8 +269,8 @@ export class CommandsRepository {
     );
   }
 
-  /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the changes made. */
-  async sweepOverdue(limit: number): Promise<AppliedChange[]> {
+  /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the statuses applied. */
+  async sweepOverdue(limit: number): Promise<CommandStatus[]> {
     const rows = await this.inTransaction(
       Infinity,
       () => claimOverdueSql(limit),
@@ -302,11 +278,13 @@ export class CommandsRepository {
         if (claimed.length === 0) {
           return [];
         }
-        const swept = await client.query<ChangeRow>(SWEEP_OVERDUE_SQL, [claimed.map(([id]) => id)]);
+        const swept = await client.query<{ status: CommandStatus }>(SWEEP_OVERDUE_SQL, [
+          claimed.map(([id]) => id),
+        ]);
         return swept.rows;
       },
     );
-    return rows.map(toAppliedChange);
+    return rows.map((row) => row.status);
   }
 
   /** Deletes up to `limit` commands finished more than `days` ago, with their history. */
@@ -317,19 +295,6 @@ export class CommandsRepository {
     ]);
     return row.purged;
   }
-}
-
-function toAppliedChange(row: ChangeRow): AppliedChange {
-  return {
-    id: row.id,
-    commandId: row.command_id,
-    deviceId: row.device_id,
-    status: row.status,
-    previousStatus: row.previous_status,
-    source: row.source,
-    version: row.version,
-    receivedAt: row.received_at.toISOString(),
-  };
 }
 
 function toJsonb(value: unknown): string | null {

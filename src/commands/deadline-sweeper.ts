@@ -67,8 +67,8 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
     const result: SweepResult = { timedOut: 0, expired: 0, purged: 0 };
     await this.inBatches(async () => {
       const swept = await this.repository.sweepOverdue(SWEEP_BATCH_SIZE);
-      for (const change of swept) {
-        if (change.status === 'EXPIRED') {
+      for (const status of swept) {
+        if (status === 'EXPIRED') {
           result.expired++;
         } else {
           result.timedOut++;

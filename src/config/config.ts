@@ -1,5 +1,7 @@
 // The service's configuration, read from the environment once at start-up (API.md, "Configuration").
 
+import { assertNever } from '../commands/command-status.js';
+
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -258,10 +260,6 @@ function httpUrl(env: Env, name: string): string {
     throw new ConfigError(name, `must be an http:// or https:// URL`);
   }
   return url.toString().replace(/\/+$/, '');
-}
-
-function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${String(value)}`);
 }
 
 function optionalString(env: Env, name: string): string | undefined {

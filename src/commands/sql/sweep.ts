@@ -58,12 +58,9 @@ recorded AS (
   SELECT command_id, status, 'applied', 'sweeper', previous_status, version, NULL, NULL, now()
   FROM swept
   ORDER BY command_id
-  RETURNING id, command_id, status, source, previous_status, version, received_at
+  RETURNING status
 )
-SELECT r.id::text AS id, r.command_id, s.device_id, r.status, r.previous_status, r.source,
-       r.version, r.received_at
-FROM recorded r JOIN swept s ON s.command_id = r.command_id
-ORDER BY r.id`;
+SELECT status FROM recorded`;
 
 /**
  * Retention: deletes up to $2 finished commands (rank 3 or 4) unchanged for $1 days; their history
