@@ -10,9 +10,10 @@ import {
   type ReportSource,
   rankOf,
 } from './command-status.js';
-import { applyReportsSql, lockCommandsSql, waitForCommandSql } from './sql/apply.js';
+import { APPLY_REPORTS_SQL, TOO_LATE_SQLSTATE } from './sql/apply.js';
 import { PURGE_FINISHED_SQL, SWEEP_OVERDUE_SQL, claimOverdueSql } from './sql/sweep.js';
 import { BUSY, TooLateError } from './report-batcher.js';
+import { isDatabaseUnavailable } from '../database/database-errors.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -67,14 +68,10 @@ interface ApplyRow {
 const MAX_APPLY_ATTEMPTS = 3;
 
 /**
- * How a write transaction begins, in one round trip with its first statement (the advisory locks):
- * - every lookup of the write path is by primary key, and its statements are prepared once per
- *   connection: a generic plan made while the table was small (a new database) would keep
- *   scanning it sequentially as it grows, until the next ANALYZE. Sequential scans are ruled out,
- *   and the plan is the generic one: ruling them out also inflates the estimates that PostgreSQL
- *   compares to choose between a generic and a custom plan, and it would plan every execution;
- * - no statement may run past the moment its caller stops waiting (statement_timeout), which also
- *   bounds the wait for a lock held elsewhere.
+ * How a write transaction of the sweeper begins, in one round trip with its first statement:
+ * sequential scans are ruled out and plans are generic, as in apply_reports (see its migration),
+ * and no statement may run past the moment its caller stops waiting (statement_timeout), which
+ * also bounds the wait for a lock held elsewhere.
  */
 function beginWrite(deadline: number, first: string): string {
   const timeout = Number.isFinite(deadline)
@@ -83,11 +80,13 @@ function beginWrite(deadline: number, first: string): string {
   return `BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; ${timeout} ${first}`;
 }
 
-const APPLY_BATCH_SQL = applyReportsSql(true);
-const APPLY_ALONE_SQL = applyReportsSql(false);
-
-/** The arrays of applyReportsSql, one element per report. */
-function applyParams(reports: readonly Report[], defaultDeadlineSeconds: number): unknown[] {
+/** The arguments of apply_reports: arrays with one element per report, then the settings. */
+function applyParams(
+  reports: readonly Report[],
+  defaultDeadlineSeconds: number,
+  wait: boolean,
+  deadline: number,
+): unknown[] {
   const columns: unknown[][] = Array.from({ length: 13 }, () => []);
   for (const report of reports) {
     const registration = report.registration;
@@ -108,7 +107,7 @@ function applyParams(reports: readonly Report[], defaultDeadlineSeconds: number)
     ];
     values.forEach((value, index) => columns[index].push(value));
   }
-  return [...columns, defaultDeadlineSeconds];
+  return [...columns, defaultDeadlineSeconds, wait, Math.floor(deadline - performance.now())];
 }
 
 function toApplyResult(report: Report, row: ApplyRow): ApplyResult | typeof BUSY {
@@ -199,74 +198,93 @@ export class CommandsRepository {
   }
 
   /**
-   * Reports in one transaction, committed unless past `deadline`; those of commands locked
-   * elsewhere come back BUSY. The statement
-   * takes distinct commands, so it runs once per round: the first report of each command, then
-   * the second, and so on. A command whose report comes back BUSY is left out of later rounds.
+   * Applies reports of distinct commands, committed in one statement unless past `deadline`
+   * (TooLateError, nothing written). A connection that failed is discarded, not reused.
    */
-  applyBatch(reports: readonly Report[], deadline: number): Promise<(ApplyResult | typeof BUSY)[]> {
-    const ids = [...new Set(reports.map((report) => report.commandId))];
-    return this.inTransaction(
-      deadline,
-      (client) => lockCommandsSql(ids.map((id) => client.escapeLiteral(id))),
-      async (client, locks) => {
-        const blocked = new Set(ids.filter((_, index) => locks[index][0] !== true));
-        const results = new Map<Report, ApplyResult | typeof BUSY>();
-        const rounds: Report[][] = [];
-        const seen = new Map<string, number>();
-        for (const report of reports) {
-          const round = seen.get(report.commandId) ?? 0;
-          seen.set(report.commandId, round + 1);
-          (rounds[round] ??= []).push(report);
-        }
-        for (const round of rounds) {
-          const open = round.filter((report) => !blocked.has(report.commandId));
-          if (open.length === 0) {
-            continue;
-          }
-          const { rows } = await client.query<ApplyRow>({
-            name: this.statementName('apply_batch'),
-            text: APPLY_BATCH_SQL,
-            values: applyParams(open, this.config.commandDeadlineSeconds),
-          });
-          open.forEach((report, index) => {
-            const result = toApplyResult(report, rows[index]);
-            results.set(report, result);
-            if (result === BUSY) {
-              blocked.add(report.commandId);
-            }
-          });
-        }
-        return reports.map((report) => results.get(report) ?? BUSY);
-      },
-    );
+  private async applyReports(
+    reports: readonly Report[],
+    wait: boolean,
+    deadline: number,
+  ): Promise<ApplyRow[]> {
+    if (performance.now() >= deadline) {
+      throw new TooLateError();
+    }
+    const client = await this.pool().connect();
+    try {
+      const { rows } = await client.query<ApplyRow>({
+        name: this.statementName(wait ? 'apply_alone' : 'apply_batch'),
+        text: APPLY_REPORTS_SQL,
+        values: applyParams(reports, this.config.commandDeadlineSeconds, wait, deadline),
+      });
+      client.release();
+      return rows;
+    } catch (error) {
+      const sqlError = typeof (error as { code?: unknown }).code === 'string';
+      client.release(sqlError && !isDatabaseUnavailable(error) ? undefined : (error as Error));
+      if ((error as { code?: unknown }).code === TOO_LATE_SQLSTATE) {
+        throw new TooLateError();
+      }
+      throw error;
+    }
   }
 
-  /** One report in a transaction of its own, waiting for its command's locks (until `deadline`). */
-  applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
-    return this.inTransaction(
-      deadline,
-      (client) => waitForCommandSql(client.escapeLiteral(report.commandId)),
-      async (client) => {
-        const params = applyParams([report], this.config.commandDeadlineSeconds);
-        for (let attempt = 1; ; attempt++) {
-          const { rows } = await client.query<ApplyRow>({
-            name: this.statementName('apply_alone'),
-            text: APPLY_ALONE_SQL,
-            values: params,
-          });
-          const result = toApplyResult(report, rows[0]);
-          if (result !== BUSY) {
-            return result;
-          }
-          if (attempt >= MAX_APPLY_ATTEMPTS) {
-            throw new Error(
-              `Report for command ${report.commandId} lost ${attempt} creation races`,
-            );
-          }
+  /**
+   * Applies reports, each committed unless past `deadline`; those of commands locked elsewhere
+   * come back BUSY. Reports of distinct commands go in one statement, so a batch runs in rounds:
+   * the first report of each command, then the second, and so on. A command whose report comes
+   * back BUSY is left out of later rounds.
+   */
+  async applyBatch(
+    reports: readonly Report[],
+    deadline: number,
+  ): Promise<(ApplyResult | typeof BUSY)[]> {
+    const results = new Map<Report, ApplyResult | typeof BUSY>();
+    const blocked = new Set<string>();
+    const rounds: Report[][] = [];
+    const seen = new Map<string, number>();
+    for (const report of reports) {
+      const round = seen.get(report.commandId) ?? 0;
+      seen.set(report.commandId, round + 1);
+      (rounds[round] ??= []).push(report);
+    }
+    for (const [index, round] of rounds.entries()) {
+      const open = round.filter((report) => !blocked.has(report.commandId));
+      if (open.length === 0) {
+        continue;
+      }
+      let rows: ApplyRow[];
+      try {
+        rows = await this.applyReports(open, false, deadline);
+      } catch (error) {
+        // Earlier rounds are committed: the rest is applied alone, meeting only its own errors.
+        if (index === 0) {
+          throw error;
         }
-      },
-    );
+        break;
+      }
+      open.forEach((report, position) => {
+        const result = toApplyResult(report, rows[position]);
+        results.set(report, result);
+        if (result === BUSY) {
+          blocked.add(report.commandId);
+        }
+      });
+    }
+    return reports.map((report) => results.get(report) ?? BUSY);
+  }
+
+  /** One report on its own, waiting for its command's locks (until `deadline`). */
+  async applyAlone(report: Report, deadline: number): Promise<ApplyResult> {
+    for (let attempt = 1; ; attempt++) {
+      const [row] = await this.applyReports([report], true, deadline);
+      const result = toApplyResult(report, row);
+      if (result !== BUSY) {
+        return result;
+      }
+      if (attempt >= MAX_APPLY_ATTEMPTS) {
+        throw new Error(`Report for command ${report.commandId} lost ${attempt} creation races`);
+      }
+    }
   }
 
   /** Times out up to `limit` overdue open commands (see SWEEP_OVERDUE_SQL); the statuses applied. */

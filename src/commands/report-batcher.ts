@@ -6,9 +6,10 @@ export const BUSY = Symbol('busy');
 /** What the batcher needs from the repository. */
 export interface BatchedStatement<T, R> {
   /**
-   * Applies items in one transaction, those of one key in their order, and commits it, unless
-   * `deadline` (performance.now()) has passed by then: it rolls back and throws TooLateError. The
-   * items of a key another transaction holds come back BUSY, not applied.
+   * Applies items, those of one key in their order, and commits them, unless `deadline`
+   * (performance.now()) has passed by then: then nothing is written and it throws TooLateError.
+   * The items of a key another transaction holds come back BUSY, not applied; so may items it
+   * could not apply after others were committed.
    */
   applyBatch(items: readonly T[], deadline: number): Promise<(R | typeof BUSY)[]>;
   /** Applies one item in a transaction of its own, waiting for its key; the same deadline rule. */

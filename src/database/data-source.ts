@@ -8,6 +8,7 @@ import { PlatformSources1796120000000 } from '../../migrations/1796120000000-Pla
 import { ApiJsonStable1796130000000 } from '../../migrations/1796130000000-ApiJsonStable.js';
 import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
 import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
+import { ApplyReportsFunction1796600000000 } from '../../migrations/1796600000000-ApplyReportsFunction.js';
 import {
   CommandReconciliationEntity,
   DispatchIntentEntity,
@@ -22,6 +23,7 @@ export const MIGRATIONS = [
   ApiJsonStable1796130000000,
   HistoryTransactionIds1796400000000,
   PlatformDispatch1796500000000,
+  ApplyReportsFunction1796600000000,
 ];
 
 export interface DatabaseConnectionOptions {
