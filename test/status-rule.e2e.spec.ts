@@ -1,4 +1,6 @@
+import { DataSource } from 'typeorm';
 import { COMMAND_STATUSES, rankOf } from '../src/commands/command-status.js';
+import { APPLY_REPORTS_SQL, TOO_LATE_SQLSTATE } from '../src/commands/sql/apply.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 import { OUTCOME_TABLE } from './support/status-rule-table.js';
@@ -49,5 +51,25 @@ describe('the status rule, as the database applies it', () => {
     expect(command.version).toBe(applied ? 2 : 1);
     expect(command.history.map((entry) => entry.outcome)).toEqual(['applied', outcome]);
     expect(applied).toBe(rankOf(reported) > rankOf(current));
+  });
+
+  it('writes nothing when the statement finishes past its time budget', async () => {
+    const commandId = newCommandId();
+    const one = <T>(value: T) => [value];
+    const args = [
+      ...[commandId, 'budget-device', 'SENT', 1, null, '{}', 'callback', null, null, null].map(one),
+      [null],
+      [null],
+      [false],
+      172800,
+      false,
+      0,
+    ];
+    await expect(t.app.get(DataSource).query(APPLY_REPORTS_SQL, args)).rejects.toMatchObject({
+      driverError: { code: TOO_LATE_SQLSTATE },
+    });
+    expect((await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).statusCode).toBe(
+      404,
+    );
   });
 });

@@ -67,6 +67,8 @@ interface ApplyRow {
 // makes the statement run again; twice is plenty.
 const MAX_APPLY_ATTEMPTS = 3;
 
+const LOCK_NOT_AVAILABLE = '55P03';
+
 /**
  * How a write transaction of the sweeper begins, in one round trip with its first statement:
  * sequential scans are ruled out and plans are generic, as in apply_reports (see its migration),
@@ -221,7 +223,9 @@ export class CommandsRepository {
     } catch (error) {
       const sqlError = typeof (error as { code?: unknown }).code === 'string';
       client.release(sqlError && !isDatabaseUnavailable(error) ? undefined : (error as Error));
-      if ((error as { code?: unknown }).code === TOO_LATE_SQLSTATE) {
+      // Past its budget, or a lock wait that reached it (lock_timeout): nothing was written.
+      const code = (error as { code?: unknown }).code;
+      if (code === TOO_LATE_SQLSTATE || code === LOCK_NOT_AVAILABLE) {
         throw new TooLateError();
       }
       throw error;

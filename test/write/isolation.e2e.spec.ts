@@ -1,5 +1,7 @@
 import pg from 'pg';
 import { type CommandStatus } from '../../src/commands/command-status.js';
+import { CommandsRepository } from '../../src/commands/commands.repository.js';
+import { TooLateError } from '../../src/commands/report-batcher.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { callbackBody, newCommandId } from '../support/factories.js';
 import { serverUrl } from '../support/test-database.js';
@@ -98,6 +100,28 @@ describeOnServer('a command locked elsewhere (PostgreSQL only)', () => {
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBeDefined();
     expect(ms).toBeLessThan(5000);
+    expect(await historyOf(locked)).toEqual(['SENT:applied']);
+  });
+
+  it('ends a wait for a locked command at its deadline with TooLateError and writes nothing', async () => {
+    const locked = newCommandId();
+    expect((await push(locked, 'SENT')).statusCode).toBe(200);
+    await foreign.query('BEGIN');
+    await foreign.query('SELECT 1 FROM commands WHERE command_id = $1 FOR UPDATE', [locked]);
+
+    const report = {
+      commandId: locked,
+      deviceId: DEVICE,
+      status: 'DELIVERED' as const,
+      resultDetail: null,
+      payload: { commandId: locked },
+      source: 'callback' as const,
+    };
+    const started = performance.now();
+    const attempt = t.app.get(CommandsRepository).applyAlone(report, started + 300);
+    await expect(attempt).rejects.toBeInstanceOf(TooLateError);
+    expect(performance.now() - started).toBeLessThan(2000);
+    await foreign.query('ROLLBACK');
     expect(await historyOf(locked)).toEqual(['SENT:applied']);
   });
 });
