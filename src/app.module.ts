@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { type AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -11,7 +11,6 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
 import { PlatformModule } from './platform/platform.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
-import { RequestValidationPipe } from './http/validation.pipe.js';
 
 export interface DatabaseTarget {
   url: string;
@@ -38,10 +37,7 @@ export class AppModule {
         PlatformModule,
         DashboardModule,
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-        { provide: APP_PIPE, useClass: RequestValidationPipe },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
     };
   }
 }

@@ -1,19 +1,14 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
-import {
-  ApiBody,
-  ApiOkResponse,
-  ApiOperation,
-  ApiQuery,
-  ApiSecurity,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { type FastifyRequest } from 'fastify';
 import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
 import { ApiStatusPushProblems } from './dto/command.response.js';
+import { ApiBodyFields, BodyPipe } from '../http/body.js';
+import { type ParsedFields } from '../http/fields.js';
 import {
+  CALLBACK_BODY,
   CallbackAnswerDto,
-  CommandStatusCallbackDto,
   legacyStatus,
 } from './dto/command-status-callback.dto.js';
 import { CommandsService } from './commands.service.js';
@@ -36,8 +31,8 @@ export class CallbacksController {
   })
   @ApiSecurity('callbackToken')
   @ApiQuery({ name: 'token', required: false, description: 'CALLBACK_TOKEN, if set' })
-  @ApiBody({
-    type: CommandStatusCallbackDto,
+  @ApiBodyFields(CALLBACK_BODY, {
+    title: 'CommandStatusCallback',
     examples: {
       sent: {
         summary: 'The platform reports SENT',
@@ -52,7 +47,7 @@ export class CallbacksController {
   @ApiOkResponse({ type: CallbackAnswerDto, description: 'Stored; the outcome says what it did' })
   @ApiStatusPushProblems()
   async commandStatus(
-    @Body() callback: CommandStatusCallbackDto,
+    @Body(new BodyPipe(CALLBACK_BODY)) callback: ParsedFields<typeof CALLBACK_BODY>,
     @Req() request: FastifyRequest,
   ): Promise<CallbackAnswerDto> {
     const recorded = await withDeadline(
@@ -60,7 +55,7 @@ export class CallbacksController {
         commandId: callback.commandId,
         deviceId: callback.deviceId,
         status: legacyStatus(callback.result.resultCode),
-        resultDetail: callback.result.resultDetail ?? null,
+        resultDetail: callback.result.resultDetail,
         payload: request.body,
         source: 'callback',
       }),

@@ -25,7 +25,6 @@ import { ApiKeyGuard } from '../http/auth.guards.js';
 import { boundedResponses } from '../http/bounded-responses.js';
 import { ValidationProblem } from '../http/problem.js';
 import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
-import { parseInstant } from '../http/validators.js';
 import { type ResponseBody } from './commands.reader.js';
 import { CommandsService } from './commands.service.js';
 import {
@@ -41,7 +40,8 @@ import {
   type ListCommandsQuery,
 } from './dto/read-queries.js';
 import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './sql/read.js';
-import { RegisterCommandDto } from './dto/register-command.dto.js';
+import { REGISTER_COMMAND_BODY, type RegisterCommand } from './dto/register-command.dto.js';
+import { ApiBodyFields, BodyPipe } from '../http/body.js';
 
 // Bodies come from PostgreSQL as JSON text (see sql/read.ts) and are sent as they are.
 const JSON_BODY = 'application/json; charset=utf-8';
@@ -60,6 +60,7 @@ export class CommandsController {
   constructor(private readonly commands: CommandsService) {}
 
   @Post()
+  @ApiBodyFields(REGISTER_COMMAND_BODY, { title: 'RegisterCommand' })
   @ApiOperation({
     summary: 'Register a command created on the platform, so it is tracked before any callback',
   })
@@ -73,7 +74,7 @@ export class CommandsController {
   })
   @Header('content-type', JSON_BODY)
   async register(
-    @Body() dto: RegisterCommandDto,
+    @Body(new BodyPipe(REGISTER_COMMAND_BODY)) dto: RegisterCommand,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
@@ -93,7 +94,7 @@ export class CommandsController {
         serviceId: dto.serviceId ?? null,
         method: dto.method ?? null,
         paras: dto.paras ?? null,
-        deadline: deadline === null ? null : (parseInstant(deadline) ?? null),
+        deadline,
         timeoutSeconds,
       },
     });

@@ -12,8 +12,10 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
   return {
     maxBatch: 128,
     minBatchWhileBusy: 8,
-    // Leaves connections for reads, the sweeper and reports applied alone.
-    maxBatchesInFlight: embedded ? 1 : Math.max(1, poolSize - 2),
+    // Up to four batches overlap their commits; more would make them smaller, and a batch costs
+    // PostgreSQL the same few steps whatever its size. Two connections stay free for reads, the
+    // sweeper and reports applied alone.
+    maxBatchesInFlight: embedded ? 1 : Math.max(1, Math.min(4, poolSize - 2)),
     maxQueued: 1024,
     maxWaitMs: 1000,
     maxAgeMs: MAX_REPORT_AGE_MS,

@@ -74,7 +74,7 @@ export class IotdaCallbacksController {
   })
   @ApiStatusPushProblems()
   async iotda(
-    @Body() body: object,
+    @Body() body: unknown,
     @Req() request: FastifyRequest,
   ): Promise<CallbackAnswerDto | IgnoredAnswerDto> {
     const message = parseIotdaMessage(body);

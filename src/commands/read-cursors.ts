@@ -1,5 +1,4 @@
-import { parseInstant } from '../http/validators.js';
-import { type Parsed } from '../http/query.js';
+import { type Parsed, parseInstant } from '../http/fields.js';
 
 // Cursors are opaque to clients: the keyset of the last item a page sent, checked on return.
 
@@ -63,7 +62,7 @@ export function parseHistoryCursor(given: unknown): Parsed<string> {
     : { problem: NOT_OURS };
 }
 
-function decode(given: unknown): Parsed<unknown> {
+function decode(given: unknown): { value: unknown } | { problem: string } {
   if (typeof given !== 'string') {
     return { problem: 'must be a string' };
   }

@@ -2,8 +2,8 @@ import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ApiQueryParameters, type ParsedQuery, QueryPipe, optional } from '../http/query.js';
-import { instant } from '../commands/dto/read-queries.js';
+import { type ParsedFields, instant, optional } from '../http/fields.js';
+import { ApiQueryParameters, QueryPipe } from '../http/query.js';
 import { DashboardOverview, type Overview } from './dashboard-overview.js';
 import { type DashboardSettings } from './dashboard-settings.js';
 
@@ -40,7 +40,7 @@ export class DashboardApiController {
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid since' })
   @ApiQueryParameters(OVERVIEW_QUERY)
   async getOverview(
-    @Query(new QueryPipe(OVERVIEW_QUERY)) query: ParsedQuery<typeof OVERVIEW_QUERY>,
+    @Query(new QueryPipe(OVERVIEW_QUERY)) query: ParsedFields<typeof OVERVIEW_QUERY>,
   ): Promise<Overview> {
     return this.overview.read(query.since ?? new Date(Date.now() - DAY_MS));
   }

@@ -16,7 +16,9 @@ import { AcceptsAccessTokenQuery, ApiKeyGuard } from '../http/auth.guards.js';
 import { ValidationProblem } from '../http/problem.js';
 import { ChangeFeed } from './change-feed.js';
 import { ChangeReader } from './change-reader.js';
-import { ChangesQuery, EVENT_ID, EVENT_ID_MESSAGE } from './changes.query.js';
+import { CHANGES_QUERY, EVENT_ID, EVENT_ID_MESSAGE } from './changes.query.js';
+import { type ParsedFields } from '../http/fields.js';
+import { ApiQueryParameters, QueryPipe } from '../http/query.js';
 import { type FeedPosition, decodePosition } from './feed-position.js';
 
 @ApiTags('changes')
@@ -38,6 +40,7 @@ export class ChangesController {
       'Each message: `id` (an opaque position in the feed, only increasing along the stream), `event: command-status`, `data` JSON with commandId, deviceId, status, previousStatus, source, version, receivedAt and historyId. Comment lines are heartbeats. Reconnecting with Last-Event-ID first sends every applied change not yet received, exactly once, then the live stream follows.',
   })
   @ApiProduces('text/event-stream')
+  @ApiQueryParameters(CHANGES_QUERY)
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
   @ApiQuery({
     name: 'access_token',
@@ -56,7 +59,7 @@ export class ChangesController {
       'Database unavailable, shutting down, or CHANGES_MAX_CLIENTS streams open (with Retry-After)',
   })
   async stream(
-    @Query() query: ChangesQuery,
+    @Query(new QueryPipe(CHANGES_QUERY)) query: ParsedFields<typeof CHANGES_QUERY>,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {

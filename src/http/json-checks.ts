@@ -63,10 +63,11 @@ export function unstorableJson(value: unknown, path: string, depth = 0): FieldPr
     }
     return undefined;
   }
-  for (const [key, item] of Object.entries(value)) {
-    const keyProblem = stringProblem(key, `${path} key "${printable(key)}"`);
-    if (keyProblem) {
-      return keyProblem;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    // The path of a key is spelled out only when the key is refused.
+    if (stringProblem(key, '') !== undefined) {
+      return stringProblem(key, `${path === '' ? '' : `${path} `}key "${printable(key)}"`);
     }
     const problem = unstorableJson(item, path === '' ? key : `${path}.${key}`, depth + 1);
     if (problem) {

@@ -24,7 +24,8 @@ import { CommandWithHistoryResponse, ProblemResponse } from '../commands/dto/com
 import { ApiKeyGuard } from '../http/auth.guards.js';
 import { identifierProblem } from '../http/json-checks.js';
 import { PROBLEM_CONTENT_TYPE, ValidationProblem } from '../http/problem.js';
-import { DispatchCommandDto } from './dispatch.dto.js';
+import { DISPATCH_COMMAND_BODY, type DispatchCommandDto } from './dispatch.dto.js';
+import { ApiBodyFields, BodyPipe } from '../http/body.js';
 import { PlatformService } from './platform.service.js';
 
 const JSON_BODY = 'application/json; charset=utf-8';
@@ -45,6 +46,7 @@ export class PlatformController {
   constructor(private readonly platform: PlatformService) {}
 
   @Post('dispatch')
+  @ApiBodyFields(DISPATCH_COMMAND_BODY, { title: 'DispatchCommand' })
   @ApiOperation({ summary: 'Send a command to a device through the platform, and track it' })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -72,7 +74,7 @@ export class PlatformController {
     description: 'No answer in time; reconciliation finds the command',
   })
   async dispatch(
-    @Body() dto: DispatchCommandDto,
+    @Body(new BodyPipe(DISPATCH_COMMAND_BODY)) dto: DispatchCommandDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,

@@ -67,7 +67,8 @@ describe('DatabaseClient', () => {
 
 describe('writeLimits', () => {
   it.each([
-    [10, false, 8],
+    [10, false, 4],
+    [5, false, 3],
     [3, false, 1],
     [1, false, 1],
     [10, true, 1],

@@ -1,13 +1,20 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsDefined, IsIn, IsObject, ValidateNested } from 'class-validator';
+import { ApiProperty } from '@nestjs/swagger';
 import {
   COMMAND_STATUSES,
   type CommandStatus,
   type ReportOutcome,
   REPORT_OUTCOMES,
 } from '../command-status.js';
-import { IsIdentifier } from '../../http/validators.js';
+import {
+  IDENTIFIER_DOC,
+  anyJson,
+  identifier,
+  object,
+  objectSchema,
+  oneOf,
+  required,
+  withDefault,
+} from '../../http/fields.js';
 
 export const STATUS_LIST_MESSAGE = `must be one of ${COMMAND_STATUSES.join(', ')}`;
 
@@ -23,40 +30,29 @@ export function legacyStatus(code: LegacyResultCode): CommandStatus {
   return code === LEGACY_PENDING ? 'PENDING' : code;
 }
 
-export class CommandResultDto {
-  @ApiProperty({
-    enum: LEGACY_RESULT_CODES,
+const RESULT_FIELDS = {
+  resultCode: required(oneOf(LEGACY_RESULT_CODES, STATUS_LIST_MESSAGE), {
+    type: 'string',
+    enum: [...LEGACY_RESULT_CODES],
     example: 'SENT',
     description: 'DEFAULT is read as PENDING',
-  })
-  @IsIn(LEGACY_RESULT_CODES, { message: STATUS_LIST_MESSAGE })
-  resultCode!: LegacyResultCode;
-
-  @ApiPropertyOptional({
+  }),
+  resultDetail: withDefault<unknown>(null, anyJson, {
     description: 'Whatever the device or codec returned; absent means null',
     example: null,
     nullable: true,
-  })
-  resultDetail?: unknown;
-}
+  }),
+};
 
 /** The platform's status push (OceanConnect callbackUrl). Unknown extra fields are kept. */
-export class CommandStatusCallbackDto {
-  @ApiProperty({ example: '92d3f8da-200a-4143-8d0d-591a7e11de6c', minLength: 1, maxLength: 128 })
-  @IsIdentifier()
-  deviceId!: string;
-
-  @ApiProperty({ example: '108a9c71462a48e09426e06e844d47ba', minLength: 1, maxLength: 128 })
-  @IsIdentifier()
-  commandId!: string;
-
-  @ApiProperty({ type: CommandResultDto })
-  @IsDefined({ message: 'is required' })
-  @IsObject({ message: 'must be an object' })
-  @ValidateNested()
-  @Type(() => CommandResultDto)
-  result!: CommandResultDto;
-}
+export const CALLBACK_BODY = {
+  deviceId: required(identifier, IDENTIFIER_DOC('92d3f8da-200a-4143-8d0d-591a7e11de6c')),
+  commandId: required(identifier, IDENTIFIER_DOC('108a9c71462a48e09426e06e844d47ba')),
+  result: required(
+    object(RESULT_FIELDS),
+    objectSchema(RESULT_FIELDS, { description: 'The status and what came with it' }),
+  ),
+};
 
 export class CallbackAnswerDto {
   @ApiProperty({ example: '108a9c71462a48e09426e06e844d47ba' })

@@ -1,7 +1,12 @@
 import { COMMAND_STATUSES, type CommandStatus } from '../command-status.js';
-import { identifierProblem } from '../../http/json-checks.js';
-import { type Parsed, type ParsedQuery, optional, withDefault } from '../../http/query.js';
-import { INSTANT_MESSAGE, parseInstant } from '../../http/validators.js';
+import {
+  type Parsed,
+  type ParsedFields,
+  identifier,
+  instant,
+  optional,
+  withDefault,
+} from '../../http/fields.js';
 import { parseHistoryCursor, parseListCursor } from '../read-cursors.js';
 
 // The read routes' query strings: each parameter parsed and checked here, once, into the value the
@@ -17,21 +22,10 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_HISTORY_PAGE_SIZE = 1000;
 export const DEFAULT_HISTORY_PAGE_SIZE = 100;
 
-function identifier(given: unknown): Parsed<string> {
-  const problem = identifierProblem(given);
-  return problem === undefined ? { value: given as string } : { problem };
-}
-
 function statusList(given: unknown): Parsed<CommandStatus[]> {
   return typeof given === 'string' && STATUS_LIST.test(given)
     ? { value: given.split(',') as CommandStatus[] }
     : { problem: `must be one or a comma-separated list of ${COMMAND_STATUSES.join(', ')}` };
-}
-
-/** An ISO 8601 time with Z or an offset. */
-export function instant(given: unknown): Parsed<Date> {
-  const value = typeof given === 'string' ? parseInstant(given) : undefined;
-  return value === undefined ? { problem: INSTANT_MESSAGE } : { value };
 }
 
 function pageSize(max: number): (given: unknown) => Parsed<number> {
@@ -65,7 +59,7 @@ export const LIST_COMMANDS_QUERY = {
   cursor: optional(parseListCursor, { description: "Opaque, from the previous page's nextCursor" }),
 };
 
-export type ListCommandsQuery = ParsedQuery<typeof LIST_COMMANDS_QUERY>;
+export type ListCommandsQuery = ParsedFields<typeof LIST_COMMANDS_QUERY>;
 
 /** GET /commands/{commandId}/history */
 export const HISTORY_PAGE_QUERY = {
@@ -78,4 +72,4 @@ export const HISTORY_PAGE_QUERY = {
   }),
 };
 
-export type HistoryPageQuery = ParsedQuery<typeof HISTORY_PAGE_QUERY>;
+export type HistoryPageQuery = ParsedFields<typeof HISTORY_PAGE_QUERY>;

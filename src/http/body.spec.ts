@@ -1,0 +1,232 @@
+import { CALLBACK_BODY } from '../commands/dto/command-status-callback.dto.js';
+import { REGISTER_COMMAND_BODY } from '../commands/dto/register-command.dto.js';
+import { DISPATCH_COMMAND_BODY } from '../platform/dispatch.dto.js';
+import { BodyPipe } from './body.js';
+import { type Fields } from './fields.js';
+import { ValidationProblem } from './problem.js';
+
+// Every body goes through BodyPipe with its route's definition: the problems name each invalid
+// field once, in the definition's order, with its path; nothing else is refused.
+
+function problemsOf(definition: Fields, body: unknown): string[] {
+  try {
+    new BodyPipe(definition).transform(body);
+    return [];
+  } catch (error) {
+    if (error instanceof ValidationProblem) {
+      return error.errors.map((problem) => `${problem.field}: ${problem.message}`);
+    }
+    throw error;
+  }
+}
+
+const STATUSES = 'PENDING, SENT, DELIVERED, TIMEOUT, EXPIRED, CANCELED, SUCCESSFUL, FAILED';
+const INSTANT = 'must be an ISO 8601 date and time with Z or an offset, e.g. 2026-11-26T05:00:00Z';
+
+describe('the status push body', () => {
+  it.each<[string, unknown, string[]]>([
+    ['a report', { deviceId: 'd-1', commandId: 'c-1', result: { resultCode: 'SENT' } }, []],
+    [
+      'DEFAULT with a detail and unknown fields',
+      { deviceId: 'd', commandId: 'c', result: { resultCode: 'DEFAULT', resultDetail: 1 }, x: [1] },
+      [],
+    ],
+    [
+      'nothing',
+      {},
+      [
+        'deviceId: deviceId must be a string',
+        'commandId: commandId must be a string',
+        'result: result is required',
+      ],
+    ],
+    [
+      'ids of the wrong length and a result that is not an object',
+      { deviceId: '', commandId: 'x'.repeat(129), result: 'SENT' },
+      [
+        'deviceId: deviceId must be 1 to 128 characters long',
+        'commandId: commandId must be 1 to 128 characters long',
+        'result: result must be an object',
+      ],
+    ],
+    [
+      'a result that is an array',
+      { deviceId: 7, commandId: 'c', result: [] },
+      ['deviceId: deviceId must be a string', 'result: result must be an object'],
+    ],
+    [
+      'no resultCode',
+      { deviceId: 'd', commandId: 'c', result: {} },
+      [`result.resultCode: result.resultCode must be one of ${STATUSES}`],
+    ],
+    [
+      'a resultCode in lower case',
+      { deviceId: 'd', commandId: 'c', result: { resultCode: 'sent' } },
+      [`result.resultCode: result.resultCode must be one of ${STATUSES}`],
+    ],
+    [
+      'a control character in an id',
+      { deviceId: 'd\u0001', commandId: 'c', result: { resultCode: 'SENT' } },
+      ['deviceId: deviceId must not contain control characters'],
+    ],
+    [
+      'nulls',
+      { deviceId: null, commandId: null, result: { resultCode: null } },
+      [
+        'deviceId: deviceId must be a string',
+        'commandId: commandId must be a string',
+        `result.resultCode: result.resultCode must be one of ${STATUSES}`,
+      ],
+    ],
+    ['an array', [1], ['body: body must be a JSON object']],
+    ['a string', 'x', ['body: body must be a JSON object']],
+    ['null', null, ['body: body must be a JSON object']],
+    [
+      'a NUL anywhere',
+      { deviceId: 'd', commandId: 'c', result: { resultCode: 'SENT', resultDetail: 'a\u0000' } },
+      ['result.resultDetail: result.resultDetail must not contain NUL characters (\\u0000)'],
+    ],
+    [
+      'a NUL in a key',
+      { 'k\u0000': 1 },
+      ['key "k\\u0000": key "k\\u0000" must not contain NUL characters (\\u0000)'],
+    ],
+  ])('%s', (_name, body, problems) => {
+    expect(problemsOf(CALLBACK_BODY, body)).toEqual(problems);
+  });
+
+  it('gives the parsed fields, resultDetail null when absent', () => {
+    expect(
+      new BodyPipe(CALLBACK_BODY).transform({
+        deviceId: 'd',
+        commandId: 'c',
+        result: { resultCode: 'SENT' },
+      }),
+    ).toEqual({
+      deviceId: 'd',
+      commandId: 'c',
+      result: { resultCode: 'SENT', resultDetail: null },
+    });
+  });
+});
+
+describe('the registration body', () => {
+  it.each<[string, unknown, string[]]>([
+    ['ids only', { commandId: 'c', deviceId: 'd' }, []],
+    [
+      'every optional field null',
+      {
+        commandId: 'c',
+        deviceId: 'd',
+        serviceId: null,
+        method: null,
+        paras: null,
+        status: null,
+        deadline: null,
+        timeoutSeconds: null,
+      },
+      [],
+    ],
+    [
+      'nothing',
+      {},
+      ['commandId: commandId must be a string', 'deviceId: deviceId must be a string'],
+    ],
+    [
+      'every field wrong',
+      {
+        commandId: 'c',
+        deviceId: 'd',
+        serviceId: 5,
+        method: 'x'.repeat(129),
+        paras: [1],
+        status: 'NOPE',
+        deadline: 'tomorrow',
+        timeoutSeconds: 1.5,
+      },
+      [
+        'serviceId: serviceId must be a string',
+        'method: method must be at most 128 characters long',
+        'paras: paras must be a JSON object',
+        `status: status must be one of ${STATUSES}`,
+        `deadline: deadline ${INSTANT}`,
+        'timeoutSeconds: timeoutSeconds must be a whole number',
+      ],
+    ],
+    [
+      'timeoutSeconds 0',
+      { commandId: 'c', deviceId: 'd', timeoutSeconds: 0 },
+      ['timeoutSeconds: timeoutSeconds must be from 1 to 31536000'],
+    ],
+    [
+      'timeoutSeconds past a year',
+      { commandId: 'c', deviceId: 'd', timeoutSeconds: 31536001 },
+      ['timeoutSeconds: timeoutSeconds must be from 1 to 31536000'],
+    ],
+    [
+      'timeoutSeconds as a string',
+      { commandId: 'c', deviceId: 'd', timeoutSeconds: '60' },
+      ['timeoutSeconds: timeoutSeconds must be a whole number'],
+    ],
+  ])('%s', (_name, body, problems) => {
+    expect(problemsOf(REGISTER_COMMAND_BODY, body)).toEqual(problems);
+  });
+
+  it('gives the deadline as a time', () => {
+    expect(
+      new BodyPipe(REGISTER_COMMAND_BODY).transform({
+        commandId: 'c',
+        deviceId: 'd',
+        deadline: '2026-11-26T01:00:00+01:00',
+      }).deadline,
+    ).toEqual(new Date('2026-11-26T00:00:00Z'));
+  });
+});
+
+describe('the dispatch body', () => {
+  it.each<[string, unknown, string[]]>([
+    ['a command', { deviceId: 'd', serviceId: 's', method: 'm', paras: {} }, []],
+    [
+      'a command with every option',
+      {
+        deviceId: 'd',
+        serviceId: 's',
+        method: 'm',
+        paras: {},
+        timeoutSeconds: 60,
+        sendStrategy: 'delay',
+      },
+      [],
+    ],
+    [
+      'nothing',
+      {},
+      [
+        'deviceId: deviceId must be a string',
+        'serviceId: serviceId must be a string',
+        'method: method must be a string',
+        'paras: paras must be a JSON object',
+      ],
+    ],
+    [
+      'every field wrong',
+      {
+        deviceId: 'd',
+        serviceId: '',
+        method: null,
+        paras: [],
+        timeoutSeconds: 172801,
+        sendStrategy: 'later',
+      },
+      [
+        'serviceId: serviceId must not be empty',
+        'method: method must be a string',
+        'paras: paras must be a JSON object',
+        'timeoutSeconds: timeoutSeconds must be from 1 to 172800',
+        'sendStrategy: sendStrategy must be one of immediately, delay',
+      ],
+    ],
+  ])('%s', (_name, body, problems) => {
+    expect(problemsOf(DISPATCH_COMMAND_BODY, body)).toEqual(problems);
+  });
+});
