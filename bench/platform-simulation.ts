@@ -3,6 +3,7 @@
 // each command through its lifecycle and pushes every change back (legacy: to the callbackUrl the
 // service gave; IoTDA: to the forwarding URL POST /callbacks/iotda), losing some pushes on purpose;
 // reconciliation recovers what was lost. The summary says which source supplied each status.
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { type AddressInfo } from 'node:net';
@@ -126,13 +127,16 @@ export async function runPlatformSimulation(
       }
     }
     iotda.forwardingUrl = `${serviceUrl}/callbacks/iotda`;
+    // Keys of this run only: a database kept from an earlier run holds that run's intents, and
+    // the same key would replay its commands, which this emulator never saw.
+    const run = randomUUID();
     const commandIds: string[] = [];
     for (let i = 0; i < options.commands; i++) {
       const response = await fetch(`${serviceUrl}/commands/dispatch`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'idempotency-key': `simulation-${options.seed}-${i}`,
+          'idempotency-key': `simulation-${run}-${i}`,
         },
         body: JSON.stringify({
           deviceId: `sim-device-${Math.floor(next() * 10)}`,

@@ -16,6 +16,9 @@ import {
   startupLogger,
 } from './logging/logger.module.js';
 import { answerFrameworkError } from './http/problem.filter.js';
+import { refuseCallbacksWhileOverloaded } from './http/admission.js';
+import { GroupCommit } from './commands/group-commit.js';
+import { CommandMetrics } from './metrics/command-metrics.js';
 import { openApiDocument } from './http/openapi.js';
 import { redactUrl } from './http/redact.js';
 
@@ -76,6 +79,14 @@ export async function createApp(
     done();
   });
 
+  // The write path exists once Nest has built it; until then nothing is refused.
+  const built: { writes?: GroupCommit; metrics?: CommandMetrics } = {};
+  refuseCallbacksWhileOverloaded(
+    fastify,
+    () => built.writes?.overloaded ?? false,
+    () => built.metrics?.callbackFailed('overloaded'),
+  );
+
   const logger = createLogger(config, options.logDestination);
   logRequests(fastify, logger);
 
@@ -89,6 +100,8 @@ export async function createApp(
     { logger: startupLogger(config), bufferLogs: true, bodyParser: false, abortOnError: false },
   );
   app.useLogger(new PinoNestLogger(logger));
+  built.writes = app.get(GroupCommit);
+  built.metrics = app.get(CommandMetrics);
 
   const migrated = await runMigrations(app.get(DataSource));
   if (migrated.length > 0) {

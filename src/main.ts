@@ -21,7 +21,10 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, database);
   // After createApp: from there on Nest's Logger writes pino's JSON lines.
   logger.log(`Database: ${database.description}`);
-  await app.listen({ port: config.port, host: config.host });
+  // A platform draining a backlog opens connections faster than a busy event loop accepts them: a
+  // full accept queue drops their SYNs, which TCP retries only after 1, 3, 7 s. The kernel caps the
+  // queue at net.core.somaxconn.
+  await app.listen({ port: config.port, host: config.host, backlog: 4096 });
   logger.log(`Listening on http://${config.host}:${config.port} (API docs at /docs)`);
 
   let stopping = false;

@@ -16,7 +16,7 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
     // PostgreSQL the same few steps whatever its size. Two connections stay free for reads, the
     // sweeper and reports applied alone.
     maxBatchesInFlight: embedded ? 1 : Math.max(1, Math.min(4, poolSize - 2)),
-    maxQueued: 1024,
+    maxQueued: 512,
     maxWaitMs: 1000,
     maxAgeMs: MAX_REPORT_AGE_MS,
   };
@@ -43,6 +43,11 @@ export class GroupCommit {
       },
       writeLimits(repository.poolSize, config.databaseUrl === undefined),
     );
+  }
+
+  /** Whether a report arriving now would be refused (503) for want of room in the write path. */
+  get overloaded(): boolean {
+    return this.config.groupCommit && this.batcher.refusing;
   }
 
   /** Applies a report by the rank rule; settles once it is committed. */

@@ -89,6 +89,17 @@ export class ReportBatcher<T, R> {
     return this.queue.length;
   }
 
+  /**
+   * Whether an item submitted now would be refused, or is likely to be: the queue is full, or its
+   * oldest item has waited past maxWaitMs. Lets a caller refuse before doing any work for it.
+   */
+  get refusing(): boolean {
+    return (
+      this.queue.length >= this.limits.maxQueued ||
+      (this.queue.length > 0 && performance.now() - this.queue[0].queuedAt > this.limits.maxWaitMs)
+    );
+  }
+
   submit(item: T): Promise<R> {
     if (this.queue.length >= this.limits.maxQueued) {
       return Promise.reject(new OverloadedError('too many reports are waiting to be stored'));

@@ -23,17 +23,18 @@ import {
   ValidationProblem,
 } from './problem.js';
 import { OverloadedError } from '../commands/report-batcher.js';
+import { refusedOnPurpose } from '../logging/logger.module.js';
 
 const logger = new Logger('Problem');
 
 // The platform re-pushes after 503 only: a callback we could not store must never end as 500.
-const CALLBACK_PATH = '/callbacks/';
+export const CALLBACK_PATH = '/callbacks/';
 
 interface Problem {
   details: ProblemDetails;
   headers: Record<string, string>;
   /** Set when a status push was answered 503 unstored: why. */
-  callbackFailure?: 'database' | 'unexpected';
+  callbackFailure?: 'database' | 'unexpected' | 'overloaded';
 }
 
 function problem(
@@ -112,14 +113,16 @@ export function toProblem(exception: unknown, request: { id: string; url: string
   if (fastify) {
     return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
   }
+  const onCallback = request.url.startsWith(CALLBACK_PATH);
   if (exception instanceof OverloadedError) {
-    // Refused on purpose, possibly thousands a second: not logged one by one.
+    // Refused on purpose, possibly thousands a second: counted, not logged one by one.
+    refusedOnPurpose(request);
     return {
       details: problem(503, 'The service is overloaded; try again', { requestId }),
       headers: { 'retry-after': '1' },
+      ...(onCallback ? { callbackFailure: 'overloaded' as const } : {}),
     };
   }
-  const onCallback = request.url.startsWith(CALLBACK_PATH);
   const unavailable = isDatabaseUnavailable(exception);
   if (unavailable || onCallback) {
     const configuration = unavailable ? databaseConfigurationProblem(exception) : undefined;

@@ -31,6 +31,15 @@ function responseFields(reply: FastifyReply): Record<string, unknown> {
   return { statusCode: reply.statusCode, headers: reply.getHeaders() };
 }
 
+// Requests refused on purpose under overload: possibly thousands a second, and counted in the
+// metrics, so logged at info rather than warn.
+const expectedRefusals = new WeakSet<object>();
+
+/** Logs this request's answer at info even though it is an error (see expectedRefusals). */
+export function refusedOnPurpose(request: object): void {
+  expectedRefusals.add(request);
+}
+
 /**
  * Logs every request Fastify answers, when it has been answered: at info, or warn for 4xx and 5xx
  * (5xx are logged with their cause by the exception filter too). Each line carries the request's
@@ -44,7 +53,7 @@ function responseFields(reply: FastifyReply): Record<string, unknown> {
  */
 export function logRequests(fastify: FastifyInstance, logger: Pino): void {
   fastify.addHook('onResponse', (request, reply, done) => {
-    const level = reply.statusCode >= 400 ? 'warn' : 'info';
+    const level = reply.statusCode >= 400 && !expectedRefusals.has(request) ? 'warn' : 'info';
     if (logger.isLevelEnabled(level) && !QUIET_PATHS.test(request.url)) {
       logger[level](
         {

@@ -35,7 +35,7 @@ export class CommandMetrics {
 
   private readonly callbackFailures = new Counter({
     name: 'command_callback_failures_total',
-    help: 'Status pushes answered 503 (or released) unstored, by reason: database (unavailable or slow) or unexpected (a fault of this service)',
+    help: 'Status pushes answered 503 (or released) unstored, by reason: database (unavailable or slow), overloaded (no room in the write path) or unexpected (a fault of this service)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -122,6 +122,7 @@ export class CommandMetrics {
     this.callbacks.inc({ outcome: 'ignored' }, 0);
     this.callbackFailures.inc({ reason: 'database' }, 0);
     this.callbackFailures.inc({ reason: 'unexpected' }, 0);
+    this.callbackFailures.inc({ reason: 'overloaded' }, 0);
   }
 
   /** A forwarded message of another resource or event was answered and not stored. */
@@ -130,7 +131,7 @@ export class CommandMetrics {
   }
 
   /** A status push could not be stored. */
-  callbackFailed(reason: 'database' | 'unexpected'): void {
+  callbackFailed(reason: 'database' | 'unexpected' | 'overloaded'): void {
     this.callbackFailures.inc({ reason });
   }
 

@@ -24,12 +24,33 @@ describe('admission control on the callback path', () => {
       payload: callbackBody({ commandId, deviceId: 'admission-device' }),
     });
 
+  const overloadedCount = async () => {
+    const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    return Number(/command_callback_failures_total\{reason="overloaded"\} (\d+)/.exec(text)?.[1]);
+  };
+
+  // Once the write path is full, a push is refused before its body is read: a body that is not
+  // even JSON gets the same 503, and the refusal is counted.
+  const expectRefusedUnread = async () => {
+    const before = await overloadedCount();
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/callbacks/command-status',
+      headers: { 'content-type': 'application/json' },
+      payload: '{ not json',
+    });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(await overloadedCount()).toBe(before + 1);
+  };
+
   const describeOnServer = serverUrl() !== undefined ? describe : describe.skip;
   const describeEmbedded = serverUrl() === undefined ? describe : describe.skip;
 
   // The embedded database has one connection: while something else holds it, reports queue up.
   describeEmbedded('a burst on the embedded database while its connection is taken', () => {
-    it('refuses the excess of a burst with 503 and Retry-After within 5 s, stores exactly what it acknowledged, and answers 200 right after', async () => {
+    it('refuses the excess of a burst with 503 and Retry-After within 5 s, before reading the bodies once full, stores exactly what it acknowledged, and answers 200 right after', async () => {
       const holder = t.app.get(DataSource).createQueryRunner();
       await holder.connect();
       const ids = Array.from({ length: 1500 }, () => newCommandId());
@@ -55,6 +76,7 @@ describe('admission control on the callback path', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       await new Promise((resolve) => setTimeout(resolve, 300));
+      await expectRefusedUnread();
       await holder.release();
       const answers = await Promise.all(pending);
       const acknowledged = answers.filter((answer) => answer.status === 200);
@@ -79,7 +101,7 @@ describe('admission control on the callback path', () => {
   });
 
   describeOnServer('while the database is stalled (PostgreSQL only)', () => {
-    it('answers the reports beyond the queue 503 while the database is still stalled, and commits the admitted ones once it is back', async () => {
+    it('answers the reports beyond the queue 503 while the database is still stalled, before reading the bodies once full, and commits the admitted ones once it is back', async () => {
       const stall = new pg.Client({ connectionString: t.database.url });
       await stall.connect();
       await stall.query('BEGIN');
@@ -93,6 +115,7 @@ describe('admission control on the callback path', () => {
         }),
       );
       await new Promise((resolve) => setTimeout(resolve, 600));
+      await expectRefusedUnread();
       stalled = false;
       await stall.query('COMMIT');
       await stall.end();
