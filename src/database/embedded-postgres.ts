@@ -1,11 +1,36 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 // Only names the socket file; nothing listens on a TCP port.
 const SOCKET_PORT = 5432;
+
+// The embedded database runs inside this process, so its memory is the service's: 16 MB of buffers
+// (PostgreSQL's default is 128 MB) suit the one node and small loads it is for.
+const EMBEDDED_SETTINGS = 'shared_buffers=16MB';
+
+/**
+ * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 400 MB)
+ * would otherwise stay in this process's resident memory for good. Where the module cannot be
+ * located (a test runner's module sandbox), it is created here instead.
+ */
+async function initialiseApart(location: string): Promise<void> {
+  let pglite: string;
+  try {
+    pglite = import.meta.resolve('@electric-sql/pglite');
+  } catch {
+    return;
+  }
+  const script = `const { PGlite } = await import(${JSON.stringify(pglite)});
+const db = await PGlite.create({ dataDir: process.argv[1], postgresqlconf: ${JSON.stringify(EMBEDDED_SETTINGS)} });
+await db.close();`;
+  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, location]);
+}
 
 /**
  * PostgreSQL compiled to WebAssembly, served in-process so that the ordinary `pg` driver, TypeORM
@@ -34,8 +59,15 @@ export class EmbeddedPostgres {
     const location = dataDir.startsWith('memory://') ? dataDir : resolve(dataDir);
     if (!dataDir.startsWith('memory://')) {
       await mkdir(location, { recursive: true });
+      if (options.loadDataDir === undefined && !existsSync(join(location, 'PG_VERSION'))) {
+        await initialiseApart(location);
+      }
     }
-    const db = await PGlite.create({ dataDir: location, loadDataDir: options.loadDataDir });
+    const db = await PGlite.create({
+      dataDir: location,
+      loadDataDir: options.loadDataDir,
+      postgresqlconf: EMBEDDED_SETTINGS,
+    });
     // mkdtemp makes it 0700 already; chmod says so whatever the platform does.
     const socketDir = await mkdtemp(join(tmpdir(), 'ct-pglite-'));
     await chmod(socketDir, 0o700);
