@@ -9,7 +9,6 @@ import {
   Req,
   Res,
   UseGuards,
-  UseInterceptors,
 } from '@nestjs/common';
 import {
   ApiBearerAuth,
@@ -22,7 +21,7 @@ import {
 } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { boundedResponses } from '../http/bounded-responses.js';
+import { ResponseBudget } from '../http/bounded-responses.js';
 import { ValidationProblem } from '../http/problem.js';
 import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
 import { type ResponseBody } from './commands.reader.js';
@@ -49,11 +48,11 @@ const JSON_BODY = 'application/json; charset=utf-8';
 // The memory that this process's command bodies (up to 4 MB each) may take at once, being read
 // or waiting for slow clients; reads beyond it wait.
 const RESPONSE_BYTES_IN_FLIGHT = 32 * 1024 * 1024;
+const responses = new ResponseBudget(MAX_RESPONSE_BYTES, RESPONSE_BYTES_IN_FLIGHT);
 
 @ApiTags('commands')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
-@UseInterceptors(boundedResponses(MAX_RESPONSE_BYTES, RESPONSE_BYTES_IN_FLIGHT))
 @ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
 @Controller('commands')
 export class CommandsController {
@@ -99,7 +98,7 @@ export class CommandsController {
       },
     });
     void reply.status(recorded.created ? 201 : 200);
-    return this.commands.getJson(dto.commandId);
+    return responses.within(reply.raw, () => this.commands.getJson(dto.commandId));
   }
 
   @Get(':commandId')
@@ -114,8 +113,9 @@ export class CommandsController {
   @Header('content-type', JSON_BODY)
   async get(
     @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
-    return this.commands.getJson(commandId);
+    return responses.within(reply.raw, () => this.commands.getJson(commandId));
   }
 
   @Get(':commandId/history')
@@ -132,8 +132,9 @@ export class CommandsController {
   async history(
     @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
     @Query(new QueryPipe(HISTORY_PAGE_QUERY)) query: HistoryPageQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
-    return this.commands.historyJson(commandId, query);
+    return responses.within(reply.raw, () => this.commands.historyJson(commandId, query));
   }
 
   @Get()
@@ -147,7 +148,8 @@ export class CommandsController {
   @Header('content-type', JSON_BODY)
   async list(
     @Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery,
+    @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
-    return this.commands.listJson(query);
+    return responses.within(reply.raw, () => this.commands.listJson(query));
   }
 }

@@ -1,6 +1,4 @@
-import { type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { type FastifyReply } from 'fastify';
-import { type Observable, from, map, switchMap } from 'rxjs';
+import { type ServerResponse } from 'node:http';
 
 /** Bytes shared out among holders, first come first served. */
 export class ByteBudget {
@@ -75,39 +73,35 @@ export class HeldBytes {
  * when the budget is spent, further reads wait for it. A read that answers a short body holds
  * the maximum only while its query runs, no longer than the database takes anyway.
  */
-export function boundedResponses(maxBodyBytes: number, capacity: number): NestInterceptor {
-  const budget = new ByteBudget(capacity);
-  return {
-    intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-      const response = context.switchToHttp().getResponse<FastifyReply>().raw;
-      let closed = false;
-      let holding: HeldBytes | undefined;
-      const done = () => {
-        closed = true;
-        holding?.release();
-      };
-      // 'finish' once the body is handed to the socket, 'close' also when the client went away.
-      response.once('finish', done);
-      response.once('close', done);
-      const handle = (held: HeldBytes): Observable<unknown> => {
-        holding = held;
-        if (closed) {
-          held.release();
-        }
-        return next.handle().pipe(
-          map((body: unknown) => {
-            held.keep(heldBy(body));
-            return body;
-          }),
-        );
-      };
-      // Without waiting when the budget allows, as it does but under a burst of large reads.
-      const held = budget.tryTake(maxBodyBytes);
-      return held !== undefined
-        ? handle(held)
-        : from(budget.take(maxBodyBytes)).pipe(switchMap(handle));
-    },
-  };
+export class ResponseBudget {
+  private readonly budget: ByteBudget;
+
+  constructor(
+    private readonly maxBodyBytes: number,
+    capacity: number,
+  ) {
+    this.budget = new ByteBudget(capacity);
+  }
+
+  /** The body `make` gives, made and sent within the budget (until `response` closes). */
+  async within<T>(response: ServerResponse, make: () => Promise<T>): Promise<T> {
+    // Without waiting when the budget allows, as it does but under a burst of large reads.
+    const held =
+      this.budget.tryTake(this.maxBodyBytes) ?? (await this.budget.take(this.maxBodyBytes));
+    // 'close' comes once the body is handed to the socket, or when the client went away.
+    response.once('close', () => held.release());
+    if (response.closed) {
+      held.release();
+    }
+    try {
+      const body = await make();
+      held.keep(heldBy(body));
+      return body;
+    } catch (error) {
+      held.release();
+      throw error;
+    }
+  }
 }
 
 // What a body takes: a string's characters take one or two bytes each in V8's heap.
