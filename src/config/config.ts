@@ -1,4 +1,5 @@
-// The service's configuration, read from the environment once at start-up (API.md, "Configuration").
+// The service's configuration, read from the environment once at start-up (docs/api.md,
+// "Configuration").
 
 import { assertNever } from '../commands/command-status.js';
 

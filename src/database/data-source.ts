@@ -29,7 +29,7 @@ export interface DatabaseConnectionOptions {
   poolSize: number;
 }
 
-// Bounds that keep a slow or unreachable database from holding a request past API.md's 5 s.
+// Bounds that keep a slow or unreachable database from holding a request past docs/api.md's 5 s.
 export const CONNECT_TIMEOUT_MS = 2000;
 export const STATEMENT_TIMEOUT_MS = 3000;
 
@@ -151,7 +151,7 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
   return {
     type: 'postgres',
     url: options.url,
-    // For migration:generate only; the service's SQL is hand-written (commands.repository.ts).
+    // For migration:generate only; the service's SQL is hand-written.
     entities: [
       CommandEntity,
       CommandHistoryEntity,
