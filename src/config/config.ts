@@ -41,7 +41,7 @@ export interface AppConfig {
   readonly reconcileRate: number;
 }
 
-export const PLATFORMS = ['iotda', 'oceanconnect'] as const;
+const PLATFORMS = ['iotda', 'oceanconnect'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 export type PlatformConfig =
