@@ -11,7 +11,7 @@ import { SseClient, listenUrl } from './support/sse.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { createTestDatabase, serverUrl } from './support/test-database.js';
 
-// The change feed's promise (API.md, GET /changes): every applied change exactly once, none
+// The change feed's promise (docs/change-feed.md): every applied change exactly once, none
 // missing, per command in apply order, across reconnections and instances.
 
 // A full garbage collection before each heap reading, so that the readings compare live objects.
@@ -411,8 +411,8 @@ describe('GET /changes memory', () => {
       );
       const reader = t.app.get(ChangeReader);
       await until(() => reader.liveListeners === 100, 'every stream to be live');
-      // The sockets and streams of both ends take about 3 MB here; anything kept per replayed
-      // change (150,000 of them) would add at least as much again.
+      // The sockets and streams of both ends take a few MB; anything kept per replayed change
+      // (150,000 of them) would add at least as much again.
       expect(heap() - before).toBeLessThan(6 * 1024 * 1024);
     } finally {
       for (const stream of streams) {

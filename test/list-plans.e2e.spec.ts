@@ -2,9 +2,9 @@ import pg from 'pg';
 import { type ListFilter, listStatement } from '../src/commands/sql/read.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
-// A named list statement should be planned once per connection, not on every execution: planning
-// cost more than running a page. PostgreSQL keeps re-planning a prepared statement while its
-// estimate of a plan for the actual values beats that of the generic plan.
+// A named list statement is planned once per connection, not on every execution: planning a page
+// costs more than running it. PostgreSQL keeps re-planning a prepared statement while its estimate
+// of a plan for the actual values beats that of the generic plan.
 describe('list statements on a table of some size', () => {
   let database: TestDatabase;
   let client: pg.Client;
@@ -44,7 +44,7 @@ describe('list statements on a table of some size', () => {
 
   it('plans a page after a cursor once', async () => {
     // 5,000 rows from the newest end, where the pages people read are. With the keyset as plain
-    // parameters, this gave 20 custom plans in 20 runs.
+    // parameters, every run here would be planned anew.
     const after = { createdAt: new Date('2026-01-01T12:30:00Z'), commandId: 'plan-45000' };
     // PostgreSQL tries five custom plans first, then settles on the generic one if it is no worse.
     expect(await plansAfter({ after, limit: 50 }, 20)).toEqual({ generic: 15, custom: 5 });

@@ -3,10 +3,10 @@ import { MAX_RESPONSE_BYTES } from '../src/commands/sql/read.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 
-// The read routes' bounds (API.md): a lookup holds at most the latest 1,000 history entries and
-// 4 MB of JSON and says whether it left any out; the history and list pages stop early at 4 MB and
-// continue from their cursor, never repeating or skipping. History and commands are seeded with
-// SQL: thousands of reports through HTTP would prove nothing more.
+// The read routes' bounds (docs/api.md): a lookup holds at most the latest 1,000 history entries
+// and 4 MB of JSON and says whether it left any out; the history and list pages stop early at 4 MB
+// and continue from their cursor, never repeating or skipping. History and commands are seeded
+// with SQL: thousands of reports through HTTP would prove nothing more.
 
 interface Entry {
   id: string;

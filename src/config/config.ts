@@ -1,4 +1,5 @@
-// The service's configuration, read from the environment once at start-up (API.md, "Configuration").
+// The service's configuration, read from the environment once at start-up (docs/api.md,
+// "Configuration").
 
 import { assertNever } from '../commands/command-status.js';
 
@@ -40,7 +41,7 @@ export interface AppConfig {
   readonly reconcileRate: number;
 }
 
-export const PLATFORMS = ['iotda', 'oceanconnect'] as const;
+const PLATFORMS = ['iotda', 'oceanconnect'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 export type PlatformConfig =

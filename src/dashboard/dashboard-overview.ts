@@ -4,11 +4,11 @@ import { DashboardRepository, type StatusCounts } from './dashboard.repository.j
 import { IgnoredReports, minuteOf } from './ignored-reports.js';
 
 const MINUTE_MS = 60_000;
-export const CHART_MINUTES = 60;
-export const OLDEST_OPEN_SHOWN = 10;
+const CHART_MINUTES = 60;
+const OLDEST_OPEN_SHOWN = 10;
 
 export type ChartOutcome = ReportOutcome | 'ignored';
-export const CHART_OUTCOMES: readonly ChartOutcome[] = [...REPORT_OUTCOMES, 'ignored'];
+const CHART_OUTCOMES: readonly ChartOutcome[] = [...REPORT_OUTCOMES, 'ignored'];
 
 export type MinuteBar = { minute: string } & Record<ChartOutcome, number>;
 

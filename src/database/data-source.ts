@@ -26,20 +26,20 @@ export const MIGRATIONS = [
   ApplyReportsFunction1796600000000,
 ];
 
-export interface DatabaseConnectionOptions {
+interface DatabaseConnectionOptions {
   url: string;
   poolSize: number;
 }
 
-// Bounds that keep a slow or unreachable database from holding a request past API.md's 5 s.
-export const CONNECT_TIMEOUT_MS = 2000;
-export const STATEMENT_TIMEOUT_MS = 3000;
+// Bounds that keep a slow or unreachable database from holding a request past docs/api.md's 5 s.
+const CONNECT_TIMEOUT_MS = 2000;
+const STATEMENT_TIMEOUT_MS = 3000;
 
 // How long a query may go unanswered before its connection is cut: longer than the server's own
 // statement_timeout, so this only fires when the server cannot answer at all.
 const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 500;
 const WATCHDOG_INTERVAL_MS = 250;
-export const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
 
 /**
  * A pg client that cuts its connection when the server leaves a query unanswered for
@@ -153,7 +153,7 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
   return {
     type: 'postgres',
     url: options.url,
-    // For migration:generate only; the service's SQL is hand-written (commands.repository.ts).
+    // For migration:generate only; the service's SQL is hand-written.
     entities: [
       CommandEntity,
       CommandHistoryEntity,

@@ -2,7 +2,7 @@ import { IDENTIFIER_DOC, identifier, matching, optional } from '../http/fields.j
 
 /**
  * An event id of this feed (a position, `xid-id`), or a bare history id, which resumes just after
- * that history entry (the ids the feed sent before positions).
+ * that history entry: clients that keep a history id as their place can still resume with it.
  */
 export const EVENT_ID = /^(\d{1,19}-\d{1,19}|0|[1-9]\d{0,17})$/;
 

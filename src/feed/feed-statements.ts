@@ -6,7 +6,7 @@
 /** The current cut: rows of transactions below it are final. */
 export const FEED_CUT_SQL = `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`;
 
-// As API.md gives times: ISO 8601 UTC with milliseconds.
+// As docs/api.md gives times: ISO 8601 UTC with milliseconds.
 const RECEIVED_AT = `to_char(h.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 const CHANGE_COLUMNS = `
@@ -46,7 +46,7 @@ WHERE (h.xid, h.id) > ($1::bigint, $2::bigint) AND (h.xid, h.id) <= ($3::bigint,
 ORDER BY h.xid, h.id
 LIMIT $7`;
 
-/** The transaction of a history row, to resume from a bare history id (the ids before positions). */
+/** The transaction of a history row, to resume from a bare history id. */
 export const FEED_ROW_XID_SQL = `SELECT xid::text AS xid FROM command_history WHERE id = $1::bigint`;
 
 /**

@@ -29,7 +29,7 @@ import { IotdaAmqpConsumer } from '../platform/iotda-amqp.consumer.js';
 import { HealthProblemResponse } from './health.response.js';
 
 // Well inside a load balancer's probe timeout; a database slower than this is not ready.
-export const READY_PING_TIMEOUT_MS = 1500;
+const READY_PING_TIMEOUT_MS = 1500;
 
 const logger = new Logger('Health');
 
@@ -38,7 +38,7 @@ const logger = new Logger('Health');
  * other error of this service; the check results go in `checks`.
  */
 @Catch(ServiceUnavailableException)
-export class HealthProblemFilter implements ExceptionFilter {
+class HealthProblemFilter implements ExceptionFilter {
   catch(exception: ServiceUnavailableException, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();

@@ -3,7 +3,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller.js';
 
 @Module({
-  // Failures are logged once, as a warning, by HealthProblemFilter.
+  // Terminus logs nothing itself: HealthProblemFilter logs every failed check once, as a warning.
   imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
 })

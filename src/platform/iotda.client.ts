@@ -14,10 +14,9 @@ import {
 import {
   type CallObserver,
   compactTime,
+  observedRequest,
   parsePlatformTime,
-  platformRequest,
-  refusalOf,
-  resultOf,
+  type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
 
@@ -34,12 +33,15 @@ export class IotdaClient implements PlatformClient {
   // application logger of the moment it first writes.
   private readonly logger = new Logger('Platform');
   readonly name = 'iotda' as const;
+  private readonly channel: PlatformChannel;
 
   constructor(
     private readonly config: IotdaConfig,
-    private readonly timeoutMs: number,
-    private readonly observe: CallObserver,
-  ) {}
+    timeoutMs: number,
+    observe: CallObserver,
+  ) {
+    this.channel = { timeoutMs, agent: undefined, logger: this.logger, observe };
+  }
 
   async create(request: DispatchRequest): Promise<PlatformCommand> {
     const body: Record<string, unknown> = {
@@ -157,27 +159,17 @@ export class IotdaClient implements PlatformClient {
       },
       { method, url, headers, body: text },
     );
-    try {
-      const response = await platformRequest(
-        { operation, method, url, headers: signed, body: body === undefined ? undefined : text },
-        this.timeoutMs,
-        undefined,
-        this.logger,
-      );
-      if (notFoundIsUndefined && response.status === 404) {
-        this.observe(operation, 'not_found');
-        return undefined;
-      }
-      const refusal = refusalOf(response);
-      if (refusal !== undefined) {
-        throw refusal;
-      }
-      this.observe(operation, 'ok');
-      return response;
-    } catch (error) {
-      this.observe(operation, resultOf(error));
-      throw error;
-    }
+    const request = {
+      operation,
+      method,
+      url,
+      headers: signed,
+      body: body === undefined ? undefined : text,
+    };
+    // show's 404 is an answer: the platform does not know the command.
+    return observedRequest(request, this.channel, (response) =>
+      notFoundIsUndefined && response.status === 404 ? 'not_found' : undefined,
+    );
   }
 }
 

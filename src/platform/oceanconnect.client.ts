@@ -16,10 +16,9 @@ import {
   type CallObserver,
   compactTime,
   errorInBody,
+  observedRequest,
   parsePlatformTime,
-  platformRequest,
-  refusalOf,
-  resultOf,
+  type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
 
@@ -55,15 +54,15 @@ export class OceanConnectClient implements PlatformClient {
   readonly name = 'oceanconnect' as const;
   private token: Token | undefined;
   private renewing: Promise<Token> | undefined;
-  private readonly agent: https.Agent | undefined;
+  private readonly channel: PlatformChannel;
 
   constructor(
     private readonly config: OceanConnectConfig,
-    private readonly timeoutMs: number,
-    private readonly observe: CallObserver,
+    timeoutMs: number,
+    observe: CallObserver,
     private readonly now: () => number = Date.now,
   ) {
-    this.agent =
+    const agent =
       config.certFile === undefined && config.keyFile === undefined && config.caFile === undefined
         ? undefined
         : new https.Agent({
@@ -72,6 +71,7 @@ export class OceanConnectClient implements PlatformClient {
             ca: config.caFile === undefined ? undefined : readFileSync(config.caFile),
             keepAlive: true,
           });
+    this.channel = { timeoutMs, agent, logger: this.logger, observe };
   }
 
   async create(request: DispatchRequest): Promise<PlatformCommand> {
@@ -164,9 +164,9 @@ export class OceanConnectClient implements PlatformClient {
     }
     for (let attempt = 1; ; attempt++) {
       const token = await this.currentToken();
-      const response = await this.send(
-        operation,
+      const response = await observedRequest(
         {
+          operation,
           method,
           url,
           headers: {
@@ -176,49 +176,13 @@ export class OceanConnectClient implements PlatformClient {
           },
           body: body === undefined ? undefined : JSON.stringify(body),
         },
-        (candidate) => attempt === 1 && isRejectedToken(candidate),
+        this.channel,
+        (candidate) => (attempt === 1 && isRejectedToken(candidate) ? 'refused' : undefined),
       );
       if (response !== undefined) {
         return response;
       }
       this.rejected(token);
-    }
-  }
-
-  /**
-   * Sends and classifies: undefined when `retry` accepts the answer (the caller repeats the call),
-   * the response when it is a success, else throws.
-   */
-  private async send(
-    operation: PlatformOperation,
-    request: {
-      method: 'GET' | 'POST' | 'PUT';
-      url: URL;
-      headers: Record<string, string>;
-      body?: string;
-    },
-    retry: (response: PlatformResponse) => boolean,
-  ): Promise<PlatformResponse | undefined> {
-    try {
-      const response = await platformRequest(
-        { operation, ...request },
-        this.timeoutMs,
-        this.agent,
-        this.logger,
-      );
-      if (retry(response)) {
-        this.observe(operation, 'refused');
-        return undefined;
-      }
-      const refusal = refusalOf(response);
-      if (refusal !== undefined) {
-        throw refusal;
-      }
-      this.observe(operation, 'ok');
-      return response;
-    } catch (error) {
-      this.observe(operation, resultOf(error));
-      throw error;
     }
   }
 
@@ -247,17 +211,17 @@ export class OceanConnectClient implements PlatformClient {
     const url = new URL(`${this.config.baseUrl}${LOGIN_PATH}`);
     const form = new URLSearchParams({ appId: this.config.appId, secret: this.config.secret });
     const startedAt = this.now();
-    const response = await this.send(
-      'login',
+    const response = await observedRequest(
       {
+        operation: 'login',
         method: 'POST',
         url,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
       },
-      () => false,
+      this.channel,
     );
-    const json = response?.json as { accessToken?: unknown; expiresIn?: unknown } | undefined;
+    const json = response.json as { accessToken?: unknown; expiresIn?: unknown } | undefined;
     if (typeof json?.accessToken !== 'string' || typeof json.expiresIn !== 'number') {
       throw new PlatformUnreachableError('the platform answered a login without accessToken');
     }

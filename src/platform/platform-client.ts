@@ -44,7 +44,7 @@ export interface PlatformClient {
   ): Promise<PlatformCommand | undefined>;
   /** The device's commands created since `since`. */
   recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]>;
-  /** Legacy only; IoTDA has no cancel and throws CancelNotSupportedError. */
+  /** Legacy only; IoTDA has no cancel and throws PlatformNotImplementedError (501). */
   cancel(command: { commandId: string; deviceId: string }): Promise<PlatformCommand>;
 }
 

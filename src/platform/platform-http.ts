@@ -26,6 +26,14 @@ export interface PlatformResponse {
 /** Told of every call's end: the metrics listen here. */
 export type CallObserver = (operation: PlatformOperation, result: CallResult) => void;
 
+/** What every call of one client shares: its bound, its TLS agent, its log and its metrics. */
+export interface PlatformChannel {
+  timeoutMs: number;
+  agent: http.Agent | undefined;
+  logger: Logger;
+  observe: CallObserver;
+}
+
 // Answers larger than this are not a command record or a page of them.
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
@@ -33,7 +41,7 @@ const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
  * One HTTP exchange with the platform, bounded as a whole (connect, send, headers and body) by
  * `timeoutMs`. Request headers and bodies carry credentials, so neither appears in errors.
  */
-export function platformRequest(
+function platformRequest(
   request: PlatformRequest,
   timeoutMs: number,
   agent: http.Agent | undefined,
@@ -109,6 +117,50 @@ export function platformRequest(
   });
 }
 
+/**
+ * One platform call, observed exactly once: resolves with a successful answer, throws a refusal
+ * (an error status or an error code inside a 200), a timeout or an unreachable platform. An answer
+ * `handOver` gives a result for is observed as that result and resolves undefined, for the client
+ * to handle itself (a 404 that means "unknown command", a rejected token to renew).
+ */
+export async function observedRequest(
+  request: PlatformRequest,
+  channel: PlatformChannel,
+): Promise<PlatformResponse>;
+export async function observedRequest(
+  request: PlatformRequest,
+  channel: PlatformChannel,
+  handOver: (response: PlatformResponse) => CallResult | undefined,
+): Promise<PlatformResponse | undefined>;
+export async function observedRequest(
+  request: PlatformRequest,
+  channel: PlatformChannel,
+  handOver: (response: PlatformResponse) => CallResult | undefined = () => undefined,
+): Promise<PlatformResponse | undefined> {
+  try {
+    const response = await platformRequest(
+      request,
+      channel.timeoutMs,
+      channel.agent,
+      channel.logger,
+    );
+    const handedOver = handOver(response);
+    if (handedOver !== undefined) {
+      channel.observe(request.operation, handedOver);
+      return undefined;
+    }
+    const refusal = refusalOf(response);
+    if (refusal !== undefined) {
+      throw refusal;
+    }
+    channel.observe(request.operation, 'ok');
+    return response;
+  } catch (error) {
+    channel.observe(request.operation, resultOf(error));
+    throw error;
+  }
+}
+
 /** The error code and message of a platform answer, whatever the HTTP status; undefined if none. */
 export function errorInBody(json: unknown): { code: string; message: string } | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -130,7 +182,7 @@ function scalar(value: unknown): string | undefined {
 }
 
 /** An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError. */
-export function refusalOf(response: PlatformResponse): PlatformRefusedError | undefined {
+function refusalOf(response: PlatformResponse): PlatformRefusedError | undefined {
   const inBody = errorInBody(response.json);
   if (inBody !== undefined) {
     return new PlatformRefusedError(inBody.code, inBody.message, response.status);
@@ -145,7 +197,7 @@ export function refusalOf(response: PlatformResponse): PlatformRefusedError | un
   return undefined;
 }
 
-export function resultOf(error: unknown): CallResult {
+function resultOf(error: unknown): CallResult {
   if (error instanceof PlatformTimeoutError) {
     return 'timeout';
   }

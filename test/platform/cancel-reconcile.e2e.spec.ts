@@ -1,13 +1,5 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
 import { registrationBody } from '../support/factories.js';
-import { type TestApp } from '../support/test-app.js';
-import {
-  type PlatformKind,
-  dispatchBody,
-  platformEnv,
-  startEmulator,
-  startPlatformApp,
-} from '../support/platform.js';
+import { type PlatformKind, dispatchBody, usePlatformApp } from '../support/platform.js';
 
 interface CommandJson {
   commandId: string;
@@ -17,20 +9,10 @@ interface CommandJson {
 }
 
 describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on %s', (kind) => {
-  let emulator: PlatformEmulator;
-  let t: TestApp;
+  const platform = usePlatformApp(kind);
 
-  beforeAll(async () => {
-    emulator = await startEmulator();
-    t = await startPlatformApp(platformEnv(kind, emulator));
-  });
-
-  afterAll(async () => {
-    await t.close();
-    await emulator.close();
-  });
-
-  const post = (url: string, payload?: object) => t.app.inject({ method: 'POST', url, payload });
+  const post = (url: string, payload?: object) =>
+    platform.app.inject({ method: 'POST', url, payload });
   const dispatched = async (overrides: Record<string, unknown> = {}) => {
     const response = await post('/commands/dispatch', dispatchBody(overrides));
     expect(response.statusCode).toBe(201);
@@ -40,7 +22,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
   describe('POST /commands/{commandId}/reconcile', () => {
     it('applies the status the platform holds now, with source reconcile and its record as payload', async () => {
       const { commandId } = await dispatched();
-      await emulator.advance(commandId, 'SUCCESSFUL', { code: 200 });
+      await platform.emulator.advance(commandId, 'SUCCESSFUL', { code: 200 });
       const response = await post(`/commands/${commandId}/reconcile`);
       expect(response.statusCode).toBe(200);
       const command = response.json<CommandJson>();
@@ -59,12 +41,12 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('never moves a command back: an older status from the platform is recorded as stale', async () => {
       const { commandId } = await dispatched();
-      await emulator.advance(commandId, 'DELIVERED');
+      await platform.emulator.advance(commandId, 'DELIVERED');
       expect((await post(`/commands/${commandId}/reconcile`)).json<CommandJson>().status).toBe(
         'DELIVERED',
       );
       // The platform answers an older status (a replica behind, say).
-      await emulator.advance(commandId, 'SENT');
+      await platform.emulator.advance(commandId, 'SENT');
       const command = (await post(`/commands/${commandId}/reconcile`)).json<CommandJson>();
       expect(command.status).toBe('DELIVERED');
       expect(command.history.at(-1)).toMatchObject({
@@ -75,10 +57,10 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
     });
 
     it('answers 404 for a command unknown here, and calls no platform', async () => {
-      const calls = emulator.calls.length;
+      const calls = platform.emulator.calls.length;
       const response = await post('/commands/never-seen-here/reconcile');
       expect(response.statusCode).toBe(404);
-      expect(emulator.calls.length).toBe(calls);
+      expect(platform.emulator.calls.length).toBe(calls);
     });
 
     it('answers 404 for a command the platform does not know', async () => {
@@ -91,7 +73,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('answers 502 with platformError when the platform refuses', async () => {
       const { commandId } = await dispatched();
-      emulator.failNext(kind === 'iotda' ? 'show' : 'list', {
+      platform.emulator.failNext(kind === 'iotda' ? 'show' : 'list', {
         kind: 'refuse',
         httpStatus: 500,
         code: 'E500',
@@ -104,14 +86,17 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('answers 504 when the platform does not answer in time', async () => {
       const { commandId } = await dispatched();
-      emulator.failNext(kind === 'iotda' ? 'show' : 'list', { kind: 'hang', afterEffect: false });
+      platform.emulator.failNext(kind === 'iotda' ? 'show' : 'list', {
+        kind: 'hang',
+        afterEffect: false,
+      });
       const response = await post(`/commands/${commandId}/reconcile`);
       expect(response.statusCode).toBe(504);
       expect(response.headers['content-type']).toContain('application/problem+json');
     });
 
     it('counts what reconciliation learned in /metrics', async () => {
-      const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = (await platform.app.inject({ method: 'GET', url: '/metrics' })).body;
       expect(metrics).toMatch(
         /command_reconciled_total\{status="SUCCESSFUL",outcome="applied"\} [1-9]/,
       );
@@ -124,7 +109,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
         const { commandId } = await dispatched();
         const response = await post(`/commands/${commandId}/cancel`);
         expect(response.statusCode).toBe(501);
-        expect(emulator.callsOf('cancel')).toHaveLength(0);
+        expect(platform.emulator.callsOf('cancel')).toHaveLength(0);
       });
       return;
     }
@@ -140,8 +125,8 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
         status: 'CANCELED',
         outcome: 'applied',
       });
-      expect(emulator.commands.get(commandId)?.status).toBe('CANCELED');
-      const call = emulator.callsOf('cancel').at(-1);
+      expect(platform.emulator.commands.get(commandId)?.status).toBe('CANCELED');
+      const call = platform.emulator.callsOf('cancel').at(-1);
       expect(call).toMatchObject({
         method: 'PUT',
         path: `/iocm/app/cmd/v1.4.0/deviceCommands/${commandId}`,
@@ -150,13 +135,14 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('answers 409 with platformError when the platform refuses (the command is no longer PENDING)', async () => {
       const { commandId } = await dispatched();
-      await emulator.advance(commandId, 'SENT');
+      await platform.emulator.advance(commandId, 'SENT');
       const response = await post(`/commands/${commandId}/cancel`);
       expect(response.statusCode).toBe(409);
       expect(response.json().platformError).toMatchObject({ code: '100435' });
       expect(
-        (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<CommandJson>()
-          .status,
+        (
+          await platform.app.inject({ method: 'GET', url: `/commands/${commandId}` })
+        ).json<CommandJson>().status,
       ).toBe('PENDING');
     });
 
@@ -166,7 +152,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
 
     it('answers 504 when the platform does not answer in time', async () => {
       const { commandId } = await dispatched();
-      emulator.failNext('cancel', { kind: 'hang', afterEffect: false });
+      platform.emulator.failNext('cancel', { kind: 'hang', afterEffect: false });
       expect((await post(`/commands/${commandId}/cancel`)).statusCode).toBe(504);
     });
   });

@@ -1,5 +1,4 @@
 import { type PlatformEmulator } from '../../bench/platform-emulator.js';
-import { loadConfig } from '../../src/config/config.js';
 import { IotdaClient } from '../../src/platform/iotda.client.js';
 import { OceanConnectClient } from '../../src/platform/oceanconnect.client.js';
 import {
@@ -9,7 +8,7 @@ import {
   PlatformTimeoutError,
   PlatformUnreachableError,
 } from '../../src/platform/platform-client.js';
-import { IOTDA_KEYS, platformEnv, startEmulator } from '../support/platform.js';
+import { IOTDA_KEYS, platformConfig, startEmulator } from '../support/platform.js';
 
 const request: DispatchRequest = {
   deviceId: 'device-1',
@@ -36,10 +35,7 @@ describe('legacy OceanConnect client', () => {
   });
 
   const client = (timeoutMs = 2000) => {
-    const config = loadConfig(platformEnv('oceanconnect', emulator)).platform;
-    if (config?.name !== 'oceanconnect') {
-      throw new Error('expected the legacy configuration');
-    }
+    const config = platformConfig('oceanconnect', emulator);
     return new OceanConnectClient(
       config,
       timeoutMs,
@@ -100,12 +96,7 @@ describe('legacy OceanConnect client', () => {
   });
 
   it('refuses to log in with a wrong secret, and the error holds no secret', async () => {
-    const config = loadConfig(
-      platformEnv('oceanconnect', emulator, { OC_SECRET: 'wrong-secret-value' }),
-    ).platform;
-    if (config?.name !== 'oceanconnect') {
-      throw new Error('expected the legacy configuration');
-    }
+    const config = platformConfig('oceanconnect', emulator, { OC_SECRET: 'wrong-secret-value' });
     const error: unknown = await new OceanConnectClient(config, 2000, () => undefined)
       .create(request)
       .catch((caught: unknown) => caught);
@@ -123,12 +114,7 @@ describe('legacy OceanConnect client', () => {
   });
 
   it('reports an unreachable platform as such', async () => {
-    const config = loadConfig(
-      platformEnv('oceanconnect', emulator, { OC_BASE_URL: 'http://127.0.0.1:1' }),
-    ).platform;
-    if (config?.name !== 'oceanconnect') {
-      throw new Error('expected the legacy configuration');
-    }
+    const config = platformConfig('oceanconnect', emulator, { OC_BASE_URL: 'http://127.0.0.1:1' });
     await expect(
       new OceanConnectClient(config, 2000, () => undefined).create(request),
     ).rejects.toBeInstanceOf(PlatformUnreachableError);
@@ -171,15 +157,10 @@ describe('IoTDA client', () => {
     'signs with %s, accepted by the emulator, and sends Instance-Id',
     async (_name, region, algorithm) => {
       emulator = await startEmulator({ region });
-      const config = loadConfig(
-        platformEnv('iotda', emulator, {
-          IOTDA_INSTANCE_ID: 'instance-7',
-          ...(region === undefined ? {} : { IOTDA_REGION: region }),
-        }),
-      ).platform;
-      if (config?.name !== 'iotda') {
-        throw new Error('expected the IoTDA configuration');
-      }
+      const config = platformConfig('iotda', emulator, {
+        IOTDA_INSTANCE_ID: 'instance-7',
+        ...(region === undefined ? {} : { IOTDA_REGION: region }),
+      });
       const iotda = new IotdaClient(config, 2000, () => undefined);
       const created = await iotda.create(request);
       expect(
@@ -195,12 +176,7 @@ describe('IoTDA client', () => {
 
   it('is refused by the platform when it signs with the wrong secret key', async () => {
     emulator = await startEmulator();
-    const config = loadConfig(
-      platformEnv('iotda', emulator, { IOTDA_SK: 'not-the-secret' }),
-    ).platform;
-    if (config?.name !== 'iotda') {
-      throw new Error('expected the IoTDA configuration');
-    }
+    const config = platformConfig('iotda', emulator, { IOTDA_SK: 'not-the-secret' });
     await expect(
       new IotdaClient(config, 2000, () => undefined).create(request),
     ).rejects.toMatchObject({
@@ -211,10 +187,7 @@ describe('IoTDA client', () => {
 
   it('lists the queue and the history of a device', async () => {
     emulator = await startEmulator();
-    const config = loadConfig(platformEnv('iotda', emulator)).platform;
-    if (config?.name !== 'iotda') {
-      throw new Error('expected the IoTDA configuration');
-    }
+    const config = platformConfig('iotda', emulator);
     const iotda = new IotdaClient(config, 2000, () => undefined);
     const since = new Date(Date.now() - 60_000);
     const open = await iotda.create(request);

@@ -1,15 +1,10 @@
 import { type PlatformEmulator } from '../../bench/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
+import { eventuallyDefined } from '../support/eventually.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { type TestApp } from '../support/test-app.js';
 import { type TestDatabase, createTestDatabase } from '../support/test-database.js';
-import {
-  dispatchBody,
-  eventually,
-  platformEnv,
-  startEmulator,
-  startPlatformApp,
-} from '../support/platform.js';
+import { dispatchBody, platformEnv, startEmulator, startPlatformApp } from '../support/platform.js';
 
 describe('dispatch while the database is unavailable', () => {
   let database: TestDatabase;
@@ -65,7 +60,11 @@ describe('dispatch while the database is unavailable', () => {
     expect(created).toBeDefined();
     // The dispatch is taken as lost once its platform call could no longer be running.
     const reconciler = t.app.get(Reconciler);
-    await eventually(async () => ((await reconciler.pass()).found > 0 ? true : undefined), 15_000);
+    await eventuallyDefined(
+      'a pass finds the lost dispatch',
+      async () => ((await reconciler.pass()).found > 0 ? true : undefined),
+      15_000,
+    );
     const command = await t.app.inject({
       method: 'GET',
       url: `/commands/${created?.commandId ?? ''}`,

@@ -1,12 +1,10 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
 import { type TestApp } from '../support/test-app.js';
 import {
   type PlatformKind,
   dispatchBody,
-  platformEnv,
-  startEmulator,
   startPlatformApp,
+  usePlatformApp,
 } from '../support/platform.js';
 
 interface CommandJson {
@@ -22,28 +20,15 @@ interface CommandJson {
 }
 
 describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch on %s', (kind) => {
-  let emulator: PlatformEmulator;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    emulator = await startEmulator();
-    t = await startPlatformApp(
-      platformEnv(kind, emulator, { CALLBACK_TOKEN: 'callback-token-123456' }),
-    );
-  });
-
-  afterAll(async () => {
-    await t.close();
-    await emulator.close();
-  });
+  const platform = usePlatformApp(kind, { env: { CALLBACK_TOKEN: 'callback-token-123456' } });
 
   const dispatch = (body: object, headers: Record<string, string> = {}) =>
-    t.app.inject({ method: 'POST', url: '/commands/dispatch', payload: body, headers });
+    platform.app.inject({ method: 'POST', url: '/commands/dispatch', payload: body, headers });
   const get = (commandId: string) =>
-    t.app.inject({ method: 'GET', url: `/commands/${encodeURIComponent(commandId)}` });
+    platform.app.inject({ method: 'GET', url: `/commands/${encodeURIComponent(commandId)}` });
   const listDevice = async (deviceId: string) =>
     (
-      await t.app.inject({
+      await platform.app.inject({
         method: 'GET',
         url: `/commands?deviceId=${encodeURIComponent(deviceId)}`,
       })
@@ -55,7 +40,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     const response = await dispatch(body);
     expect(response.statusCode).toBe(201);
     const command = response.json<CommandJson>();
-    const platformCommand = emulator.commands.get(command.commandId);
+    const platformCommand = platform.emulator.commands.get(command.commandId);
     expect(platformCommand).toBeDefined();
     expect(command).toMatchObject({
       deviceId: body.deviceId,
@@ -90,7 +75,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
   if (kind === 'oceanconnect') {
     it('gives the platform PUBLIC_URL/callbacks/command-status with the callback token as callbackUrl', async () => {
       const { commandId } = (await dispatch(dispatchBody())).json<CommandJson>();
-      expect(emulator.commands.get(commandId)?.callbackUrl).toBe(
+      expect(platform.emulator.commands.get(commandId)?.callbackUrl).toBe(
         'http://tracker.example:3000/callbacks/command-status?token=callback-token-123456',
       );
       // The platform's record is kept as the payload, without the token API clients could read.
@@ -103,13 +88,13 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       const { commandId } = (
         await dispatch(dispatchBody({ sendStrategy: 'delay' }))
       ).json<CommandJson>();
-      expect(emulator.commands.get(commandId)).toMatchObject({
+      expect(platform.emulator.commands.get(commandId)).toMatchObject({
         sendStrategy: 'delay',
         status: 'PENDING',
         serviceId: 'WaterMeter',
         method: 'SET_READ_PERIOD',
       });
-      const call = emulator.callsOf('create').at(-1);
+      const call = platform.emulator.callsOf('create').at(-1);
       expect(call?.headers.authorization).toMatch(/^SDK-HMAC-SHA256 Access=/);
       expect(call?.accessKey).toBeDefined();
     });
@@ -126,12 +111,12 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     ['sendStrategy unknown', { sendStrategy: 'later' }, 'sendStrategy'],
   ])('answers 400 for %s, calls no platform and stores nothing', async (_name, change, field) => {
     const body = dispatchBody(change);
-    const calls = emulator.calls.length;
+    const calls = platform.emulator.calls.length;
     const response = await dispatch(body);
     expect(response.statusCode).toBe(400);
     expect(response.headers['content-type']).toContain('application/problem+json');
     expect(response.json().errors[0].field).toBe(field);
-    expect(emulator.calls.length).toBe(calls);
+    expect(platform.emulator.calls.length).toBe(calls);
     if (typeof body.deviceId === 'string') {
       expect(await listDevice(body.deviceId)).toEqual([]);
     }
@@ -144,7 +129,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
 
   it('answers 502 with platformError when the platform refuses, and leaves no command behind', async () => {
     const body = dispatchBody();
-    emulator.offline.add(body.deviceId as string);
+    platform.emulator.offline.add(body.deviceId as string);
     const response = await dispatch(body);
     expect(response.statusCode).toBe(502);
     expect(response.headers['content-type']).toContain('application/problem+json');
@@ -159,7 +144,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
   });
 
   it('answers 502 when the platform answers 200 with an error code inside', async () => {
-    emulator.failNext('create', {
+    platform.emulator.failNext('create', {
       kind: 'error-in-200',
       code: '100431',
       message: 'serviceType does not exist',
@@ -175,19 +160,19 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
   });
 
   it('answers 504 when the answer is lost, and reconciliation then finds the command by listing the device', async () => {
-    emulator.failNext('create', { kind: 'hang', afterEffect: true });
+    platform.emulator.failNext('create', { kind: 'hang', afterEffect: true });
     const body = dispatchBody();
     const started = Date.now();
     const response = await dispatch(body, { 'idempotency-key': `lost-${kind}` });
     expect(response.statusCode).toBe(504);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(await listDevice(body.deviceId as string)).toEqual([]);
-    const created = [...emulator.commands.values()].filter(
+    const created = [...platform.emulator.commands.values()].filter(
       (command) => command.deviceId === body.deviceId,
     );
     expect(created).toHaveLength(1);
 
-    await t.app.get(Reconciler).pass();
+    await platform.app.get(Reconciler).pass();
 
     const items = await listDevice(body.deviceId as string);
     expect(items.map((item) => item.commandId)).toEqual([created[0].commandId]);
@@ -199,19 +184,19 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
     });
     expect(found.history.map((entry) => entry.source)).toEqual(['reconcile']);
     // The key now gives the command, still without a second platform call.
-    const creates = emulator.callsOf('create').length;
+    const creates = platform.emulator.callsOf('create').length;
     const again = await dispatch(body, { 'idempotency-key': `lost-${kind}` });
     expect(again.statusCode).toBe(201);
     expect(again.json().commandId).toBe(created[0].commandId);
-    expect(emulator.callsOf('create').length).toBe(creates);
+    expect(platform.emulator.callsOf('create').length).toBe(creates);
   });
 
   it('does not take another dispatch of the same device and body for a lost one', async () => {
     const body = dispatchBody();
     const first = (await dispatch(body)).json<CommandJson>();
-    emulator.failNext('create', { kind: 'hang', afterEffect: true });
+    platform.emulator.failNext('create', { kind: 'hang', afterEffect: true });
     expect((await dispatch(body)).statusCode).toBe(504);
-    await t.app.get(Reconciler).pass();
+    await platform.app.get(Reconciler).pass();
     const items = await listDevice(body.deviceId as string);
     expect(items).toHaveLength(2);
     expect(items.map((item) => item.commandId)).toContain(first.commandId);
@@ -220,17 +205,17 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
   describe('Idempotency-Key', () => {
     it('gives the first answer again for the same key and body, with no second platform call', async () => {
       const body = dispatchBody();
-      const creates = emulator.callsOf('create').length;
+      const creates = platform.emulator.callsOf('create').length;
       const first = await dispatch(body, { 'idempotency-key': `same-${kind}` });
       const second = await dispatch(body, { 'idempotency-key': `same-${kind}` });
       expect(first.statusCode).toBe(201);
       expect(second.statusCode).toBe(201);
       expect(second.json()).toEqual(first.json());
-      expect(emulator.callsOf('create').length).toBe(creates + 1);
+      expect(platform.emulator.callsOf('create').length).toBe(creates + 1);
     });
 
     it('gives a refusal again for the same key, with no second platform call', async () => {
-      emulator.failNext('create', {
+      platform.emulator.failNext('create', {
         kind: 'refuse',
         httpStatus: 400,
         code: '100223',
@@ -238,30 +223,30 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       });
       const body = dispatchBody();
       const first = await dispatch(body, { 'idempotency-key': `refused-${kind}` });
-      const creates = emulator.callsOf('create').length;
+      const creates = platform.emulator.callsOf('create').length;
       const second = await dispatch(body, { 'idempotency-key': `refused-${kind}` });
       expect(first.statusCode).toBe(502);
       expect(second.statusCode).toBe(502);
       expect(second.json().platformError).toEqual(first.json().platformError);
-      expect(emulator.callsOf('create').length).toBe(creates);
+      expect(platform.emulator.callsOf('create').length).toBe(creates);
     });
 
     it('answers 422 for the same key with another body, and calls no platform', async () => {
       const body = dispatchBody();
       expect((await dispatch(body, { 'idempotency-key': `other-${kind}` })).statusCode).toBe(201);
-      const creates = emulator.callsOf('create').length;
+      const creates = platform.emulator.callsOf('create').length;
       const response = await dispatch(
         { ...body, paras: { value: 6 } },
         { 'idempotency-key': `other-${kind}` },
       );
       expect(response.statusCode).toBe(422);
       expect(response.headers['content-type']).toContain('application/problem+json');
-      expect(emulator.callsOf('create').length).toBe(creates);
+      expect(platform.emulator.callsOf('create').length).toBe(creates);
     });
 
     it('creates one platform command for concurrent requests with the same key, and all get its answer', async () => {
       const body = dispatchBody();
-      const creates = emulator.callsOf('create').length;
+      const creates = platform.emulator.callsOf('create').length;
       const responses = await Promise.all(
         Array.from({ length: 5 }, () =>
           dispatch(body, { 'idempotency-key': `concurrent-${kind}` }),
@@ -269,14 +254,14 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('POST /commands/dispatch 
       );
       expect(responses.map((response) => response.statusCode)).toEqual([201, 201, 201, 201, 201]);
       expect(new Set(responses.map((response) => response.json().commandId)).size).toBe(1);
-      expect(emulator.callsOf('create').length).toBe(creates + 1);
+      expect(platform.emulator.callsOf('create').length).toBe(creates + 1);
       expect(await listDevice(body.deviceId as string)).toHaveLength(1);
     });
   });
 
   it('counts platform calls in /metrics by platform, operation and result', async () => {
     await dispatch(dispatchBody());
-    const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = (await platform.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(
       new RegExp(
         `platform_calls_total\\{platform="${kind}",operation="create",result="ok"\\} [1-9]`,

@@ -1,4 +1,11 @@
-import { TestBroker, type TestQueue, AMQP_URL, deleteQueue, queueDepth } from '../support/amqp.js';
+import {
+  TestBroker,
+  type TestQueue,
+  AMQP_URL,
+  deleteQueue,
+  queueDepth,
+  queueDrained,
+} from '../support/amqp.js';
 import { eventuallyDefined } from '../support/eventually.js';
 import { commandIdOf, iotdaMessage } from '../support/iotda.js';
 import { type ServiceProcess, ensureBuilt, startService } from '../support/service-process.js';
@@ -63,15 +70,7 @@ onServer('IoTDA AMQP consumption across stops and SIGKILL (PostgreSQL)', () => {
       )[0].count,
     );
 
-  const drained = () =>
-    eventuallyDefined(
-      'the queue is empty',
-      async () => {
-        const depth = await queueDepth(queue);
-        return depth.ready + depth.unacked === 0 ? true : undefined;
-      },
-      30_000,
-    );
+  const drained = () => queueDrained(queue, 30_000);
 
   it('applies every message published while it was down once it starts', async () => {
     const messages = Array.from({ length: 300 }, () => iotdaMessage({ status: 'DELIVERED' }));

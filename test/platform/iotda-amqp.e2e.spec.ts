@@ -1,7 +1,14 @@
 import { jest } from '@jest/globals';
 import { CommandsService } from '../../src/commands/commands.service.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { TestBroker, type TestQueue, AMQP_URL, deleteQueue, queueDepth } from '../support/amqp.js';
+import {
+  TestBroker,
+  type TestQueue,
+  AMQP_URL,
+  consumerReceiving,
+  deleteQueue,
+  queueDrained,
+} from '../support/amqp.js';
 import { eventuallyDefined } from '../support/eventually.js';
 import { commandIdOf, iotdaMessage } from '../support/iotda.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
@@ -48,17 +55,11 @@ describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
     });
   const metric = async (pattern: RegExp) =>
     Number(pattern.exec((await t.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
-  const empty = () =>
-    eventuallyDefined('the queue is empty', async () => {
-      const depth = await queueDepth(queue);
-      return depth.ready === 0 && depth.unacked === 0 ? depth : undefined;
-    });
+  const empty = () => queueDrained(queue);
 
   it('reports the consumer in /health/ready once it receives', async () => {
-    const ready = await eventuallyDefined('the consumer receives', async () => {
-      const response = await t.app.inject({ method: 'GET', url: '/health/ready' });
-      return response.json().details?.iotdaAmqp?.consumer === 'receiving' ? response : undefined;
-    });
+    await consumerReceiving(t.app);
+    const ready = await t.app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(200);
     expect(ready.json().details.iotdaAmqp).toEqual({
       status: 'up',
@@ -186,9 +187,7 @@ describe('IoTDA AMQP consumer when the broker connection is lost', () => {
     const amqpHealth = async () =>
       (await t.app.inject({ method: 'GET', url: '/health/ready' })).json();
     try {
-      await eventuallyDefined('receiving', async () =>
-        (await amqpHealth()).details?.iotdaAmqp?.consumer === 'receiving' ? true : undefined,
-      );
+      await consumerReceiving(t.app);
       proxy.cut();
       const degraded = await eventuallyDefined('reported not receiving', async () => {
         const health = await amqpHealth();
@@ -239,12 +238,7 @@ onServer('IoTDA AMQP consumer while the database is cut (PostgreSQL)', () => {
         )?.[1],
       );
     try {
-      await eventuallyDefined('receiving', async () =>
-        (await t.app.inject({ method: 'GET', url: '/health/ready' })).json().details?.iotdaAmqp
-          ?.consumer === 'receiving'
-          ? true
-          : undefined,
-      );
+      await consumerReceiving(t.app);
       proxy.cut();
       const message = iotdaMessage({ status: 'SUCCESSFUL' });
       await broker.publish(queue, [message]);
@@ -265,10 +259,7 @@ onServer('IoTDA AMQP consumer while the database is cut (PostgreSQL)', () => {
         },
         30_000,
       );
-      await eventuallyDefined('the queue is empty', async () => {
-        const depth = await queueDepth(queue);
-        return depth.ready + depth.unacked === 0 ? true : undefined;
-      });
+      await queueDrained(queue);
     } finally {
       await t.close();
       await proxy.close();

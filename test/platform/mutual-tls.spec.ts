@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlatformEmulator } from '../../bench/platform-emulator.js';
-import { loadConfig } from '../../src/config/config.js';
 import { OceanConnectClient } from '../../src/platform/oceanconnect.client.js';
 import { PlatformUnreachableError } from '../../src/platform/platform-client.js';
-import { OC_APP, platformEnv } from '../support/platform.js';
+import { OC_APP, platformConfig } from '../support/platform.js';
 
 // A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
 function makeCertificates(dir: string): void {
@@ -79,10 +78,7 @@ describe('legacy mutual TLS', () => {
   });
 
   const client = (files: Record<string, string>) => {
-    const config = loadConfig(platformEnv('oceanconnect', emulator, files)).platform;
-    if (config?.name !== 'oceanconnect') {
-      throw new Error('expected the legacy configuration');
-    }
+    const config = platformConfig('oceanconnect', emulator, files);
     return new OceanConnectClient(config, 2000, () => undefined);
   };
   const request = {

@@ -1,16 +1,18 @@
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type PlatformEmulator } from '../../bench/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
 import { DataSource } from 'typeorm';
+import { eventuallyDefined } from '../support/eventually.js';
 import { type TestApp } from '../support/test-app.js';
 import { type TestDatabase, createTestDatabase, serverUrl } from '../support/test-database.js';
 import {
   IOTDA_KEYS,
   type PlatformKind,
   dispatchBody,
-  eventually,
   platformEnv,
   startEmulator,
   startPlatformApp,
+  usePlatformApp,
 } from '../support/platform.js';
 
 interface CommandJson {
@@ -20,33 +22,22 @@ interface CommandJson {
 }
 
 /** Makes commands look as if their last change was an hour ago. */
-async function age(t: TestApp, commandIds: string[]): Promise<void> {
+async function age(app: NestFastifyApplication, commandIds: string[]): Promise<void> {
   const sql = `UPDATE commands SET updated_at = now() - interval '1 hour' WHERE command_id = ANY($1::text[])`;
-  await t.app.get(DataSource).query(sql, [commandIds]);
+  await app.get(DataSource).query(sql, [commandIds]);
 }
 
 describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation on %s', (kind) => {
-  let emulator: PlatformEmulator;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    emulator = await startEmulator();
-    t = await startPlatformApp(
-      platformEnv(kind, emulator, {
-        RECONCILE_INTERVAL_SECONDS: '1',
-        RECONCILE_AFTER_SECONDS: '600',
-        RECONCILE_RATE: '50',
-      }),
-    );
-  });
-
-  afterAll(async () => {
-    await t.close();
-    await emulator.close();
+  const platform = usePlatformApp(kind, {
+    env: {
+      RECONCILE_INTERVAL_SECONDS: '1',
+      RECONCILE_AFTER_SECONDS: '600',
+      RECONCILE_RATE: '50',
+    },
   });
 
   const dispatch = async () => {
-    const response = await t.app.inject({
+    const response = await platform.app.inject({
       method: 'POST',
       url: '/commands/dispatch',
       payload: dispatchBody(),
@@ -55,13 +46,15 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
     return response.json<CommandJson>().commandId;
   };
   const command = async (commandId: string) =>
-    (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<CommandJson>();
+    (
+      await platform.app.inject({ method: 'GET', url: `/commands/${commandId}` })
+    ).json<CommandJson>();
 
   it('learns, every interval, the status of an open command without news for RECONCILE_AFTER_SECONDS', async () => {
     const commandId = await dispatch();
-    await emulator.advance(commandId, 'DELIVERED');
-    await age(t, [commandId]);
-    const found = await eventually(async () => {
+    await platform.emulator.advance(commandId, 'DELIVERED');
+    await age(platform.app, [commandId]);
+    const found = await eventuallyDefined('the command is DELIVERED', async () => {
       const current = await command(commandId);
       return current.status === 'DELIVERED' ? current : undefined;
     });
@@ -75,29 +68,32 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('automatic reconciliation
   it('leaves commands with recent news and finished commands alone', async () => {
     const recent = await dispatch();
     const finished = await dispatch();
-    await emulator.advance(finished, 'SUCCESSFUL');
+    await platform.emulator.advance(finished, 'SUCCESSFUL');
     expect(
-      (await t.app.inject({ method: 'POST', url: `/commands/${finished}/reconcile` })).statusCode,
+      (await platform.app.inject({ method: 'POST', url: `/commands/${finished}/reconcile` }))
+        .statusCode,
     ).toBe(200);
-    await age(t, [finished]);
-    await emulator.advance(recent, 'DELIVERED');
-    const calls = emulator.calls.length;
+    await age(platform.app, [finished]);
+    await platform.emulator.advance(recent, 'DELIVERED');
+    const calls = platform.emulator.calls.length;
     // Two passes run meanwhile: the intervals are 1 s.
-    const pass = await t.app.get(Reconciler).pass();
+    const pass = await platform.app.get(Reconciler).pass();
     expect(pass.checked).toBe(0);
     expect((await command(recent)).status).not.toBe('DELIVERED');
-    expect(emulator.calls.slice(calls).filter((call) => call.operation !== 'login')).toEqual([]);
+    expect(
+      platform.emulator.calls.slice(calls).filter((call) => call.operation !== 'login'),
+    ).toEqual([]);
   });
 
   it('looks each command up once per RECONCILE_AFTER_SECONDS, not on every pass', async () => {
     const commandId = await dispatch();
-    await age(t, [commandId]);
-    await eventually(async () =>
+    await age(platform.app, [commandId]);
+    await eventuallyDefined('a pass reconciled the command', async () =>
       (await command(commandId)).history.some((entry) => entry.source === 'reconcile')
         ? true
         : undefined,
     );
-    const reconcile = t.app.get(Reconciler);
+    const reconcile = platform.app.get(Reconciler);
     expect((await reconcile.pass()).checked).toBe(0);
   });
 });
@@ -149,10 +145,14 @@ describe('the reconciliation budget across instances', () => {
     }
     apps.push(await startPlatformApp(env('second-instance'), {}, database));
     const shows = () => emulator.callsOf('show');
-    await age(apps[0], commandIds);
+    await age(apps[0].app, commandIds);
 
     const target = 45;
-    await eventually(async () => (shows().length >= target ? true : undefined), 20_000);
+    await eventuallyDefined(
+      `${target} lookups`,
+      async () => (shows().length >= target ? true : undefined),
+      20_000,
+    );
     const calls = shows().slice(0, target);
     const seconds = (calls[target - 1].at - calls[0].at) / 1000;
     // A bucket of `rate` tokens refilled at `rate` a second: n calls need (n - rate) / rate s.

@@ -8,7 +8,7 @@ import { callbackBody, registrationBody } from '../support/factories.js';
 import { spawnService } from '../support/service-process.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 
-// Authentication per API.md. CALLBACK_TOKEN on callbacks (query token or
+// Authentication per docs/api.md. CALLBACK_TOKEN on callbacks (query token or
 // X-Callback-Token), API_KEYS bearer keys on /commands* and /changes (which also takes
 // ?access_token=), constant-time comparison, the production refusal, secrets never logged, and
 // health, metrics and docs open.

@@ -668,7 +668,7 @@ const CASES: BadInput[] = [
   },
 ];
 
-describe('bad input (issue 3: never lose or corrupt a report)', () => {
+describe('bad input never loses or corrupts a report', () => {
   let t: TestApp;
   let db: DataSource;
 

@@ -17,9 +17,9 @@ import { type TestDatabase, createTestDatabase, serverUrl } from '../support/tes
 // 1,500 entries of 60 KB (90 MB) and a device with 500 commands of 60 KB each (30 MB), read by
 // many clients at once, through the lookup, the history pages and the list pages. Every answer is
 // 200 and within 4 MB, and the process stays alive: on PostgreSQL with a peak RSS under 300 MB.
-// The embedded database lives in the service's process and keeps its data in memory (about
-// 370 MB of RSS with this data before any read): there the reads may add at most 200 MB, and fewer
-// clients read at once, since one session serves them all in turn.
+// The embedded database lives in the service's process and keeps its data in memory (with this
+// data, more RSS than that bound before any read): there the reads may add at most 200 MB, and
+// fewer clients read at once, since one session serves them all in turn.
 
 const MAX_RSS_BYTES = 300 * 1024 * 1024;
 const LARGE = 60_000;

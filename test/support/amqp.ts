@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import rhea, { type Connection, type Message, type Sender } from 'rhea';
 import { connectionOptions } from '../../src/platform/iotda-amqp.consumer.js';
+import { eventuallyDefined } from './eventually.js';
 
 /** The machine's RabbitMQ with its AMQP 1.0 plugin (.ci/run enables it). */
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -114,6 +116,26 @@ export async function queueDepth(queue: TestQueue): Promise<{ ready: number; una
   const line = stdout.split('\n').find((row) => row.split('\t')[0] === queue.name);
   const [, ready, unacked] = (line ?? `${queue.name}\t0\t0`).split('\t');
   return { ready: Number(ready), unacked: Number(unacked) };
+}
+
+/** Waits until the queue holds no message, ready or unacknowledged: every one was settled. */
+export async function queueDrained(queue: TestQueue, timeoutMs?: number): Promise<void> {
+  await eventuallyDefined(
+    'the queue is empty',
+    async () => {
+      const depth = await queueDepth(queue);
+      return depth.ready + depth.unacked === 0 ? true : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Waits until the service's consumer has its link open, as /health/ready reports it. */
+export async function consumerReceiving(app: NestFastifyApplication): Promise<void> {
+  await eventuallyDefined('the consumer receives', async () => {
+    const response = await app.inject({ method: 'GET', url: '/health/ready' });
+    return response.json().details?.iotdaAmqp?.consumer === 'receiving' ? true : undefined;
+  });
 }
 
 export async function deleteQueue(queue: TestQueue): Promise<void> {

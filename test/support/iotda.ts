@@ -11,7 +11,7 @@ export interface IotdaMessageOptions {
   bodyBeside?: boolean;
 }
 
-/** An IoTDA data-forwarding message for device.command.status / update, as API.md shows it. */
+/** An IoTDA data-forwarding message for device.command.status / update, as docs/api.md shows it. */
 export function iotdaMessage(options: IotdaMessageOptions = {}): Record<string, unknown> {
   const body: Record<string, unknown> = {
     command_id: options.commandId ?? newCommandId(),

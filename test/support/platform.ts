@@ -1,5 +1,6 @@
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type DestinationStream } from 'pino';
-import { type AppConfig, loadConfig } from '../../src/config/config.js';
+import { type AppConfig, type PlatformConfig, loadConfig } from '../../src/config/config.js';
 import { PlatformEmulator } from '../../bench/platform-emulator.js';
 import { type TestApp, startTestApp } from './test-app.js';
 import { type TestDatabase } from './test-database.js';
@@ -62,6 +63,62 @@ export function platformEnv(
   };
 }
 
+/** The parsed configuration of `kind` pointing at the emulator, for a client built by hand. */
+export function platformConfig<K extends PlatformKind>(
+  kind: K,
+  emulator: PlatformEmulator,
+  extra: Record<string, string> = {},
+): Extract<PlatformConfig, { name: K }> {
+  const config = loadConfig(platformEnv(kind, emulator, extra)).platform;
+  if (config?.name !== kind) {
+    throw new Error(`expected the ${kind} configuration`);
+  }
+  return config as Extract<PlatformConfig, { name: K }>;
+}
+
+/** The emulator and the service pointed at it, shared by the tests of one describe block. */
+export interface PlatformUnderTest {
+  readonly emulator: PlatformEmulator;
+  readonly app: NestFastifyApplication;
+}
+
+/**
+ * Starts the emulator and the service configured for `kind` (with `env` on top of platformEnv's)
+ * before the block's tests, and stops both after them. Read the fields inside tests and hooks
+ * only: they are set once the block's beforeAll ran.
+ */
+export function usePlatformApp(
+  kind: PlatformKind,
+  options: { env?: Record<string, string>; logDestination?: DestinationStream } = {},
+): PlatformUnderTest {
+  let emulator: PlatformEmulator | undefined;
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator();
+    t = await startPlatformApp(platformEnv(kind, emulator, options.env), {}, undefined, {
+      logDestination: options.logDestination,
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await emulator?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) {
+      throw new Error('the platform and the service start in beforeAll');
+    }
+    return value;
+  };
+  return {
+    get emulator() {
+      return started(emulator);
+    },
+    get app() {
+      return started(t).app;
+    },
+  };
+}
+
 /** The service on a fresh database (or the one given) with this platform's configuration. */
 export function startPlatformApp(
   env: Record<string, string>,
@@ -94,22 +151,4 @@ export function dispatchBody(overrides: Record<string, unknown> = {}): Record<st
     paras: { value: 5, unit: 's' },
     ...overrides,
   };
-}
-
-/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) {
-      return value;
-    }
-    if (Date.now() > until) {
-      throw new Error(`Not reached within ${timeoutMs} ms`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

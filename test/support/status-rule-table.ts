@@ -1,7 +1,7 @@
 import { type CommandStatus, type ReportOutcome } from '../../src/commands/command-status.js';
 
-// API.md's rule written out for every (current, reported) pair, so that a change to the rule shows
-// up here as a diff. Rows: current status; columns: reported status in COMMAND_STATUSES order.
+// docs/api.md's rule written out for every (current, reported) pair, so that a change to the rule
+// shows up here as a diff. Rows: current status; columns: reported status in COMMAND_STATUSES order.
 const A = 'applied';
 const D = 'duplicate';
 const S = 'stale';
