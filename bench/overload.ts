@@ -1,6 +1,6 @@
 // The overload phase of npm run bench: the platform draining a backlog pushes at its own rate
 // whatever the receiver's speed. Measures the service's capacity (closed loop), then offers
-// open-loop arrivals at `factor` times that for `seconds`, and checks what API.md promises: the
+// open-loop arrivals at `factor` times that for `seconds`, and checks what docs/api.md promises: the
 // excess answered 503 at once, goodput close to capacity, nothing acknowledged lost, the process
 // alive with bounded memory, and normal answers right after.
 import { randomBytes } from 'node:crypto';
@@ -148,7 +148,7 @@ export async function overload(
   };
 }
 
-/** The overload rows as a table, with the verdict against API.md's and issue 16's bounds. */
+/** The overload rows as a table, with the verdict against docs/api.md's bounds and bench/README.md's targets. */
 export function overloadTable(results: OverloadResult[]): string {
   const lines = [
     '| database | capacity req/s | offered req/s | sent req/s | goodput req/s | goodput / capacity | 200 | 503 | other | errors | max 503 ms | p99 200 ms | max 200 ms | max send lag ms | max 200 from schedule ms | acknowledged lost | alive | peak RSS MB | after: 200 / sent |',

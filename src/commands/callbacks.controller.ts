@@ -13,7 +13,7 @@ import {
 } from './dto/command-status-callback.dto.js';
 import { CommandsService } from './commands.service.js';
 
-// API.md: a push we could not store is answered 503 within 5 s (the platform waits 15 s).
+// docs/api.md: a push we could not store is answered 503 within 5 s (the platform waits 15 s).
 export const CALLBACK_DEADLINE_MS = 4500;
 
 @ApiTags('callbacks')

@@ -1,4 +1,4 @@
-// The status model of API.md: eight statuses, their ranks, and the one rule that decides every report.
+// The status model of docs/api.md: eight statuses, their ranks, and the one rule that decides every report.
 
 export const COMMAND_STATUSES = [
   'PENDING',

@@ -80,7 +80,7 @@ export class CommandEntity {
   @Column({ type: 'integer' })
   version!: number;
 
-  /** The command's JSON as API.md gives it, without history; a trigger writes it (CommandApiJson). */
+  /** The command's JSON as docs/api.md gives it, without history; a trigger writes it (CommandApiJson). */
   @Column({ name: 'api_json', type: 'text', insert: false, update: false, select: false })
   apiJson!: string;
 }

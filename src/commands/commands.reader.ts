@@ -105,7 +105,7 @@ function asBody(json: string): ResponseBody {
  * of resultDetail and paras). commandId is the first key: its JSON string ends at the first
  * `,"deviceId":`, which an encoded string cannot contain (its quotes are escaped). createdAt
  * follows paras, whose keys may be anything: the last `,"createdAt":"` is the command's own. Its
- * value is created_at as API.md gives times, to the millisecond, which is the column's precision
+ * value is created_at as docs/api.md gives times, to the millisecond, which is the column's precision
  * (timestamptz(3)).
  */
 export function keysetOf(apiJson: string): { createdAt: string; commandId: string } {

@@ -138,7 +138,7 @@ export class ProblemResponse {
   requestId?: string;
 }
 
-/** The problem answers of a status push (legacy callback and IoTDA), as API.md gives them. */
+/** The problem answers of a status push (legacy callback and IoTDA), as docs/api.md gives them. */
 export function ApiStatusPushProblems(): MethodDecorator {
   return applyDecorators(
     ApiResponse({

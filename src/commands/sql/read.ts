@@ -1,11 +1,11 @@
-/** A timestamptz as text the way API.md gives times: ISO 8601 UTC with milliseconds. */
+/** A timestamptz as text the way docs/api.md gives times: ISO 8601 UTC with milliseconds. */
 const isoTime = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 // The read path's SQL. Reads leave PostgreSQL as the response's JSON text: Node.js then neither
 // parses rows into objects (jsonb columns included) nor serialises them again. A command's own JSON
 // is stored with it (the column api_json, which a trigger renders on every write: migration
-// CommandApiJson); history entries are rendered here. Keys are in API.md's order, no whitespace.
+// CommandApiJson); history entries are rendered here. Keys are in docs/api.md's order, no whitespace.
 //
 // Every response stays bounded, whatever was stored: a history entry holds a payload of up to
 // BODY_LIMIT_BYTES, and a command its resultDetail and paras. The bounds are applied in
