@@ -17,7 +17,7 @@ import { type MigrationInterface, type QueryRunner } from 'typeorm';
  * default deadline in seconds; $15 says whether to wait for locks held elsewhere (one report,
  * applied alone) or to skip such commands (a batch: they come back `busy`, to be applied alone);
  * $16 is the time budget in milliseconds (null: none): lock waits end there, and a call that
- * finishes past it raises SQLSTATE CT001 and so writes nothing, because its caller has stopped
+ * finishes at or past it raises SQLSTATE CT001 and so writes nothing, because its caller has stopped
  * waiting.
  *
  * The statement, per report:
@@ -161,7 +161,7 @@ BEGIN
     LEFT JOIN recorded r USING (command_id)
   ORDER BY v.n;
 
-  IF $16 IS NOT NULL AND clock_timestamp() > statement_timestamp() + $16 * interval '1 millisecond' THEN
+  IF $16 IS NOT NULL AND clock_timestamp() >= statement_timestamp() + $16 * interval '1 millisecond' THEN
     RAISE EXCEPTION 'the reports could not be applied within % ms', $16 USING ERRCODE = 'CT001';
   END IF;
 END
