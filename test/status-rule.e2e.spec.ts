@@ -53,6 +53,29 @@ describe('the status rule, as the database applies it', () => {
     expect(applied).toBe(rankOf(reported) > rankOf(current));
   });
 
+  // The statement's rank literals (a final status is rank 3 or more) agree with command-status.ts.
+  it.each(COMMAND_STATUSES)(
+    'stamps a new %s command with the times its status and rank say',
+    async (status) => {
+      const commandId = newCommandId();
+      expect((await push(commandId, status)).statusCode).toBe(200);
+      const command = (await t.app.inject({ method: 'GET', url: `/commands/${commandId}` })).json<{
+        sentAt: string | null;
+        deliveredAt: string | null;
+        completedAt: string | null;
+      }>();
+      expect({
+        sent: command.sentAt !== null,
+        delivered: command.deliveredAt !== null,
+        completed: command.completedAt !== null,
+      }).toEqual({
+        sent: status === 'SENT',
+        delivered: status === 'DELIVERED',
+        completed: rankOf(status) >= rankOf('TIMEOUT'),
+      });
+    },
+  );
+
   it('writes nothing when the statement finishes past its time budget', async () => {
     const commandId = newCommandId();
     const one = <T>(value: T) => [value];
