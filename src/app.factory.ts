@@ -79,14 +79,6 @@ export async function createApp(
     done();
   });
 
-  // The write path exists once Nest has built it; until then nothing is refused.
-  const built: { writes?: GroupCommit; metrics?: CommandMetrics } = {};
-  refuseCallbacksWhileOverloaded(
-    fastify,
-    () => built.writes?.overloaded ?? false,
-    () => built.metrics?.callbackFailed('overloaded'),
-  );
-
   const logger = createLogger(config, options.logDestination);
   logRequests(fastify, logger);
 
@@ -100,8 +92,8 @@ export async function createApp(
     { logger: startupLogger(config), bufferLogs: true, bodyParser: false, abortOnError: false },
   );
   app.useLogger(new PinoNestLogger(logger));
-  built.writes = app.get(GroupCommit);
-  built.metrics = app.get(CommandMetrics);
+  // Routes are registered when the app is initialised, after this: the hook applies to them.
+  refuseCallbacksWhileOverloaded(fastify, app.get(GroupCommit), app.get(CommandMetrics));
 
   const migrated = await runMigrations(app.get(DataSource));
   if (migrated.length > 0) {

@@ -182,18 +182,31 @@ export function answerFrameworkError(
   sendProblem(reply, toProblem(error, request));
 }
 
+/** Answers an exception as problem details, counting a status push that was not stored. */
+export function answerException(
+  exception: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  metrics: CommandMetrics,
+): void {
+  const answer = toProblem(exception, request);
+  if (answer.callbackFailure !== undefined) {
+    metrics.callbackFailed(answer.callbackFailure);
+  }
+  sendProblem(reply, answer);
+}
+
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   constructor(private readonly metrics: CommandMetrics) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
-    const answer = toProblem(exception, request);
-    if (answer.callbackFailure !== undefined) {
-      this.metrics.callbackFailed(answer.callbackFailure);
-    }
-    sendProblem(reply, answer);
+    answerException(
+      exception,
+      http.getRequest<FastifyRequest>(),
+      http.getResponse<FastifyReply>(),
+      this.metrics,
+    );
   }
 }
