@@ -13,7 +13,7 @@ import {
 import { APPLY_REPORTS_SQL, TOO_LATE_SQLSTATE } from './sql/apply.js';
 import { PURGE_FINISHED_SQL, SWEEP_OVERDUE_SQL, claimOverdueSql } from './sql/sweep.js';
 import { BUSY, TooLateError } from './report-batcher.js';
-import { isDatabaseUnavailable } from '../database/database-errors.js';
+import { isDatabaseUnavailable, sqlState } from '../database/database-errors.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -221,11 +221,13 @@ export class CommandsRepository {
       client.release();
       return rows;
     } catch (error) {
-      const sqlError = typeof (error as { code?: unknown }).code === 'string';
-      client.release(sqlError && !isDatabaseUnavailable(error) ? undefined : (error as Error));
+      const state = sqlState(error);
+      // A statement the database refused leaves the connection usable; any other failure does not.
+      client.release(
+        state !== undefined && !isDatabaseUnavailable(error) ? undefined : (error as Error),
+      );
       // Past its budget, or a lock wait that reached it (lock_timeout): nothing was written.
-      const code = (error as { code?: unknown }).code;
-      if (code === TOO_LATE_SQLSTATE || code === LOCK_NOT_AVAILABLE) {
+      if (state === TOO_LATE_SQLSTATE || state === LOCK_NOT_AVAILABLE) {
         throw new TooLateError();
       }
       throw error;
