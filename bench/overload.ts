@@ -86,6 +86,7 @@ export async function overload(
   const rate = capacity * options.factor;
 
   const deviceId = `overload-${randomBytes(4).toString('hex')}`;
+  const commandOf = (index: number) => `${deviceId}-${index}`;
   const { hostname, port } = new URL(target.url);
   const total = Math.floor(rate * options.seconds);
   const start = performance.now();
@@ -99,7 +100,7 @@ export async function overload(
     body: (index) =>
       JSON.stringify({
         deviceId,
-        commandId: `${deviceId}-${index}`,
+        commandId: commandOf(index),
         result: { resultCode: 'SENT', resultDetail: null },
       }),
   });
@@ -108,16 +109,11 @@ export async function overload(
     (latest, answer) => Math.max(latest, answer.index * (1000 / rate) + answer.lagMs),
     0,
   );
-  const settled = answers.map((answer) => ({
-    ...answer,
-    commandId: `${deviceId}-${answer.index}`,
-  }));
-
-  const ok = settled.filter((answer) => answer.status === 200);
-  const refused = settled.filter((answer) => answer.status === 503);
+  const ok = answers.filter((answer) => answer.status === 200);
+  const refused = answers.filter((answer) => answer.status === 503);
   const okMs = ok.map((answer) => answer.ms).sort((a, b) => a - b);
   const stored = await storedCommands(target.url, deviceId);
-  const acknowledgedLost = ok.filter((answer) => !stored.has(answer.commandId)).length;
+  const acknowledgedLost = ok.filter((answer) => !stored.has(commandOf(answer.index))).length;
 
   const after = await load(target.url, 16, 3, {
     method: 'POST',
@@ -133,12 +129,12 @@ export async function overload(
     ok: ok.length,
     refused: refused.length,
     other:
-      settled.length - ok.length - refused.length - settled.filter((a) => a.status === 0).length,
-    errors: settled.filter((answer) => answer.status === 0).length,
+      answers.length - ok.length - refused.length - answers.filter((a) => a.status === 0).length,
+    errors: answers.filter((answer) => answer.status === 0).length,
     max503Ms: refused.reduce((max, answer) => Math.max(max, answer.ms), 0),
     max200Ms: okMs.at(-1) ?? 0,
     p99OkMs: okMs[Math.floor(okMs.length * 0.99)] ?? 0,
-    maxSendLagMs: settled.reduce((max, answer) => Math.max(max, answer.lagMs), 0),
+    maxSendLagMs: answers.reduce((max, answer) => Math.max(max, answer.lagMs), 0),
     max200FromScheduleMs: ok.reduce((max, answer) => Math.max(max, answer.ms + answer.lagMs), 0),
     acknowledgedLost,
     alive: target.alive(),
