@@ -44,7 +44,9 @@ export async function openDatabase(config: AppConfig): Promise<Database> {
     url: embedded.url,
     // PGlite is a single session: one connection keeps transactions isolated.
     poolSize: 1,
-    description: `embedded PostgreSQL (PGlite) in ${embedded.location}`,
+    description:
+      `embedded PostgreSQL (PGlite) in ${embedded.location}` +
+      (embedded.pid === undefined ? '' : `, in process ${embedded.pid}`),
     embedded,
   };
 }

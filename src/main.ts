@@ -21,6 +21,11 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config, database);
   // After createApp: from there on Nest's Logger writes pino's JSON lines.
   logger.log(`Database: ${database.description}`);
+  // Without its database process every query fails: exiting lets the supervisor start both again.
+  database.embedded?.onUnexpectedExit((reason) => {
+    logger.error(`The embedded database process ${reason}: exiting`);
+    process.exit(1);
+  });
   // A platform draining a backlog opens connections faster than a busy event loop accepts them: a
   // full accept queue drops their SYNs, which TCP retries only after 1, 3, 7 s. The kernel caps the
   // queue at net.core.somaxconn.

@@ -1,50 +1,343 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 // Only names the socket file; nothing listens on a TCP port.
 const SOCKET_PORT = 5432;
 
-// The embedded database runs inside this process, so its memory is the service's: 16 MB of buffers
-// (PostgreSQL's default is 128 MB) suit the one node and small loads it is for.
+// The embedded database's memory is that of the process it runs in: 16 MB of buffers (PostgreSQL's
+// default is 128 MB) suit the one node and small loads it is for.
 const EMBEDDED_SETTINGS = 'shared_buffers=16MB';
 
 /**
- * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 400 MB)
- * would otherwise stay in this process's resident memory for good. Where the module cannot be
- * located (a test runner's module sandbox), it is created here instead.
+ * The database's own process (compiled next to this module). Under a test runner that loads the
+ * TypeScript sources there is no such file, and the database is served in the runner's process.
  */
-async function initialiseApart(location: string): Promise<void> {
-  let pglite: string;
+const SERVER_MODULE = fileURLToPath(new URL('./embedded-server.js', import.meta.url));
+
+// The database process's JavaScript heap holds little (PGlite's memory is WebAssembly's, outside
+// it): a dump or a data directory to load passes through it as one buffer, off the V8 heap.
+const SERVER_NODE_OPTIONS = ['--max-old-space-size=64'];
+
+/** In the data directory, while an instance has it open: two instances on one directory corrupt it. */
+export const PID_FILE = 'ct-embedded.pid';
+
+// After a SIGKILL of the service its database process notices and closes, which takes a moment;
+// a restarted service waits that long for the directory.
+const OWNER_EXIT_WAIT_MS = 15_000;
+
+/** When the process started, in clock ticks since boot (Linux): tells a reused pid apart. */
+async function startTicks(pid: number | 'self'): Promise<string | undefined> {
   try {
-    pglite = import.meta.resolve('@electric-sql/pglite');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: state is the
+    // third field and starttime the 22nd.
+    return stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .at(22 - 3);
   } catch {
-    return;
+    return undefined;
   }
-  const script = `const { PGlite } = await import(${JSON.stringify(pglite)});
-const db = await PGlite.create({ dataDir: process.argv[1], postgresqlconf: ${JSON.stringify(EMBEDDED_SETTINGS)} });
-await db.close();`;
-  await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script, location]);
+}
+
+/** Whether the process a pid file names is still running (and is the one that wrote it). */
+async function isRunning(pid: number, ticks: string | undefined): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const now = ticks === undefined ? undefined : await startTicks(pid);
+  return now === undefined || now === ticks;
 }
 
 /**
- * PostgreSQL compiled to WebAssembly, served in-process so that the ordinary `pg` driver, TypeORM
- * and every migration and statement run exactly as on a real server. PGlite is one session: the
- * pool must hold a single connection so transactions stay isolated.
+ * Takes the data directory for this process: waits for an instance still holding it to exit, and
+ * refuses when it does not.
+ */
+async function claimDataDir(location: string): Promise<void> {
+  const pidFile = join(location, PID_FILE);
+  const until = Date.now() + OWNER_EXIT_WAIT_MS;
+  for (;;) {
+    const [pidText, ticks] = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
+    const pid = Number(pidText);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) {
+      break;
+    }
+    if (!(await isRunning(pid, ticks || undefined))) {
+      break;
+    }
+    if (Date.now() > until) {
+      throw new Error(
+        `The embedded database in ${location} is still open in process ${pid} ` +
+          `(${PID_FILE}) after ${OWNER_EXIT_WAIT_MS / 1000} s: stop that process first`,
+      );
+    }
+    await sleep(200);
+  }
+  await writeFile(pidFile, `${process.pid}\n${(await startTicks('self')) ?? ''}\n`);
+}
+
+/**
+ * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 750 MB
+ * resident, against about 170 MB to reopen a directory) would otherwise stay with the process
+ * serving the database for good. Without the database process's module (a test runner), PGlite
+ * creates it where it opens it.
+ */
+async function initialiseApart(location: string): Promise<void> {
+  if (!existsSync(SERVER_MODULE)) {
+    return;
+  }
+  await promisify(execFile)(process.execPath, [
+    ...SERVER_NODE_OPTIONS,
+    SERVER_MODULE,
+    '--initdb',
+    location,
+  ]);
+}
+
+/** Creates a new data directory and closes it: the database process's `--initdb` mode. */
+export async function initialiseDataDir(location: string): Promise<void> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = await PGlite.create({ dataDir: location, postgresqlconf: EMBEDDED_SETTINGS });
+  await db.close();
+}
+
+/** A database being served on a socket, in this process. */
+export interface Served {
+  dump(): Promise<Blob>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens PGlite on dataDir (a folder, created if missing, or `memory://`) and serves it on the Unix
+ * socket at socketPath, one connection at a time. The database process runs this; so does a test
+ * runner's process, which has no compiled database process to fork.
+ */
+export async function serveDatabase(options: {
+  dataDir: string;
+  socketPath: string;
+  loadDataDir?: Blob;
+}): Promise<Served> {
+  const location = options.dataDir;
+  const inMemory = location.startsWith('memory://');
+  if (!inMemory) {
+    await mkdir(location, { recursive: true });
+    await claimDataDir(location);
+  }
+  const release = async () => {
+    if (!inMemory) {
+      await rm(join(location, PID_FILE), { force: true });
+    }
+  };
+  let db: PGlite;
+  let server: PGLiteSocketServer;
+  try {
+    if (
+      !inMemory &&
+      options.loadDataDir === undefined &&
+      !existsSync(join(location, 'PG_VERSION'))
+    ) {
+      await initialiseApart(location);
+    }
+    const { PGlite } = await import('@electric-sql/pglite');
+    const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+    db = await PGlite.create({
+      dataDir: location,
+      loadDataDir: options.loadDataDir,
+      postgresqlconf: EMBEDDED_SETTINGS,
+    });
+    server = new PGLiteSocketServer({ db, path: options.socketPath, maxConnections: 1 });
+    try {
+      await server.start();
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  } catch (error) {
+    await release();
+    throw error;
+  }
+  return {
+    dump: () => db.dumpDataDir('none'),
+    stop: async () => {
+      await server.stop();
+      await db.close();
+      await release();
+    },
+  };
+}
+
+/** What the service sends the database process over IPC. */
+export type ServerRequest =
+  | { type: 'start'; dataDir: string; socketPath: string; loadDataDir?: Uint8Array }
+  | { type: 'dump'; id: number }
+  | { type: 'stop' };
+
+/** What the database process answers. */
+export type ServerReply =
+  | { type: 'ready' }
+  | { type: 'failed'; message: string }
+  | { type: 'dump'; id: number; data?: Uint8Array; error?: string };
+
+/** The database served by a child process, through IPC. */
+class ServerProcess implements Served {
+  private stopping = false;
+  private nextDumpId = 1;
+  private readonly dumps = new Map<
+    number,
+    { resolve: (blob: Blob) => void; reject: (error: Error) => void }
+  >();
+  /** How the process ended, once it has. */
+  private ended: string | undefined;
+  private readonly exited: Promise<void>;
+  private unexpectedExit: ((reason: string) => void) | undefined;
+
+  private constructor(private readonly child: ChildProcess) {
+    this.exited = new Promise((done) => {
+      child.once('exit', (code, signal) => {
+        this.ended = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
+        for (const dump of this.dumps.values()) {
+          dump.reject(new Error(`The embedded database process ${this.ended}`));
+        }
+        this.dumps.clear();
+        if (!this.stopping) {
+          this.unexpectedExit?.(this.ended);
+        }
+        done();
+      });
+    });
+    child.on('message', (reply: ServerReply) => {
+      if (reply.type === 'dump') {
+        const dump = this.dumps.get(reply.id);
+        this.dumps.delete(reply.id);
+        if (reply.data !== undefined) {
+          dump?.resolve(new Blob([reply.data]));
+        } else {
+          dump?.reject(new Error(`Could not dump the embedded database: ${reply.error}`));
+        }
+      }
+    });
+  }
+
+  static async start(options: {
+    dataDir: string;
+    socketPath: string;
+    loadDataDir?: Blob;
+  }): Promise<ServerProcess> {
+    const child = fork(SERVER_MODULE, [], {
+      execArgv: SERVER_NODE_OPTIONS,
+      // Buffers (a dump, a data directory to load) pass as they are.
+      serialization: 'advanced',
+      // stderr shows a crash; stdout stays quiet.
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const server = new ServerProcess(child);
+    const ready = new Promise<void>((done, fail) => {
+      const onMessage = (reply: ServerReply) => {
+        if (reply.type === 'ready') {
+          done();
+        } else if (reply.type === 'failed') {
+          fail(new Error(`The embedded database did not start: ${reply.message}`));
+        }
+      };
+      child.on('message', onMessage);
+      child.once('error', (error) =>
+        fail(new Error(`The embedded database process failed: ${error.message}`)),
+      );
+      void server.exited.then(() =>
+        fail(new Error(`The embedded database process ${server.ended} while starting`)),
+      );
+    });
+    child.on('error', () => {
+      // Reported by start() or, once running, by the exit that follows.
+    });
+    try {
+      const loadDataDir =
+        options.loadDataDir === undefined
+          ? undefined
+          : new Uint8Array(await options.loadDataDir.arrayBuffer());
+      server.send({
+        type: 'start',
+        dataDir: options.dataDir,
+        socketPath: options.socketPath,
+        loadDataDir,
+      });
+      await ready;
+    } catch (error) {
+      server.stopping = true;
+      if (server.ended === undefined) {
+        child.kill();
+      }
+      await server.exited;
+      throw error;
+    }
+    return server;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Called once, if the process ends other than through stop(). */
+  onUnexpectedExit(listener: (reason: string) => void): void {
+    this.unexpectedExit = listener;
+    if (this.ended !== undefined && !this.stopping) {
+      listener(this.ended);
+    }
+  }
+
+  dump(): Promise<Blob> {
+    const id = this.nextDumpId++;
+    return new Promise((resolve, reject) => {
+      if (this.ended !== undefined) {
+        reject(new Error(`The embedded database process ${this.ended}`));
+        return;
+      }
+      this.dumps.set(id, { resolve, reject });
+      this.send({ type: 'dump', id });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.ended === undefined && this.child.connected) {
+      this.send({ type: 'stop' });
+    }
+    await this.exited;
+  }
+
+  private send(request: ServerRequest): void {
+    this.child.send(request, (error: Error | null) => {
+      // The channel closed: the exit that follows says what happened.
+      void error;
+    });
+  }
+}
+
+/**
+ * PostgreSQL compiled to WebAssembly (PGlite), served so that the ordinary `pg` driver, TypeORM and
+ * every migration and statement run exactly as on a real server. It runs in a child process of the
+ * service: its queries and its memory (mostly WebAssembly's) are that process's, not the service's.
+ * PGlite is one session: the pool must hold a single connection so transactions stay isolated, and
+ * a slow query holds up every other one.
  *
- * It is private to this process: PGlite checks no password and runs every query on the service's
- * own event loop (a slow query from anyone stalls the service), so it listens on no TCP port, only
- * on a Unix socket in a directory that only this process's user may enter (mode 0700).
+ * It is private to this process: PGlite checks no password (anyone reaching it is superuser and
+ * could stall it with `SELECT pg_sleep(12)`), so it listens on no TCP port, only on a Unix socket
+ * in a directory that only this process's user may enter (mode 0700).
  */
 export class EmbeddedPostgres {
   private constructor(
-    private readonly db: PGlite,
-    private readonly server: PGLiteSocketServer,
+    private readonly served: Served,
     readonly url: string,
     readonly location: string,
     /** The private directory holding the socket, removed on stop(). */
@@ -57,45 +350,53 @@ export class EmbeddedPostgres {
     options: { loadDataDir?: Blob } = {},
   ): Promise<EmbeddedPostgres> {
     const location = dataDir.startsWith('memory://') ? dataDir : resolve(dataDir);
-    if (!dataDir.startsWith('memory://')) {
-      await mkdir(location, { recursive: true });
-      if (options.loadDataDir === undefined && !existsSync(join(location, 'PG_VERSION'))) {
-        await initialiseApart(location);
-      }
-    }
-    const db = await PGlite.create({
-      dataDir: location,
-      loadDataDir: options.loadDataDir,
-      postgresqlconf: EMBEDDED_SETTINGS,
-    });
     // mkdtemp makes it 0700 already; chmod says so whatever the platform does.
     const socketDir = await mkdtemp(join(tmpdir(), 'ct-pglite-'));
     await chmod(socketDir, 0o700);
-    // The name libpq and pg look for in a socket directory: .s.PGSQL.<port>.
-    const server = new PGLiteSocketServer({
-      db,
-      path: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),
-      maxConnections: 1,
-    });
+    const serveOptions = {
+      dataDir: location,
+      // The name libpq and pg look for in a socket directory: .s.PGSQL.<port>.
+      socketPath: join(socketDir, `.s.PGSQL.${SOCKET_PORT}`),
+      loadDataDir: options.loadDataDir,
+    };
+    let served: Served;
     try {
-      await server.start();
+      served = existsSync(SERVER_MODULE)
+        ? await ServerProcess.start(serveOptions)
+        : await serveDatabase(serveOptions);
     } catch (error) {
-      await db.close();
       await rm(socketDir, { recursive: true, force: true });
       throw error;
     }
     const url = `postgres://postgres@localhost:${SOCKET_PORT}/postgres?host=${encodeURIComponent(socketDir)}`;
-    return new EmbeddedPostgres(db, server, url, location, socketDir);
+    return new EmbeddedPostgres(served, url, location, socketDir);
+  }
+
+  /** The database process's pid; undefined when it is served in this process. */
+  get pid(): number | undefined {
+    return this.served instanceof ServerProcess ? this.served.pid : undefined;
+  }
+
+  /**
+   * Called if the database process ends other than through stop(): every query would fail from
+   * then on.
+   */
+  onUnexpectedExit(listener: (reason: string) => void): void {
+    if (this.served instanceof ServerProcess) {
+      this.served.onUnexpectedExit(listener);
+    }
   }
 
   /** A copy of the whole database, to start others from (tests clone a migrated template). */
   async dump(): Promise<Blob> {
-    return this.db.dumpDataDir('none');
+    return this.served.dump();
   }
 
   async stop(): Promise<void> {
-    await this.server.stop();
-    await this.db.close();
-    await rm(this.socketDir, { recursive: true, force: true });
+    try {
+      await this.served.stop();
+    } finally {
+      await rm(this.socketDir, { recursive: true, force: true });
+    }
   }
 }
