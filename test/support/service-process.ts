@@ -167,3 +167,41 @@ export async function startService(
     await sleep(100);
   }
 }
+
+/** The pids of a process's children (Linux's /proc). */
+export async function childPids(pid: number): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const lists = await Promise.all(
+    tasks.map((task) => readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '')),
+  );
+  return lists.flatMap((list) => list.split(/\s+/).filter(Boolean).map(Number));
+}
+
+/** The embedded database's process that the service forked (its child running embedded-server). */
+export async function databaseProcess(service: ServiceProcess): Promise<number> {
+  for (const pid of await childPids(service.child.pid ?? 0)) {
+    const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (command.includes('embedded-server.js')) {
+      return pid;
+    }
+  }
+  throw new Error(`No embedded database process under the service:\n${service.output()}`);
+}
+
+/** Whether a process is still there (and not a zombie). */
+export async function isAlive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Resident and peak resident memory of a process, in MB (Linux's /proc). */
+export async function residentMb(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1]);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
