@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
-import { type ServiceProcess, startService } from '../support/service-process.js';
+import { type ServiceProcess, databaseProcess, startService } from '../support/service-process.js';
 
-// The embedded database checks no password and runs every query on the service's event loop:
-// another local process that reached it could read everything, or stall the service with
+// The embedded database checks no password and is a single session: another local process that
+// reached it could read everything, or hold up every query of the service with
 // `SELECT pg_sleep(12)`. It is served on a Unix socket in a directory only its user may enter.
 
 const run = promisify(execFile);
@@ -80,11 +80,14 @@ describe('the service on the embedded database', () => {
     if (service === undefined) {
       throw new Error('the service did not start');
     }
+    const database = await databaseProcess(service);
     const { stdout } = await run('ss', ['-Hltnp']);
-    const ports = stdout
-      .split('\n')
-      .filter((line) => line.includes(`pid=${service?.child.pid},`))
-      .map((line) => line.split(/\s+/)[3]?.split(':').at(-1));
-    expect(ports).toEqual([new URL(service.url).port]);
+    const portsOf = (pid: number | undefined) =>
+      stdout
+        .split('\n')
+        .filter((line) => line.includes(`pid=${pid},`))
+        .map((line) => line.split(/\s+/)[3]?.split(':').at(-1));
+    expect(portsOf(service.child.pid)).toEqual([new URL(service.url).port]);
+    expect(portsOf(database)).toEqual([]);
   });
 });
