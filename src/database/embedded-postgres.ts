@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -383,7 +383,11 @@ export class EmbeddedPostgres {
    */
   onUnexpectedExit(listener: (reason: string) => void): void {
     if (this.served instanceof ServerProcess) {
-      this.served.onUnexpectedExit(listener);
+      this.served.onUnexpectedExit((reason) => {
+        // The listener may end this process at once: stop() would not run.
+        rmSync(this.socketDir, { recursive: true, force: true });
+        listener(reason);
+      });
     }
   }
 
