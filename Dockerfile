@@ -37,5 +37,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node directly (not npm) so that SIGTERM reaches the service and it drains before exiting. As
 # npm start: V8's old generation capped at 128 MB, about three times the live heap under load,
-# which keeps the resident set under 200 MB; raise it for very many /changes clients.
-CMD ["node", "--max-old-space-size=128", "dist/src/main.js"]
+# which keeps the resident set under 200 MB (raise it for very many /changes clients); and no
+# allocation-site pretenuring, which here moves every pg result row into the old generation (see
+# docs/deployment.md).
+CMD ["node", "--max-old-space-size=128", "--no-allocation-site-pretenuring", "dist/src/main.js"]

@@ -167,10 +167,15 @@ describe('Dockerfile', () => {
 
   it('starts with what npm start runs, a file the build makes, with a bounded heap', () => {
     const cmd = JSON.parse(only(runtimeStage, 'CMD')) as string[];
-    expect(cmd).toEqual(['node', '--max-old-space-size=128', 'dist/src/main.js']);
+    expect(cmd).toEqual([
+      'node',
+      '--max-old-space-size=128',
+      '--no-allocation-site-pretenuring',
+      'dist/src/main.js',
+    ]);
     expect(packageJson.scripts.start).toBe(cmd.join(' '));
     expect(packageJson.scripts['start:prod']).toBe(cmd.join(' '));
-    expect(existsSync(join(ROOT, cmd[2]))).toBe(true);
+    expect(existsSync(join(ROOT, cmd[cmd.length - 1]))).toBe(true);
   });
 
   it('ships every file the service imports at run time, and only production dependencies', () => {
