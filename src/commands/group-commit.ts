@@ -10,7 +10,10 @@ const MAX_REPORT_AGE_MS = 3500;
 /** How the write path is bounded; see BatcherLimits. */
 export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits {
   return {
-    maxBatch: 128,
+    // The embedded database applies one batch at a time in its single session, on CPU it shares
+    // with the service: a batch as large as the queue empties it at once, and each report then
+    // costs it less, so that it keeps up with a backlog instead of refusing most of it.
+    maxBatch: embedded ? 512 : 128,
     minBatchWhileBusy: 8,
     // Up to four batches overlap their commits; more would make them smaller, and a batch costs
     // PostgreSQL the same few steps whatever its size. Two connections stay free for reads, the

@@ -39,7 +39,12 @@ export interface BatcherLimits {
 /** The write path is full: the report is refused at once, stored nowhere (503, Retry-After). */
 export class OverloadedError extends DatabaseUnavailableError {
   constructor(reason: string) {
+    // Under overload thousands of these are made a second, and a stack trace would say nothing the
+    // reason does not: V8 captures none while the limit is 0.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(reason);
+    Error.stackTraceLimit = limit;
     this.name = 'OverloadedError';
   }
 }
