@@ -55,6 +55,29 @@ function startArgs(): string[] {
 
 const SERVICE_ARGS = startArgs();
 
+// VmHWM is the kernel's own peak resident set size of a process.
+function peakRssMbOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')
+        .split(' ')
+        .filter((word) => word.trim() !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The Docker image's glibc tuning (see the Dockerfile), given to the service and the baseline
  * alike: it is a setting of the process, not of either one's code.
@@ -345,6 +368,8 @@ export interface Server {
   url: string;
   cpu: CpuMeter;
   peakRssMb(): number;
+  /** The peak resident sets of its child processes, added up (0 without any). */
+  childrenPeakRssMb(): number;
   stop(): Promise<void>;
 }
 
@@ -403,12 +428,9 @@ export async function startServer(
       pid,
       databaseUrl === undefined ? undefined : new URL(databaseUrl).pathname.slice(1),
     ),
-    // VmHWM is the kernel's own peak resident set size of the process.
-    peakRssMb: () => {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      return kb / 1024;
-    },
+    peakRssMb: () => peakRssMbOf(pid),
+    // The embedded database runs in a child process of the service.
+    childrenPeakRssMb: () => childPids(pid).reduce((sum, child) => sum + peakRssMbOf(child), 0),
     stop: () =>
       new Promise<void>((done) => {
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -859,6 +881,7 @@ async function benchOverload(options: BenchOptions): Promise<OverloadResult[]> {
             url: server.url,
             alive: () => server.process.exitCode === null && server.process.signalCode === null,
             peakRssMb: () => server.peakRssMb(),
+            databasePeakRssMb: () => server.childrenPeakRssMb(),
           },
           {
             seconds: options.overloadSeconds,

@@ -12,6 +12,8 @@ export interface OverloadTarget {
   url: string;
   alive(): boolean;
   peakRssMb(): number;
+  /** The embedded database's process (a child of the service); 0 on PostgreSQL. */
+  databasePeakRssMb(): number;
 }
 
 export interface OverloadResult {
@@ -36,6 +38,7 @@ export interface OverloadResult {
   acknowledgedLost: number;
   alive: boolean;
   peakRssMb: number;
+  databasePeakRssMb: number;
   afterOk: number;
   afterTotal: number;
 }
@@ -139,6 +142,7 @@ export async function overload(
     acknowledgedLost,
     alive: target.alive(),
     peakRssMb: target.peakRssMb(),
+    databasePeakRssMb: target.databasePeakRssMb(),
     afterOk: after.requests - after.non2xx,
     afterTotal: after.requests,
   };
@@ -147,8 +151,8 @@ export async function overload(
 /** The overload rows as a table, with the verdict against docs/api.md's bounds and bench/README.md's targets. */
 export function overloadTable(results: OverloadResult[]): string {
   const lines = [
-    '| database | capacity req/s | offered req/s | sent req/s | goodput req/s | goodput / capacity | 200 | 503 | other | errors | max 503 ms | p99 200 ms | max 200 ms | max send lag ms | max 200 from schedule ms | acknowledged lost | alive | peak RSS MB | after: 200 / sent |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|',
+    '| database | capacity req/s | offered req/s | sent req/s | goodput req/s | goodput / capacity | 200 | 503 | other | errors | max 503 ms | p99 200 ms | max 200 ms | max send lag ms | max 200 from schedule ms | acknowledged lost | alive | peak RSS MB | database process peak RSS MB | after: 200 / sent |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|',
   ];
   for (const r of results) {
     const verdict = [
@@ -165,7 +169,8 @@ export function overloadTable(results: OverloadResult[]): string {
         `${r.goodput.toFixed(0)} | ${(r.goodput / r.capacity).toFixed(2)} | ${r.ok} | ${r.refused} | ` +
         `${r.other} | ${r.errors} | ${r.max503Ms.toFixed(0)} | ${r.p99OkMs.toFixed(0)} | ` +
         `${r.max200Ms.toFixed(0)} | ${r.maxSendLagMs.toFixed(0)} | ${r.max200FromScheduleMs.toFixed(0)} | ${r.acknowledgedLost} | ${r.alive ? 'yes' : 'NO'} | ` +
-        `${r.peakRssMb.toFixed(0)} | ${r.afterOk} / ${r.afterTotal} |`,
+        `${r.peakRssMb.toFixed(0)} | ${r.databasePeakRssMb > 0 ? r.databasePeakRssMb.toFixed(0) : ''} | ` +
+        `${r.afterOk} / ${r.afterTotal} |`,
     );
     lines.push(
       `\noverload on ${r.database}: ${verdict.length === 0 ? 'all bounds met' : verdict.join('; ')}\n`,
