@@ -234,14 +234,15 @@ function processUsage(pid: number): { cpuMs: number; minorFaults: number } {
 }
 
 /**
- * CPU time used so far by this machine's PostgreSQL backends serving `database` (their process
- * title names it), in ms; all PostgreSQL processes when no database is given (the embedded
- * database's time is in the server's own). Backends only: on a shared machine the other
- * databases' backends are someone else's load. The WAL writer and checkpointer are left out.
- * Only meaningful when DATABASE_URL is a server on this machine.
+ * CPU time used so far by each of this machine's PostgreSQL backends serving `database` (their
+ * process title names it), in ms, by pid and start time (a pid can be reused); all PostgreSQL
+ * processes when no database is given. Backends only: on a shared machine the other databases'
+ * backends are someone else's load. The WAL writer and checkpointer are left out, and so is an
+ * embedded database, which runs in a child process of the service. Only meaningful when
+ * DATABASE_URL is a server on this machine.
  */
-function postgresCpuMs(database?: string): number {
-  let total = 0;
+function postgresBackendCpuMs(database?: string): Map<string, number> {
+  const usage = new Map<string, number>();
   for (const entry of readdirSync('/proc')) {
     if (/^\d+$/.test(entry)) {
       try {
@@ -254,11 +255,28 @@ function postgresCpuMs(database?: string): number {
             continue;
           }
         }
-        total += processUsage(Number(entry)).cpuMs;
+        const fields = statFields(Number(entry));
+        if (fields !== undefined) {
+          // starttime is the 22nd field of /proc/<pid>/stat.
+          usage.set(`${entry}:${fields[19]}`, processUsage(Number(entry)).cpuMs);
+        }
       } catch {
         // The process has exited since the listing.
       }
     }
+  }
+  return usage;
+}
+
+/**
+ * The CPU the backends used between two readings: each backend's own difference, so that one
+ * that exits in between takes its earlier time with it instead of making the total shrink (its
+ * time in between is lost: the figure can only be low, never negative).
+ */
+function postgresCpuBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [backend, cpuMs] of after) {
+    total += cpuMs - (before.get(backend) ?? 0);
   }
   return total;
 }
@@ -266,7 +284,7 @@ function postgresCpuMs(database?: string): number {
 /** Counts the server's and PostgreSQL's CPU from start() to the measured load's end. */
 class CpuMeter {
   private server = { cpuMs: 0, minorFaults: 0 };
-  private postgres = 0;
+  private postgres = new Map<string, number>();
 
   constructor(
     private readonly serverPid: number,
@@ -275,7 +293,7 @@ class CpuMeter {
 
   start(): void {
     this.server = processUsage(this.serverPid);
-    this.postgres = postgresCpuMs(this.database);
+    this.postgres = postgresBackendCpuMs(this.database);
   }
 
   /** The measured load with the server's and PostgreSQL's CPU per response. */
@@ -285,7 +303,8 @@ class CpuMeter {
     return {
       ...result,
       serverCpuMs: (server.cpuMs - this.server.cpuMs) / responses,
-      postgresCpuMs: (postgresCpuMs(this.database) - this.postgres) / responses,
+      postgresCpuMs:
+        postgresCpuBetween(this.postgres, postgresBackendCpuMs(this.database)) / responses,
       serverFaults: (server.minorFaults - this.server.minorFaults) / responses,
     };
   }
