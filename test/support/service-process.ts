@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,6 +60,10 @@ export async function ensureBuilt(): Promise<void> {
           [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
           { cwd: ROOT },
         );
+        // An incremental build rewrites only the files whose output changed, so main.js would stay
+        // older than the sources and every test file would build again.
+        const now = new Date();
+        await utimes(MAIN, now, now);
       }
       return;
     } finally {
