@@ -88,7 +88,7 @@ export interface ServiceProcess {
   output(): string;
   /** Resolves with the exit code (or the signal that ended it). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL, if still running; waits for the exit. */
+  /** SIGKILL, if still running; waits for its exit and for its child processes to end. */
   kill(): Promise<void>;
 }
 
@@ -134,10 +134,20 @@ export async function spawnService(
     output: () => output,
     exited,
     kill: async () => {
+      // Read before the kill: once the service is gone its children belong to another parent.
+      const children = await childPids(child.pid ?? 0);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
       }
       await exited;
+      // The embedded database's process closes its data directory once it sees the service gone;
+      // until then it still writes there, and a test removing the directory would race it.
+      const until = Date.now() + 15_000;
+      for (const pid of children) {
+        while ((await isAlive(pid)) && Date.now() < until) {
+          await sleep(50);
+        }
+      }
     },
   };
 }
