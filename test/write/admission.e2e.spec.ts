@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { serverUrl } from '../support/test-database.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { callbackBody, newCommandId } from '../support/factories.js';
+import { eventually } from '../support/eventually.js';
 
 // More reports at once than the write path may hold waiting: the excess is refused with 503 and
 // Retry-After without being stored, and everything acknowledged with 200 is stored.
@@ -53,6 +54,7 @@ describe('admission control on the callback path', () => {
     it('refuses the excess of a burst with 503 and Retry-After within 5 s, before reading the bodies once full, stores exactly what it acknowledged, and answers 200 right after', async () => {
       const holder = t.app.get(DataSource).createQueryRunner();
       await holder.connect();
+      const refusedBefore = await overloadedCount();
       const ids = Array.from({ length: 1500 }, () => newCommandId());
       // In waves of 100 a tick apart: each answer is timed from its own wave's start.
       const pending: Promise<{
@@ -75,7 +77,12 @@ describe('admission control on the callback path', () => {
         }
         await new Promise((resolve) => setImmediate(resolve));
       }
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Full once the burst has been read as far as the queue's bound: pushes are being refused.
+      await eventually(
+        async () => (await overloadedCount()) > refusedBefore,
+        4000,
+        () => 'no push of the burst was refused',
+      );
       await expectRefusedUnread();
       await holder.release();
       const answers = await Promise.all(pending);
