@@ -227,10 +227,11 @@ function processUsage(pid: number): { cpuMs: number; minorFaults: number } {
   if (fields === undefined) {
     return { cpuMs: 0, minorFaults: 0 };
   }
-  return {
-    cpuMs: ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND,
-    minorFaults: Number(fields[7]),
-  };
+  return { cpuMs: cpuMsOf(fields), minorFaults: Number(fields[7]) };
+}
+
+function cpuMsOf(fields: string[]): number {
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 /**
@@ -258,7 +259,7 @@ function postgresBackendCpuMs(database?: string): Map<string, number> {
         const fields = statFields(Number(entry));
         if (fields !== undefined) {
           // starttime is the 22nd field of /proc/<pid>/stat.
-          usage.set(`${entry}:${fields[19]}`, processUsage(Number(entry)).cpuMs);
+          usage.set(`${entry}:${fields[19]}`, cpuMsOf(fields));
         }
       } catch {
         // The process has exited since the listing.
