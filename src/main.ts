@@ -1,6 +1,11 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from './config/config.js';
+import {
+  AcceptDescriptors,
+  EXTRA_ACCEPT_DESCRIPTORS,
+  LISTEN_BACKLOG,
+} from './http/accept-descriptors.js';
 
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Bootstrap');
@@ -26,10 +31,8 @@ async function bootstrap(): Promise<void> {
     logger.error(`The embedded database process ${reason}: exiting`);
     process.exit(1);
   });
-  // A platform draining a backlog opens connections faster than a busy event loop accepts them: a
-  // full accept queue drops their SYNs, which TCP retries only after 1, 3, 7 s. The kernel caps the
-  // queue at net.core.somaxconn.
-  await app.listen({ port: config.port, host: config.host, backlog: 4096 });
+  const acceptDescriptors = new AcceptDescriptors(app.getHttpAdapter().getInstance());
+  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   logger.log(`Listening on http://${config.host}:${config.port} (API docs at /docs)`);
 
   let stopping = false;
@@ -58,6 +61,16 @@ async function bootstrap(): Promise<void> {
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, (received) => void stop(received));
+  }
+
+  // After the signal handlers: a stop while the helper process runs still drains what is in flight.
+  const accepting = await acceptDescriptors.open(app.getHttpServer(), EXTRA_ACCEPT_DESCRIPTORS);
+  if (accepting.problem !== undefined) {
+    logger.warn(
+      `Accepting on ${accepting.opened + 1} descriptors of the listening socket instead of ` +
+        `${EXTRA_ACCEPT_DESCRIPTORS + 1}: ${accepting.problem}. Under overload, new connections ` +
+        'may wait seconds to be accepted.',
+    );
   }
 }
 
