@@ -115,9 +115,4 @@ export class AcceptDescriptors {
       helper.send(count, handle as Parameters<typeof helper.send>[1]);
     });
   }
-
-  /** The descriptors opened so far. */
-  get count(): number {
-    return this.listeners.length;
-  }
 }

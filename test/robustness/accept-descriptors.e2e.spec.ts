@@ -16,6 +16,19 @@ import { type ServiceProcess, startService } from '../support/service-process.js
 
 const CONNECTIONS = 40;
 
+/**
+ * Holds this event loop busy for 200 ms after the connections just opened have called connect(2)
+ * (net.connect() does so on the next tick): the kernel completes their handshakes meanwhile, and
+ * they wait in the accept queue as they would behind a saturated loop.
+ */
+async function busyWhileConnecting(): Promise<void> {
+  await new Promise((resolve) => process.nextTick(resolve));
+  const busyUntil = Date.now() + 200;
+  while (Date.now() < busyUntil) {
+    // A saturated event loop.
+  }
+}
+
 /** Opens `count` connections while this event loop is busy, then counts how many each turn accepts. */
 async function acceptedPerTurn(server: Server, port: number, count: number): Promise<number[]> {
   const perTurn: number[] = [];
@@ -30,13 +43,7 @@ async function acceptedPerTurn(server: Server, port: number, count: number): Pro
   for (let i = 0; i < count; i++) {
     sockets.push(connect({ port, host: '127.0.0.1' }).on('error', () => undefined));
   }
-  // net.connect() calls connect(2) on the next tick; after it the kernel completes the handshakes
-  // while this loop is busy, and the connections wait in the accept queue.
-  await new Promise((resolve) => process.nextTick(resolve));
-  const busyUntil = Date.now() + 200;
-  while (Date.now() < busyUntil) {
-    // A saturated event loop.
-  }
+  await busyWhileConnecting();
   await new Promise<void>((resolve) => {
     const nextTurn = () => {
       turn++;
@@ -151,11 +158,7 @@ describe('extra accept descriptors', () => {
       socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
       return new Promise<string>((resolve) => socket.on('close', () => resolve(answer)));
     });
-    await new Promise((resolve) => process.nextTick(resolve));
-    const busyUntil = Date.now() + 200;
-    while (Date.now() < busyUntil) {
-      // A saturated event loop.
-    }
+    await busyWhileConnecting();
     await eventually(
       () => onCopies + onMain === 32,
       5000,
