@@ -10,7 +10,6 @@ import rhea, {
   type ConnectionOptions,
   type Delivery,
   type EventContext,
-  type Receiver,
 } from 'rhea';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { CommandMismatchError } from '../commands/command-errors.js';
@@ -23,6 +22,8 @@ import {
 } from '../database/database-errors.js';
 import { redactUrl } from '../http/redact.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
+import { SECTIONS_ALLOWANCE_BYTES, decodeBody, tolerateUnreadableMessages } from './amqp-body.js';
+import { LinkCredit } from './amqp-credit.js';
 import { parseIotdaMessage } from './iotda-message.js';
 
 /** Messages received and not yet settled, at most: bounds memory and the work waiting on the database. */
@@ -33,10 +34,6 @@ const REPORT_DEADLINE_MS = 10_000;
 
 const RECONNECT_INITIAL_MS = 250;
 const RECONNECT_MAX_MS = 30_000;
-// While the database is unavailable, each released message's credit comes back after this long
-// (doubling up to the maximum), so the broker does not redeliver in a tight loop.
-const RETRY_INITIAL_MS = 250;
-const RETRY_MAX_MS = 5_000;
 
 export type AmqpConsumerState = 'disabled' | 'connecting' | 'receiving' | 'stopped';
 
@@ -50,7 +47,7 @@ export interface AmqpConsumerHealth {
 
 type Settlement =
   | { kind: 'accept' }
-  | { kind: 'reject'; description: string }
+  | { kind: 'reject'; condition: string; description: string }
   | { kind: 'release'; reason: 'database' | 'unexpected' };
 
 /**
@@ -58,23 +55,21 @@ type Settlement =
  * and applies each like POST /callbacks/iotda. A message is accepted only once its report has
  * committed, so a crash at any moment leaves it on the broker to be delivered again; one that is
  * not a valid report is rejected (the broker's dead-lettering applies); while the database is
- * unavailable messages are released and come again. The connection is re-made with backoff
- * whenever it or the link is lost.
+ * unavailable messages are released and come again, no sooner than the backoff (see LinkCredit).
+ * A message that cannot be decoded, or whose body is over BODY_LIMIT_BYTES, is rejected unread.
+ * The connection is re-made with backoff whenever it or the link is lost, or rhea reports an
+ * error.
  */
 @Injectable()
 export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('IotdaAmqp');
   private connection: Connection | undefined;
-  private receiver: Receiver | undefined;
+  // The credit of the current link; a delivery settles through the one it came on.
+  private credit: LinkCredit | undefined;
   private state: AmqpConsumerState;
   private lastError: string | undefined;
   private reconnectDelay = RECONNECT_INITIAL_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private retryDelay = RETRY_INITIAL_MS;
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  // Deliveries of an earlier link cannot be settled any more (the broker delivers them again):
-  // the link they came on is remembered with each.
-  private link = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -89,6 +84,7 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
       this.logger.log(
         `Consuming IoTDA messages from ${this.config.iotdaAmqp.queue} at ${redactUrl(this.config.iotdaAmqp.url)}`,
       );
+      tolerateUnreadableMessages(this.maxMessageBytes());
       this.connect();
     }
   }
@@ -96,10 +92,6 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
   onModuleDestroy(): void {
     this.state = this.state === 'disabled' ? 'disabled' : 'stopped';
     clearTimeout(this.reconnectTimer);
-    for (const timer of this.retryTimers) {
-      clearTimeout(timer);
-    }
-    this.retryTimers.clear();
     this.closeConnection();
   }
 
@@ -127,6 +119,12 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
         this.connectionLost(why);
       }
     };
+    // rhea emits `error` (on the connection, then on its container) for what it cannot process,
+    // and ends the connection; unheard, the event would end the process.
+    const failed = (error: unknown) => lost(`AMQP error: ${describeError(error)}`);
+    container.on('error', failed);
+    connection.on('error', failed);
+    connection.on('protocol_error', failed);
     connection.on('connection_error', (context: EventContext) =>
       lost(`connection refused by the broker: ${describeError(context.connection.error)}`),
     );
@@ -143,26 +141,34 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
       if (this.connection !== connection || receiver === undefined) {
         return;
       }
-      this.link++;
-      this.receiver = receiver;
+      this.credit?.close();
+      this.credit = new LinkCredit(receiver, AMQP_PREFETCH);
       this.state = 'receiving';
       this.lastError = undefined;
       this.reconnectDelay = RECONNECT_INITIAL_MS;
-      // A fresh link starts with no credit.
-      receiver.add_credit(AMQP_PREFETCH);
+      this.credit.open();
       this.logger.log(`Receiving IoTDA messages from ${amqp.queue}`);
     });
     connection.on('message', (context: EventContext) => {
-      if (this.connection !== connection || context.delivery === undefined) {
+      const credit = this.credit;
+      if (
+        this.connection !== connection ||
+        context.delivery === undefined ||
+        credit === undefined
+      ) {
         return;
       }
-      void this.handle(context.message?.body, context.delivery, this.link);
+      credit.received();
+      void this.handle(context.message, context.delivery, credit);
     });
     connection.open_receiver({
       source: { address: amqp.queue },
-      // Credit is given back by hand, once a message is settled (see handle()).
+      // Credit is given by hand (LinkCredit), once a message is settled.
       credit_window: 0,
       autoaccept: false,
+      // A broker that honours it sends nothing larger; one that does not (RabbitMQ 3) still
+      // gets what is larger rejected unread.
+      max_message_size: this.maxMessageBytes(),
     });
   }
 
@@ -179,10 +185,16 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, RECONNECT_MAX_MS);
   }
 
+  /** The largest encoded message read: the body limit, and room for the other sections. */
+  private maxMessageBytes(): number {
+    return this.config.bodyLimitBytes + SECTIONS_ALLOWANCE_BYTES;
+  }
+
   private closeConnection(): void {
     const connection = this.connection;
     this.connection = undefined;
-    this.receiver = undefined;
+    this.credit?.close();
+    this.credit = undefined;
     if (connection !== undefined) {
       // Unsettled deliveries go back to the queue with the connection.
       connection.removeAllListeners();
@@ -196,61 +208,52 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
     }
   }
 
-  private async handle(body: unknown, delivery: Delivery, link: number): Promise<void> {
+  private async handle(message: unknown, delivery: Delivery, credit: LinkCredit): Promise<void> {
     let settlement: Settlement;
     try {
-      settlement = await this.apply(body);
+      settlement = await this.apply(message);
     } catch (error) {
       // apply() answers every case; this is a fault of this service.
       this.logger.error({ err: describeStack(error) }, 'Unexpected error on an IoTDA AMQP message');
       settlement = { kind: 'release', reason: 'unexpected' };
     }
-    if (link !== this.link || this.receiver === undefined) {
+    if (credit.isClosed) {
       // Its link is gone: the broker delivers it again on the new one.
       return;
     }
-    const receiver = this.receiver;
     switch (settlement.kind) {
       case 'accept':
-        delivery.accept();
-        this.retryDelay = RETRY_INITIAL_MS;
-        receiver.add_credit(1);
+        credit.settle(delivery, () => delivery.accept());
         return;
-      case 'reject':
-        delivery.reject({ condition: 'amqp:decode-error', description: settlement.description });
-        receiver.add_credit(1);
-        return;
-      case 'release': {
-        this.metrics.callbackFailed(settlement.reason);
-        delivery.release();
-        const timer = setTimeout(() => {
-          this.retryTimers.delete(timer);
-          if (link === this.link) {
-            this.receiver?.add_credit(1);
-          }
-        }, this.retryDelay);
-        this.retryTimers.add(timer);
-        this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+      case 'reject': {
+        const { condition, description } = settlement;
+        credit.settle(delivery, () => delivery.reject({ condition, description }));
         return;
       }
+      case 'release':
+        this.metrics.callbackFailed(settlement.reason);
+        credit.release(delivery);
+        return;
       default:
         assertNever(settlement);
     }
   }
 
   /** Applies one message's report; says how to settle it. */
-  private async apply(body: unknown): Promise<Settlement> {
-    const decoded = decodeBody(body);
-    if (decoded.kind === 'undecodable') {
+  private async apply(amqpMessage: unknown): Promise<Settlement> {
+    const decoded = decodeBody(amqpMessage, this.config.bodyLimitBytes);
+    if (decoded.kind !== 'json') {
       this.logger.warn(`Rejected an IoTDA AMQP message: ${decoded.why}`);
-      return { kind: 'reject', description: decoded.why };
+      const condition =
+        decoded.kind === 'too-large' ? 'amqp:link:message-size-exceeded' : 'amqp:decode-error';
+      return { kind: 'reject', condition, description: decoded.why };
     }
     const message = parseIotdaMessage(decoded.value);
     switch (message.kind) {
       case 'invalid': {
         const why = message.problems.map((problem) => problem.message).join('; ');
         this.logger.warn(`Rejected an IoTDA AMQP message that is not a valid report: ${why}`);
-        return { kind: 'reject', description: why };
+        return { kind: 'reject', condition: 'amqp:decode-error', description: why };
       }
       case 'ignored':
         this.metrics.callbackIgnored();
@@ -265,7 +268,11 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
         } catch (error) {
           if (error instanceof CommandMismatchError) {
             this.logger.warn(`Rejected an IoTDA AMQP message: ${error.message}`);
-            return { kind: 'reject', description: error.message };
+            return {
+              kind: 'reject',
+              condition: 'amqp:precondition-failed',
+              description: error.message,
+            };
           }
           if (isDatabaseUnavailable(error)) {
             const configuration = databaseConfigurationProblem(error);
@@ -279,36 +286,6 @@ export class IotdaAmqpConsumer implements OnApplicationBootstrap, OnModuleDestro
       default:
         return assertNever(message);
     }
-  }
-}
-
-type Decoded = { kind: 'json'; value: unknown } | { kind: 'undecodable'; why: string };
-
-/**
- * A message body as JSON: IoTDA sends the forwarded JSON as a data section (bytes); an AMQP value
- * holding the JSON text, or the object itself, is read too.
- */
-export function decodeBody(body: unknown): Decoded {
-  let text: string;
-  if (typeof body === 'string') {
-    text = body;
-  } else if (Buffer.isBuffer(body)) {
-    text = body.toString('utf8');
-  } else if (
-    typeof body === 'object' &&
-    body !== null &&
-    Buffer.isBuffer((body as { content?: unknown }).content)
-  ) {
-    text = (body as { content: Buffer }).content.toString('utf8');
-  } else if (typeof body === 'object' && body !== null) {
-    return { kind: 'json', value: body };
-  } else {
-    return { kind: 'undecodable', why: 'the body is neither JSON text nor a JSON object' };
-  }
-  try {
-    return { kind: 'json', value: JSON.parse(text) as unknown };
-  } catch {
-    return { kind: 'undecodable', why: 'the body is not valid JSON' };
   }
 }
 

@@ -6,6 +6,8 @@ import rhea, { type Connection, type Message, type Sender } from 'rhea';
 import { connectionOptions } from '../../src/platform/iotda-amqp.consumer.js';
 import { eventuallyDefined } from './eventually.js';
 
+const run = promisify(execFile);
+
 /** The machine's RabbitMQ with its AMQP 1.0 plugin (.ci/run enables it). */
 export const AMQP_URL = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -41,8 +43,35 @@ export class TestBroker {
     return { name, address: `/amq/queue/${name}` };
   }
 
+  /**
+   * A new queue whose rejected messages RabbitMQ dead-letters into a second one, `dead` (a policy
+   * of its own, removed by deleteQueue).
+   */
+  async queueWithDeadLetters(): Promise<TestQueue & { dead: TestQueue }> {
+    const queue = await this.queue();
+    const dead = await this.queue();
+    await run('rabbitmqctl', [
+      '-q',
+      'set_policy',
+      '--apply-to',
+      'queues',
+      queue.name,
+      `^${queue.name}$`,
+      JSON.stringify({ 'dead-letter-exchange': '', 'dead-letter-routing-key': dead.name }),
+    ]);
+    return { ...queue, dead };
+  }
+
   /** Publishes each message (JSON as a data section, as IoTDA sends it) and waits until the broker took all. */
   async publish(queue: TestQueue, messages: unknown[], body: Body = 'data'): Promise<void> {
+    await this.send(
+      queue,
+      messages.map((message) => toAmqp(message, body)),
+    );
+  }
+
+  /** Sends these AMQP messages as they are, and waits until the broker took all. */
+  async send(queue: TestQueue, messages: Message[]): Promise<void> {
     const sender = await this.sender(`/queue/${queue.name}`);
     let settled = 0;
     let failed = 0;
@@ -69,7 +98,7 @@ export class TestBroker {
       }
       const pump = () => {
         while (next < messages.length && sender.sendable()) {
-          sender.send(toAmqp(messages[next++], body));
+          sender.send(messages[next++]);
         }
       };
       sender.on('sendable', pump);
@@ -106,7 +135,7 @@ function toAmqp(message: unknown, body: Body): Message {
 
 /** Messages ready and unacknowledged in a queue, as RabbitMQ counts them. */
 export async function queueDepth(queue: TestQueue): Promise<{ ready: number; unacked: number }> {
-  const { stdout } = await promisify(execFile)('rabbitmqctl', [
+  const { stdout } = await run('rabbitmqctl', [
     '-q',
     'list_queues',
     'name',
@@ -138,8 +167,11 @@ export async function consumerReceiving(app: NestFastifyApplication): Promise<vo
   });
 }
 
-export async function deleteQueue(queue: TestQueue): Promise<void> {
-  await promisify(execFile)('rabbitmqctl', ['-q', 'delete_queue', queue.name]).catch(
-    () => undefined,
-  );
+/** Deletes the queue, and its dead-letter queue and policy when it has them. */
+export async function deleteQueue(queue: TestQueue & { dead?: TestQueue }): Promise<void> {
+  await run('rabbitmqctl', ['-q', 'delete_queue', queue.name]).catch(() => undefined);
+  if (queue.dead !== undefined) {
+    await run('rabbitmqctl', ['-q', 'clear_policy', queue.name]).catch(() => undefined);
+    await run('rabbitmqctl', ['-q', 'delete_queue', queue.dead.name]).catch(() => undefined);
+  }
 }
