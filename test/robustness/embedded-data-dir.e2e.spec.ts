@@ -185,32 +185,62 @@ describe('the service on an embedded data folder', () => {
   );
 });
 
-/** A process that claims `dir` at `startAt` (epoch ms), says how it went, and holds the claim. */
-function claimant(dir: string, startAt: number): { child: ChildProcess; outcome: Promise<string> } {
+interface Claimant {
+  child: ChildProcess;
+  /** Once the process has loaded the module and waits for go(). */
+  ready: Promise<void>;
+  go(): void;
+  /** 'claimed', or 'refused: <why>'. */
+  outcome: Promise<string>;
+}
+
+/** A process that claims `dir` when told to, says how it went, and holds the claim until killed. */
+function claimant(dir: string): Claimant {
   const script = `
     const { claimDataDir } = await import(${JSON.stringify(DATA_DIR_MODULE)});
-    await new Promise((resolve) => setTimeout(resolve, ${startAt} - Date.now()));
-    try {
-      await claimDataDir(${JSON.stringify(dir)});
-      console.log('claimed');
-    } catch (error) {
-      console.log('refused: ' + error.message);
-    }
-    setTimeout(() => {}, 60_000);`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const outcome = new Promise<string>((done) => {
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('\n')) {
-        done(output.trim());
+    process.stdin.once('data', async () => {
+      try {
+        await claimDataDir(${JSON.stringify(dir)});
+        console.log('claimed');
+      } catch (error) {
+        console.log('refused: ' + error.message);
       }
     });
-    child.once('exit', () => done(output.trim() || 'exited'));
+    console.log('ready');
+    setTimeout(() => {}, 60_000);`;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
-  return { child, outcome };
+  const lines: string[] = [];
+  const waiting: (() => void)[] = [];
+  let rest = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    lines.push(...parts);
+    waiting.splice(0).forEach((wake) => wake());
+  });
+  child.once('exit', () => {
+    lines.push('exited', 'exited');
+    waiting.splice(0).forEach((wake) => wake());
+  });
+  const line = async (index: number): Promise<string> => {
+    while (lines.length <= index) {
+      await new Promise<void>((wake) => waiting.push(wake));
+    }
+    return lines[index];
+  };
+  return {
+    child,
+    ready: line(0).then((first) => {
+      if (first !== 'ready') {
+        throw new Error(`the claimant did not start: ${first}`);
+      }
+    }),
+    go: () => child.stdin?.write('go\n'),
+    outcome: line(1),
+  };
 }
 
 /** The pid of a process that has ended, and its start time: what a stale pid file holds. */
@@ -254,11 +284,15 @@ describe('claiming the embedded data folder', () => {
       if (left !== undefined) {
         await writeFile(join(dir, PID_FILE), left === 'dead' ? await deadProcessClaim() : left);
       }
-      const startAt = Date.now() + 1500;
-      const starters = Array.from({ length: 6 }, () => claimant(dir, startAt));
+      const starters = Array.from({ length: 6 }, () => claimant(dir));
       children.push(...starters.map((starter) => starter.child));
+      await Promise.all(starters.map((starter) => starter.ready));
+      // All at once, as far as the processes allow.
+      for (const starter of starters) {
+        starter.go();
+      }
       // The winner claims at once; the others wait for it (up to 15 s) rather than answer now.
-      await sleep(startAt - Date.now() + 2000);
+      await sleep(2000);
       const settled = await Promise.all(
         starters.map((starter) => Promise.race([starter.outcome, sleep(10).then(() => 'waiting')])),
       );
@@ -266,7 +300,7 @@ describe('claiming the embedded data folder', () => {
       expect(settled.filter((outcome) => outcome !== 'waiting' && outcome !== 'claimed')).toEqual(
         [],
       );
-      expect(winners).toHaveLength(1);
+      expect(settled.filter((outcome) => outcome === 'claimed')).toEqual(['claimed']);
       const holder = (await readFile(join(dir, PID_FILE), 'utf8')).split('\n')[0];
       expect(holder).toBe(String(winners[0].child.pid));
       // No takeover is left holding its lock.
@@ -277,11 +311,13 @@ describe('claiming the embedded data folder', () => {
 
   it('waits for a running holder to exit, then takes its stale pid file over', async () => {
     const dir = await mkdtemp(join(root, 'wait-'));
-    const first = claimant(dir, Date.now());
-    children.push(first.child);
+    const first = claimant(dir);
+    const second = claimant(dir);
+    children.push(first.child, second.child);
+    await Promise.all([first.ready, second.ready]);
+    first.go();
     expect(await first.outcome).toBe('claimed');
-    const second = claimant(dir, Date.now());
-    children.push(second.child);
+    second.go();
     expect(await Promise.race([second.outcome, sleep(1500).then(() => 'waiting')])).toBe('waiting');
     // Gone without releasing its claim, as after SIGKILL.
     first.child.kill('SIGKILL');
