@@ -36,9 +36,9 @@ const GROUP_AND_OTHERS = 0o077;
 
 /**
  * Makes every file and folder the database creates in this process its owner's alone. PGlite
- * (Emscripten's NODEFS) creates each file and then sets the mode PostgreSQL asked for with chmod,
- * 0666 for most, where the umask has no say: chmod drops the bits of group and others here. Only
- * for the database's own process, which does nothing else.
+ * (Emscripten's NODEFS) creates each file and then sets its mode with chmod, 0666 for most, where
+ * the umask has no say: chmod drops the bits of group and others here. Only for the database's
+ * own process, which does nothing else (docs/decisions/embedded-file-modes.md).
  */
 export function keepFilesPrivate(): void {
   process.umask(GROUP_AND_OTHERS);
