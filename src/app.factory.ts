@@ -21,6 +21,7 @@ import { GroupCommit } from './commands/group-commit.js';
 import { CommandMetrics } from './metrics/command-metrics.js';
 import { openApiDocument } from './http/openapi.js';
 import { redactUrl } from './http/redact.js';
+import { addSecurityHeaders } from './http/security-headers.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
 export interface Database {
@@ -80,6 +81,8 @@ export async function createApp(
     void reply.header('x-request-id', request.id);
     done();
   });
+
+  addSecurityHeaders(fastify);
 
   const logger = createLogger(config, options.logDestination);
   logRequests(fastify, logger);

@@ -150,6 +150,92 @@ async function checkPlan(
   }
 }
 
+/**
+ * A client that connects without Last-Event-ID and then, like EventSource, reconnects with the last
+ * id it received, whether or not a change came with it. Every other stream is closed on its first
+ * message, before any change can reach it; the others after 300 ms. `senders` writers begin once
+ * the first stream has its 200, so the client must receive everything they apply, exactly once.
+ */
+async function checkFreshClientReconnecting(
+  instances: TestApp[],
+  reports: number,
+  commands: number,
+  senders: number,
+): Promise<void> {
+  const bases = await Promise.all(instances.map((t) => listenUrl(t.app)));
+  const deviceId = `fresh-${newCommandId()}`;
+  const commandIds = Array.from({ length: commands }, () => newCommandId());
+  const received: { id: string; historyId: string; commandId: string; version: number }[] = [];
+  const url = (round: number) => `${bases[round % bases.length]}/changes?deviceId=${deviceId}`;
+
+  const first = await SseClient.open(url(0));
+  expect(first.status).toBe(200);
+  let writing = true;
+  let sent = 0;
+  const writers = Array.from({ length: senders }, async (_, sender) => {
+    while (sent < reports) {
+      sent++;
+      await push(instances[(sender + sent) % instances.length], {
+        deviceId,
+        commandId: commandIds[sent % commands],
+        result: { resultCode: STATUSES[(sent * 7 + sender) % STATUSES.length], resultDetail: null },
+      });
+    }
+  });
+  const writersDone = Promise.all(writers).finally(() => {
+    writing = false;
+  });
+
+  let lastId: string | undefined;
+  let expected: Map<string, number> | undefined;
+  let caughtUpBy = Number.POSITIVE_INFINITY;
+  for (let round = 0; ; round++) {
+    const client =
+      round === 0
+        ? first
+        : await SseClient.open(url(round), lastId === undefined ? {} : { 'last-event-id': lastId });
+    expect(client.status).toBe(200);
+    if (round % 2 === 0 && writing) {
+      await client.waitUntil(() => client.blocks > 0, 5000);
+    } else {
+      await client
+        .waitUntil(
+          () =>
+            expected !== undefined && received.length + client.changes().length >= expected.size,
+          writing ? 300 : 3000,
+        )
+        .catch(() => undefined);
+    }
+    client.close();
+    received.push(...client.changes());
+    lastId = client.lastEventId ?? lastId;
+    if (expected !== undefined && received.length >= expected.size) {
+      break;
+    }
+    if (!writing && expected === undefined) {
+      await writersDone;
+      expected = await appliedHistory(instances[0], deviceId);
+      caughtUpBy = Date.now() + 15_000;
+    }
+    if (Date.now() > caughtUpBy) {
+      // What is missing shows in the assertions below.
+      break;
+    }
+    // EventSource waits before reconnecting; the writers go on meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await writersDone;
+  expected ??= await appliedHistory(instances[0], deviceId);
+
+  const historyIds = received.map((change) => change.historyId);
+  expect(new Set(historyIds).size).toBe(historyIds.length);
+  expect(new Set(historyIds)).toEqual(new Set(expected.keys()));
+  for (const commandId of commandIds) {
+    const versions = received.filter((c) => c.commandId === commandId).map((c) => c.version);
+    expect(versions).toEqual(versions.map((_, index) => index + 1));
+  }
+}
+
 describe('the change feed on one instance', () => {
   let t: TestApp;
 
@@ -167,6 +253,12 @@ describe('the change feed on one instance', () => {
       { numRuns: 3 },
     );
   });
+
+  it('loses and repeats nothing for a client that connects without Last-Event-ID and reconnects before its first change, under concurrent writers', async () => {
+    for (let round = 0; round < 4; round++) {
+      await checkFreshClientReconnecting([t], 240, 16, 8);
+    }
+  }, 90_000);
 });
 
 const onPostgres = serverUrl() === undefined ? describe.skip : describe;
@@ -193,6 +285,12 @@ onPostgres('the change feed on two instances of one PostgreSQL database', () => 
       { numRuns: 8 },
     );
   });
+
+  it('loses and repeats nothing for a client that connects without Last-Event-ID and reconnects before its first change, alternating instances', async () => {
+    for (let round = 0; round < 3; round++) {
+      await checkFreshClientReconnecting([a, b], 240, 6, 32);
+    }
+  }, 90_000);
 
   it('holds back a change until an older transaction commits, then delivers both once, in transaction order', async () => {
     const base = await listenUrl(a.app);

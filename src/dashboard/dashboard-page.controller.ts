@@ -3,6 +3,7 @@ import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestj
 import { type FastifyReply } from 'fastify';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
+import { PAGE_CONTENT_SECURITY_POLICY } from '../http/security-headers.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -10,18 +11,6 @@ const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
 };
-
-// Everything the page loads comes from this service: the machines it runs on may be offline.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 interface Asset {
   body: Buffer;
@@ -97,8 +86,7 @@ export class DashboardPageController {
       .header('content-type', asset.contentType)
       // Names carry no hash: the browser revalidates, and a new build is seen at once.
       .header('cache-control', 'no-cache')
-      .header('content-security-policy', CONTENT_SECURITY_POLICY)
-      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', PAGE_CONTENT_SECURITY_POLICY)
       .header('referrer-policy', 'no-referrer')
       .send(asset.body);
   }

@@ -1,13 +1,13 @@
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { PGlite } from '@electric-sql/pglite';
 import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { claimDataDir, prepareDataDir, releaseDataDir } from './embedded-data-dir.js';
 
 // Only names the socket file; nothing listens on a TCP port.
 const SOCKET_PORT = 5432;
@@ -25,67 +25,6 @@ const SERVER_MODULE = fileURLToPath(new URL('./embedded-server.js', import.meta.
 // The database process's JavaScript heap holds little (PGlite's memory is WebAssembly's, outside
 // it): a dump or a data directory to load passes through it as one buffer, off the V8 heap.
 const SERVER_NODE_OPTIONS = ['--max-old-space-size=64'];
-
-/** In the data directory, while an instance has it open: two instances on one directory corrupt it. */
-export const PID_FILE = 'ct-embedded.pid';
-
-// After a SIGKILL of the service its database process notices and closes, which takes a moment;
-// a restarted service waits that long for the directory.
-const OWNER_EXIT_WAIT_MS = 15_000;
-
-/** When the process started, in clock ticks since boot (Linux): tells a reused pid apart. */
-async function startTicks(pid: number | 'self'): Promise<string | undefined> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces: state is the
-    // third field and starttime the 22nd.
-    return stat
-      .slice(stat.lastIndexOf(')') + 2)
-      .split(' ')
-      .at(22 - 3);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the process a pid file names is still running (and is the one that wrote it). */
-async function isRunning(pid: number, ticks: string | undefined): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it exists, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  const now = ticks === undefined ? undefined : await startTicks(pid);
-  return now === undefined || now === ticks;
-}
-
-/**
- * Takes the data directory for this process: waits for an instance still holding it to exit, and
- * refuses when it does not.
- */
-async function claimDataDir(location: string): Promise<void> {
-  const pidFile = join(location, PID_FILE);
-  const until = Date.now() + OWNER_EXIT_WAIT_MS;
-  for (;;) {
-    const [pidText, ticks] = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
-    const pid = Number(pidText);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) {
-      break;
-    }
-    if (!(await isRunning(pid, ticks || undefined))) {
-      break;
-    }
-    if (Date.now() > until) {
-      throw new Error(
-        `The embedded database in ${location} is still open in process ${pid} ` +
-          `(${PID_FILE}) after ${OWNER_EXIT_WAIT_MS / 1000} s: stop that process first`,
-      );
-    }
-    await sleep(200);
-  }
-  await writeFile(pidFile, `${process.pid}\n${(await startTicks('self')) ?? ''}\n`);
-}
 
 /**
  * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 750 MB
@@ -131,12 +70,12 @@ export async function serveDatabase(options: {
   const location = options.dataDir;
   const inMemory = location.startsWith('memory://');
   if (!inMemory) {
-    await mkdir(location, { recursive: true });
+    await prepareDataDir(location);
     await claimDataDir(location);
   }
   const release = async () => {
     if (!inMemory) {
-      await rm(join(location, PID_FILE), { force: true });
+      await releaseDataDir(location);
     }
   };
   let db: PGlite;

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { keepFilesPrivate } from './embedded-data-dir.js';
 import {
   type ServerReply,
   type ServerRequest,
@@ -25,6 +26,9 @@ function send(reply: ServerReply): Promise<void> {
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+// Before anything opens the database: every file it creates is the owner's alone.
+keepFilesPrivate();
 
 if (process.argv[2] === '--initdb') {
   await initialiseDataDir(process.argv[3]);

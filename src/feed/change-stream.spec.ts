@@ -116,7 +116,7 @@ describe('ChangeStream', () => {
     await stream.run();
     expect(reader.listeners.has(stream)).toBe(true);
     reader.pass(1100, 1300);
-    const expected = history.slice(10).map((c) => `id: ${c.position.xid}-${c.position.id}`);
+    const expected = history.slice(9).map((c) => `id: ${c.position.xid}-${c.position.id}`);
     expect(response.events()).toEqual(expected);
     expect(reader.replays).toBeGreaterThanOrEqual(3);
   });
@@ -129,7 +129,20 @@ describe('ChangeStream', () => {
     expect(reader.replays).toBe(0);
     reader.pass(100, 200);
     expect(response.events()).toEqual(
-      history.slice(150, 200).map((c) => `id: ${c.position.xid}-${c.position.id}`),
+      history.slice(149, 200).map((c) => `id: ${c.position.xid}-${c.position.id}`),
+    );
+  });
+
+  it('starts a fresh stream with an id-only message naming the head it joins, then the changes after it', async () => {
+    const reader = new HistoryReader(history, 40);
+    const response = new UnreadResponse(true);
+    const { stream } = open(reader, response);
+    await stream.run();
+    reader.pass(40, 45);
+    const text = response.chunks.join('');
+    expect(text.startsWith(`id: 119-40\n\n`)).toBe(true);
+    expect(response.events()).toEqual(
+      history.slice(39, 45).map((c) => `id: ${c.position.xid}-${c.position.id}`),
     );
   });
 

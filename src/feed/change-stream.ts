@@ -3,7 +3,12 @@ import { once } from 'node:events';
 import { type ServerResponse } from 'node:http';
 import { type ChangeReader, type FeedListener } from './change-reader.js';
 import { type ChangeFilter, type FeedChange, matches } from './feed-change.js';
-import { type FeedPosition, comparePositions, laterPosition } from './feed-position.js';
+import {
+  type FeedPosition,
+  comparePositions,
+  encodePosition,
+  laterPosition,
+} from './feed-position.js';
 
 // A replay reads the history in pages of this many changes, sending each before reading the next.
 const REPLAY_PAGE_SIZE = 500;
@@ -86,6 +91,11 @@ export class ChangeStream implements FeedListener {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
+    // The first message is the position the stream starts from, alone: EventSource keeps it as its
+    // last event id, so a client that reconnects before any change reached it resumes from there.
+    // A fresh stream starts at the head it joins in this same synchronous step, so resuming from
+    // it neither skips nor repeats a change.
+    this.response.write(`id: ${encodePosition(after ?? firstBound)}\n\n`);
     this.response.write(`retry: ${CLIENT_RETRY_MS}\n\n`);
     this.heartbeat = setInterval(() => this.write(': heartbeat\n\n'), this.heartbeatSeconds * 1000);
     this.heartbeat.unref();

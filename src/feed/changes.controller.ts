@@ -37,7 +37,7 @@ export class ChangesController {
   @ApiOperation({
     summary: 'Server-sent events of applied status changes, from every instance, as they commit',
     description:
-      'Each message: `id` (an opaque position in the feed, only increasing along the stream), `event: command-status`, `data` JSON with commandId, deviceId, status, previousStatus, source, version, receivedAt and historyId. Comment lines are heartbeats. Reconnecting with Last-Event-ID first sends every applied change not yet received, exactly once, then the live stream follows.',
+      'Each message: `id` (an opaque position in the feed, only increasing along the stream), `event: command-status`, `data` JSON with commandId, deviceId, status, previousStatus, source, version, receivedAt and historyId. The first message carries only `id`, the position the stream starts from, before any change: a client that reconnects with it (EventSource keeps it as its last event id) misses nothing committed after its 200. Comment lines are heartbeats. Reconnecting with Last-Event-ID first sends every applied change not yet received, exactly once, then the live stream follows.',
   })
   @ApiProduces('text/event-stream')
   @ApiQueryParameters(CHANGES_QUERY)

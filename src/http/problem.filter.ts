@@ -170,6 +170,8 @@ export function sendProblem(reply: FastifyReply, { details, headers }: Problem):
     .status(details.status)
     .headers(headers)
     .header('content-type', PROBLEM_CONTENT_TYPE)
+    // Also here: Fastify's router answers a URL it refuses without running the onSend hooks.
+    .header('x-content-type-options', 'nosniff')
     .send(JSON.stringify(details));
 }
 

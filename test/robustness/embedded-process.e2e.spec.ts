@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PID_FILE } from '../../src/database/embedded-postgres.js';
+import { PID_FILE } from '../../src/database/embedded-data-dir.js';
 import {
   type ServiceProcess,
   databaseProcess,

@@ -35,6 +35,10 @@ export async function listenUrl(app: NestFastifyApplication): Promise<string> {
 export class SseClient {
   readonly events: SseEvent[] = [];
   readonly comments: string[] = [];
+  /** What EventSource keeps as its last event id: the latest `id`, also of a message without data. */
+  lastEventId: string | undefined;
+  /** Messages received, comments and id-only ones included. */
+  blocks = 0;
   ended = false;
   private buffer = '';
   private waiters: (() => void)[] = [];
@@ -126,6 +130,7 @@ export class SseClient {
   }
 
   private parse(block: string): void {
+    this.blocks++;
     const event: SseEvent = { data: '' };
     const data: string[] = [];
     let isEvent = false;
@@ -139,6 +144,7 @@ export class SseClient {
       const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
       if (field === 'id') {
         event.id = value;
+        this.lastEventId = value;
         isEvent = true;
       } else if (field === 'event') {
         event.event = value;
