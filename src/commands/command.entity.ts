@@ -29,7 +29,6 @@ function sqlList(values: readonly string[]): string {
 @Index('commands_status_created_idx', { synchronize: false })
 @Index('commands_open_deadline_idx', { synchronize: false })
 @Index('commands_finished_updated_idx', { synchronize: false })
-@Index('commands_updated_idx', { synchronize: false })
 @Index('commands_status_updated_idx', { synchronize: false })
 @Index('commands_command_idx', { synchronize: false })
 export class CommandEntity {

@@ -1,3 +1,4 @@
+import { COMMAND_STATUSES } from '../command-status.js';
 import { prefixEnd } from './filters.js';
 import { listStatement } from './read.js';
 
@@ -24,8 +25,18 @@ describe('listStatement', () => {
 
     const silent = listStatement({ order: 'silent', deviceIdPrefix: 'ab', after, limit: 50 });
     expect(silent.name).toBe('list_prefix_after_silent_50');
-    expect(silent.values).toEqual(['ab', 'ac', after.at, 'c']);
+    expect(silent.values).toEqual(['ab', 'ac', after.at, 'c', [...COMMAND_STATUSES]]);
     expect(silent.text).toContain('ORDER BY c.updated_at, c.command_id');
+
+    const stuck = listStatement({
+      order: 'silent',
+      statuses: ['SENT', 'PENDING', 'SENT'],
+      updatedBefore: after.at,
+      limit: 50,
+    });
+    expect(stuck.name).toBe('list_updated_silent_status_50');
+    expect(stuck.values).toEqual([after.at, ['SENT', 'PENDING']]);
+    expect(stuck.text).toContain('CROSS JOIN LATERAL');
   });
 
   it('sends other page sizes unnamed, so a connection keeps a bounded number of statements', () => {

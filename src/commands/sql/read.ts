@@ -1,3 +1,4 @@
+import { COMMAND_STATUSES } from '../command-status.js';
 import { type CommandFilter, filterConditions } from './filters.js';
 
 /** A timestamptz as text the way docs/api.md gives times: ISO 8601 UTC with milliseconds. */
@@ -208,10 +209,17 @@ export function listStatement(filter: ListFilter): {
   values: unknown[];
 } {
   const values: unknown[] = [];
-  const { conditions, shape: filters } = filterConditions(filter, values);
-  let shape = `list${filters}`;
   const orderName = filter.order ?? 'newest';
   const order = ORDERS[orderName];
+  // Longest silent first: read in order from each status's part of the index on (status,
+  // updated_at, command_id) and merged (see silentByStatus). A walk of all commands from the
+  // oldest change would pass every long-finished command before the open ones it looks for.
+  const silent = orderName === 'silent';
+  const { conditions, shape: filters } = filterConditions(
+    silent ? { ...filter, statuses: undefined } : filter,
+    values,
+  );
+  let shape = `list${filters}`;
   if (filter.after !== undefined) {
     // The keyset through a sub-SELECT: the index scan takes its values at run time all the same,
     // but the planner cannot see them, so the statement gets one generic plan instead of being
@@ -226,30 +234,60 @@ export function listStatement(filter: ListFilter): {
     shape += `_${orderName}`;
   }
   const limit = filter.limit;
+  let make = () => listText(`commands c ${whereOf(conditions)}`, order.sort, limit);
+  if (silent) {
+    values.push([...new Set(filter.statuses ?? COMMAND_STATUSES)]);
+    shape += filter.statuses === undefined ? '' : '_status';
+    make = () =>
+      listText(silentByStatus(`$${values.length}`, conditions, limit), order.sort, limit);
+  }
   if (!PREPARED_PAGE_SIZES.has(limit)) {
-    return { name: undefined, text: listText(conditions, order.sort, limit), values };
+    return { name: undefined, text: make(), values };
   }
   const name = `${shape}_${limit}`;
   let text = LIST_TEXTS.get(name);
   if (text === undefined) {
-    text = listText(conditions, order.sort, limit);
+    text = make();
     LIST_TEXTS.set(name, text);
   }
   return { name, text, values };
 }
 
+function whereOf(conditions: string[]): string {
+  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+}
+
+/**
+ * The first `limit` + 1 commands of each status in `statuses` (distinct), longest silent first, as
+ * one source `c` for the page to merge: each part is an ordered walk of its own status's part of
+ * the index (or, for a device, its few commands sorted), so a page reads at most a page per
+ * status, however the rest of the table lies.
+ */
+function silentByStatus(statuses: string, conditions: string[], limit: number): string {
+  const where = ['c.status = s.status', ...conditions].join(' AND ');
+  return `(
+    SELECT c.api_json, c.updated_at, c.command_id
+    FROM unnest(${statuses}::text[]) AS s(status)
+    CROSS JOIN LATERAL (
+      SELECT c.api_json, c.updated_at, c.command_id FROM commands c
+      WHERE ${where}
+      ORDER BY c.updated_at, c.command_id
+      LIMIT ${limit + 1}
+    ) c
+  ) c`;
+}
+
 // The text of each named list statement, made once.
 const LIST_TEXTS = new Map<string, string>();
 
-function listText(conditions: string[], sort: string, limit: number): string {
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+function listText(source: string, sort: string, limit: number): string {
   return `
 SELECT CASE WHEN n <= ${limit} AND (n = 1 OR bytes <= ${PAGE_ITEMS_BUDGET}) THEN api_json END
 FROM (
   SELECT c.api_json,
          row_number() OVER page_order AS n,
          sum(octet_length(c.api_json) + 1) OVER page_order AS bytes
-  FROM commands c ${where}
+  FROM ${source}
   WINDOW page_order AS (ORDER BY ${sort} ROWS UNBOUNDED PRECEDING)
   ORDER BY ${sort}
   LIMIT ${limit + 1}
