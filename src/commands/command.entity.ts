@@ -92,7 +92,7 @@ export class CommandEntity {
 @Check('command_history_source_check', `source IN (${sqlList(REPORT_SOURCES)})`)
 @Index('command_history_command_idx', { synchronize: false })
 @Index('command_history_xid_idx', { synchronize: false })
-@Index('command_history_received_brin', { synchronize: false })
+@Index('command_history_received_idx', { synchronize: false })
 export class CommandHistoryEntity {
   @PrimaryGeneratedColumn('identity', {
     type: 'bigint',

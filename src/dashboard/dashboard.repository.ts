@@ -35,9 +35,8 @@ WHERE rank < 3
 ORDER BY created_at, command_id
 LIMIT $1`;
 
-// Reports per minute and outcome since $1, found through the BRIN index on received_at (cheap to
-// keep on the hottest insert, and exact whatever order entries were stored in: a backfill of old
-// reports makes some block ranges wider, never a report missed).
+// Reports per minute and outcome since $1, through the index on received_at: exact whatever order
+// entries were stored in (a backfill stores old reports with the newest ids).
 const REPORTS_PER_MINUTE = `
 SELECT (floor(extract(epoch FROM received_at) / 60) * 60000)::bigint::text AS minute,
        outcome,

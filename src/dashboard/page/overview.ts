@@ -67,17 +67,23 @@ export function overviewView(context: ViewContext, query: URLSearchParams): View
   const load = async () => {
     try {
       const since = new Date(Date.now() - windowMinutes * 60_000).toISOString();
+      const windowLabel = WINDOWS.find((w) => w.minutes === windowMinutes)?.label ?? '';
+      // The failing counts follow the first figures rather than hold them up.
+      const failingPart = h('div', { 'aria-busy': 'true' });
+      const failing = topFailing(since, windowLabel).then(
+        (part) => failingPart.replaceChildren(part),
+        (error: unknown) => context.fail(error, failingPart),
+      );
       const overview = await api<Overview>(
         `/dashboard/api/overview?since=${encodeURIComponent(since)}`,
       );
-      const windowLabel = WINDOWS.find((w) => w.minutes === windowMinutes)?.label ?? '';
-      const failing = await topFailing(overview.window.since, windowLabel);
       context.read();
       content.replaceChildren(
         ...render(overview, windowMinutes),
         h('h3', {}, 'Failing most, in the window'),
-        failing,
+        failingPart,
       );
+      void failing.finally(() => failingPart.setAttribute('aria-busy', 'false'));
       content.setAttribute('aria-busy', 'false');
     } catch (error) {
       context.fail(error, content);
