@@ -743,10 +743,7 @@ async function explain(
     ['by id, with history', FIND_WITH_HISTORY_SQL, [commandId]],
     ["a device's first page", ...page({ deviceId: 'bench-device-7' })],
     ['first page', ...page({})],
-    [
-      'deep page',
-      ...page({ after: { createdAt: keyset.created_at, commandId: keyset.command_id } }),
-    ],
+    ['deep page', ...page({ after: { at: keyset.created_at, commandId: keyset.command_id } })],
   ];
   const client = new pg.Client({ connectionString: url });
   await client.connect();

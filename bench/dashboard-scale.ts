@@ -127,9 +127,13 @@ async function main(): Promise<void> {
       `${database.description}: ${commands} commands, ${history} reports, seeded in ${((performance.now() - seeding) / 1000).toFixed(1)} s`,
     );
 
+    const open = 'status=PENDING,SENT,DELIVERED';
+    const silentSince = encodeURIComponent(new Date(Date.now() - 10 * 60_000).toISOString());
     const urls = {
       'GET /dashboard/api/overview': `${base}/dashboard/api/overview`,
       'GET /commands?limit=25': `${base}/commands?limit=25`,
+      'stuck: GET /commands?order=silent': `${base}/commands?${open}&updatedBefore=${silentSince}&order=silent`,
+      'stuck: GET /analytics/counts?groupBy=deviceId': `${base}/analytics/counts?${open}&updatedBefore=${silentSince}&groupBy=deviceId`,
       'GET /dashboard (HTML)': `${base}/dashboard`,
     };
     for (const [name, url] of Object.entries(urls)) {

@@ -12,7 +12,7 @@ function keyset(apiJson: string): string {
   return Buffer.from(JSON.stringify([createdAt, commandId])).toString('base64url');
 }
 
-function after(cursor: string | undefined): { createdAt: Date; commandId: string } | undefined {
+function after(cursor: string | undefined): { at: Date; commandId: string } | undefined {
   if (cursor === undefined) {
     return undefined;
   }
@@ -20,7 +20,7 @@ function after(cursor: string | undefined): { createdAt: Date; commandId: string
     string,
     string,
   ];
-  return { createdAt: new Date(createdAt), commandId };
+  return { at: new Date(createdAt), commandId };
 }
 
 export function buildMinimalReader(databaseUrl: string, poolSize: number) {

@@ -206,8 +206,10 @@ describeInBrowser('operations page in a browser', () => {
     await waitForText(oldest.first(), new RegExp(commands[0]));
     await screenshot('overview');
 
-    // A shorter window counts fewer commands.
+    // A shorter window counts fewer commands, once asked for.
     await page.getByLabel('Window', { exact: true }).selectOption({ label: 'Last 15 minutes' });
+    expect(page.url()).not.toMatch(/window=15/);
+    await page.getByRole('button', { name: 'Show', exact: true }).click();
     await page.waitForURL(/window=15/);
     await waitForText(counts.locator('tfoot td').nth(1), /^3$/);
 

@@ -168,6 +168,34 @@ describe('dashboard', () => {
       expect([54, 55]).toContain(staleMinute);
     });
 
+    it('still counts the hour after a backfill stored old reports with the highest ids', async () => {
+      const id = newCommandId();
+      await report(device, id, 'SENT');
+      // A backfill: history entries received two days ago, stored now (so with the newest ids).
+      await sql.query(
+        `INSERT INTO command_history (command_id, status, outcome, source, previous_status, version,
+                                      result_detail, payload, received_at)
+         SELECT $1, 'SENT', 'duplicate', 'reconcile', 'SENT', 1, NULL, NULL,
+                now() - interval '2 days' - g * interval '1 second'
+         FROM generate_series(1, 20) g`,
+        [id],
+      );
+      const body = (await get('/dashboard/api/overview')).json();
+      const minutes: Record<string, number | string>[] = body.reportsPerMinute.minutes;
+      const [expected] = await sql.query(
+        `SELECT count(*)::int AS reports FROM command_history WHERE received_at >= $1`,
+        [minutes[0].minute],
+      );
+      const shown = minutes.reduce(
+        (sum, bar) =>
+          sum +
+          ['applied', 'duplicate', 'stale', 'conflict'].reduce((s, o) => s + (bar[o] as number), 0),
+        0,
+      );
+      expect(expected.reports).toBeGreaterThan(0);
+      expect(shown).toBe(expected.reports);
+    });
+
     it('counts ignored pushes from this instance’s metrics counter, since it started', async () => {
       const counter = t.app
         .get(CommandMetrics)

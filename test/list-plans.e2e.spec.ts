@@ -45,7 +45,7 @@ describe('list statements on a table of some size', () => {
   it('plans a page after a cursor once', async () => {
     // 5,000 rows from the newest end, where the pages people read are. With the keyset as plain
     // parameters, every run here would be planned anew.
-    const after = { createdAt: new Date('2026-01-01T12:30:00Z'), commandId: 'plan-45000' };
+    const after = { at: new Date('2026-01-01T12:30:00Z'), commandId: 'plan-45000' };
     // PostgreSQL tries five custom plans first, then settles on the generic one if it is no worse.
     expect(await plansAfter({ after, limit: 50 }, 20)).toEqual({ generic: 15, custom: 5 });
   });

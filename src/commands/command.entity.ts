@@ -29,6 +29,8 @@ function sqlList(values: readonly string[]): string {
 @Index('commands_status_created_idx', { synchronize: false })
 @Index('commands_open_deadline_idx', { synchronize: false })
 @Index('commands_finished_updated_idx', { synchronize: false })
+@Index('commands_status_updated_idx', { synchronize: false })
+@Index('commands_command_idx', { synchronize: false })
 export class CommandEntity {
   @PrimaryColumn({
     name: 'command_id',
@@ -90,6 +92,7 @@ export class CommandEntity {
 @Check('command_history_source_check', `source IN (${sqlList(REPORT_SOURCES)})`)
 @Index('command_history_command_idx', { synchronize: false })
 @Index('command_history_xid_idx', { synchronize: false })
+@Index('command_history_received_idx', { synchronize: false })
 export class CommandHistoryEntity {
   @PrimaryGeneratedColumn('identity', {
     type: 'bigint',

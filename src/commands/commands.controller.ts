@@ -33,6 +33,7 @@ import {
   ProblemResponse,
 } from './dto/command.response.js';
 import {
+  combinationProblem,
   HISTORY_PAGE_QUERY,
   type HistoryPageQuery,
   LIST_COMMANDS_QUERY,
@@ -139,7 +140,8 @@ export class CommandsController {
 
   @Get()
   @ApiOperation({
-    summary: 'Commands, newest first, filtered by device, status and creation time; cursor pages',
+    summary:
+      'Commands, newest or longest silent first, filtered by device, status, creation and last change; cursor pages',
     description: 'A page holds at most `limit` commands and stops early at 4 MB of JSON.',
   })
   @ApiQueryParameters(LIST_COMMANDS_QUERY)
@@ -150,6 +152,10 @@ export class CommandsController {
     @Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
+    const problem = combinationProblem(query);
+    if (problem !== undefined) {
+      throw new ValidationProblem([problem]);
+    }
     return responses.within(reply.raw, () => this.commands.listJson(query));
   }
 }

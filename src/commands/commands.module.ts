@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AnalyticsController } from './analytics.controller.js';
 import { CallbacksController } from './callbacks.controller.js';
 import { CommandsController } from './commands.controller.js';
 import { CommandsReader } from './commands.reader.js';
@@ -11,7 +12,12 @@ import { IotdaCallbacksController } from './iotda-callbacks.controller.js';
 
 @Module({
   imports: [FeedModule],
-  controllers: [CallbacksController, IotdaCallbacksController, CommandsController],
+  controllers: [
+    CallbacksController,
+    IotdaCallbacksController,
+    CommandsController,
+    AnalyticsController,
+  ],
   providers: [CommandsRepository, GroupCommit, CommandsReader, CommandsService, DeadlineSweeper],
   exports: [CommandsService, CommandsRepository, DeadlineSweeper],
 })

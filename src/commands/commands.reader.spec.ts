@@ -26,8 +26,11 @@ describe('keysetOf', () => {
     ['an id in Unicode', '指令 😀', null],
     ['paras with a createdAt of their own', 'c-2', { createdAt: '1999-01-01T00:00:00.000Z' }],
     ['paras with the key sequence in a string', 'c-3', { x: ',"createdAt":"1999' }],
+    ['paras with an updatedAt of their own', 'c-4', { updatedAt: '1999-01-01T00:00:00.000Z' }],
   ])("reads the keyset of %s from a command's JSON", (_name, commandId, paras) => {
     const createdAt = '2026-11-26T05:00:00.123Z';
-    expect(keysetOf(apiJson(commandId, paras, createdAt))).toEqual({ createdAt, commandId });
+    const json = apiJson(commandId, paras, createdAt);
+    expect(keysetOf(json, 'newest')).toEqual({ at: createdAt, commandId });
+    expect(keysetOf(json, 'silent')).toEqual({ at: '2026-01-02T00:00:00.000Z', commandId });
   });
 });

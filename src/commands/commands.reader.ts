@@ -4,9 +4,19 @@ import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { type HistoryPageQuery, type ListCommandsQuery } from './dto/read-queries.js';
+import {
+  type CountsQuery,
+  type HistoryPageQuery,
+  type ListCommandsQuery,
+} from './dto/read-queries.js';
 import { encodeHistoryCursor, encodeListCursor } from './read-cursors.js';
-import { FIND_WITH_HISTORY_SQL, HISTORY_PAGE_SQL, listStatement } from './sql/read.js';
+import { countsStatement } from './sql/counts.js';
+import {
+  FIND_WITH_HISTORY_SQL,
+  HISTORY_PAGE_SQL,
+  type ListOrder,
+  listStatement,
+} from './sql/read.js';
 
 interface HistoryPageRow {
   known: boolean;
@@ -69,9 +79,12 @@ export class CommandsReader {
   async listJson(query: ListCommandsQuery): Promise<ResponseBody> {
     const statement = listStatement({
       deviceId: query.deviceId,
+      deviceIdPrefix: query.deviceIdPrefix,
       statuses: query.status,
       since: query.since,
       until: query.until,
+      updatedBefore: query.updatedBefore,
+      order: query.order,
       after: query.cursor,
       limit: query.limit,
     });
@@ -84,10 +97,41 @@ export class CommandsReader {
     // A last row without JSON says that another page follows (see listStatement).
     const more = rows.length > 0 && rows[rows.length - 1][0] === null;
     const items = (more ? rows.slice(0, -1) : rows) as [string][];
-    const next = more ? encodeListCursor(keysetOf(items[items.length - 1][0])) : null;
+    const next = more
+      ? encodeListCursor({
+          order: query.order,
+          ...keysetOf(items[items.length - 1][0], query.order),
+        })
+      : null;
     return asBody(
       `{"items":[${items.map(([json]) => json).join(',')}],"nextCursor":${JSON.stringify(next)}}`,
     );
+  }
+
+  /** GET /analytics/counts' body: `{"total":N,"groups":[{"key":{...},"count":N}]}`. */
+  async countsJson(query: CountsQuery): Promise<string> {
+    const statement = countsStatement(
+      {
+        deviceId: query.deviceId,
+        deviceIdPrefix: query.deviceIdPrefix,
+        statuses: query.status,
+        since: query.since,
+        until: query.until,
+        updatedBefore: query.updatedBefore,
+      },
+      query.groupBy,
+      query.limit,
+    );
+    // Unnamed: each execution is planned for its values, so a filter on few rows uses its index.
+    const { rows } = await this.pool.query<{ key?: string; count?: string; total: string }>(
+      statement,
+    );
+    const total = rows[0]?.total ?? '0';
+    const groups =
+      query.groupBy === undefined
+        ? ''
+        : rows.map((row) => `{"key":${row.key},"count":${row.count}}`).join(',');
+    return `{"total":${total},"groups":[${groups}]}`;
   }
 }
 
@@ -101,21 +145,24 @@ function asBody(json: string): ResponseBody {
 }
 
 /**
- * A listed command's keyset, read from its stored JSON without parsing it all (it may hold 128 KB
- * of resultDetail and paras). commandId is the first key: its JSON string ends at the first
- * `,"deviceId":`, which an encoded string cannot contain (its quotes are escaped). createdAt
- * follows paras, whose keys may be anything: the last `,"createdAt":"` is the command's own. Its
- * value is created_at as docs/api.md gives times, to the millisecond, which is the column's precision
+ * A listed command's keyset in `order`, read from its stored JSON without parsing it all (it may
+ * hold 128 KB of resultDetail and paras). commandId is the first key: its JSON string ends at the
+ * first `,"deviceId":`, which an encoded string cannot contain (its quotes are escaped). createdAt
+ * and updatedAt follow paras, whose keys may be anything: the last `,"createdAt":"` (or
+ * `,"updatedAt":"`) is the command's own, as nothing after it is free text. Its value is the
+ * time as docs/api.md gives times, to the millisecond, which is the column's precision
  * (timestamptz(3)).
  */
-export function keysetOf(apiJson: string): { createdAt: string; commandId: string } {
+export function keysetOf(apiJson: string, order: ListOrder): { at: string; commandId: string } {
   const commandId = JSON.parse(
     apiJson.slice(COMMAND_ID_AT, apiJson.indexOf(',"deviceId":', COMMAND_ID_AT)),
   ) as string;
-  const createdAt = apiJson.lastIndexOf(CREATED_AT) + CREATED_AT.length;
-  return { createdAt: apiJson.slice(createdAt, createdAt + ISO_TIME_LENGTH), commandId };
+  const key = order === 'newest' ? CREATED_AT : UPDATED_AT;
+  const at = apiJson.lastIndexOf(key) + key.length;
+  return { at: apiJson.slice(at, at + ISO_TIME_LENGTH), commandId };
 }
 
 const COMMAND_ID_AT = '{"commandId":'.length;
 const CREATED_AT = ',"createdAt":"';
+const UPDATED_AT = ',"updatedAt":"';
 const ISO_TIME_LENGTH = '2026-11-26T05:00:00.000Z'.length;

@@ -5,7 +5,11 @@ import { GroupCommit } from './group-commit.js';
 import { ChangeReader } from '../feed/change-reader.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { CommandsReader, type ResponseBody } from './commands.reader.js';
-import { type HistoryPageQuery, type ListCommandsQuery } from './dto/read-queries.js';
+import {
+  type CountsQuery,
+  type HistoryPageQuery,
+  type ListCommandsQuery,
+} from './dto/read-queries.js';
 
 export type RecordedReport = Extract<ApplyResult, { kind: 'recorded' }>;
 
@@ -53,5 +57,10 @@ export class CommandsService {
   /** GET /commands' body: `{"items":[...],"nextCursor":...}`. */
   async listJson(query: ListCommandsQuery): Promise<ResponseBody> {
     return this.reader.listJson(query);
+  }
+
+  /** GET /analytics/counts' body: the total and the largest groups, as JSON. */
+  async countsJson(query: CountsQuery): Promise<string> {
+    return this.reader.countsJson(query);
   }
 }

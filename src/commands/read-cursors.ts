@@ -1,18 +1,33 @@
 import { type Parsed, parseInstant } from '../http/fields.js';
+import { type ListOrder } from './sql/read.js';
 
 // Cursors are opaque to clients: the keyset of the last item a page sent, checked on return.
 
 const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,1024}$/;
 const NOT_OURS = 'is not a cursor this service issued';
 
-/** A command in GET /commands' order (createdAt desc, then commandId desc). */
+/**
+ * The last command a GET /commands page sent, in the page's order: newest (createdAt desc, then
+ * commandId desc) or silent (updatedAt, then commandId). `at` is createdAt or updatedAt.
+ */
 export interface CommandKeyset {
-  createdAt: Date;
+  order: ListOrder;
+  at: Date;
   commandId: string;
 }
 
-export function encodeListCursor(keyset: { createdAt: string; commandId: string }): string {
-  return Buffer.from(JSON.stringify([keyset.createdAt, keyset.commandId])).toString('base64url');
+// A newest-first cursor is [createdAt, commandId], as it has always been; other orders put their
+// name first, so that a cursor names the order it continues.
+export function encodeListCursor(keyset: {
+  order: ListOrder;
+  at: string;
+  commandId: string;
+}): string {
+  const value =
+    keyset.order === 'newest'
+      ? [keyset.at, keyset.commandId]
+      : [keyset.order, keyset.at, keyset.commandId];
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
 export function parseListCursor(given: unknown): Parsed<CommandKeyset> {
@@ -21,25 +36,26 @@ export function parseListCursor(given: unknown): Parsed<CommandKeyset> {
     return decoded;
   }
   const value = decoded.value;
-  if (
-    !Array.isArray(value) ||
-    value.length !== 2 ||
-    typeof value[0] !== 'string' ||
-    typeof value[1] !== 'string'
-  ) {
+  if (!Array.isArray(value) || !value.every((part) => typeof part === 'string')) {
     return { problem: NOT_OURS };
   }
-  const createdAt = parseInstant(value[0]);
-  const commandId: string = value[1];
+  const parts = value;
+  const [order, at, commandId]: [string, string | undefined, string | undefined] =
+    parts.length === 2 ? ['newest', parts[0], parts[1]] : [parts[0], parts[1], parts[2]];
+  const time = at === undefined ? undefined : parseInstant(at);
   if (
-    createdAt === undefined ||
+    parts.length < 2 ||
+    parts.length > 3 ||
+    (parts.length === 3 && order !== 'silent') ||
+    time === undefined ||
+    commandId === undefined ||
     commandId.length === 0 ||
     !commandId.isWellFormed() ||
     commandId.includes('\u0000')
   ) {
     return { problem: NOT_OURS };
   }
-  return { value: { createdAt, commandId } };
+  return { value: { order: order as ListOrder, at: time, commandId } };
 }
 
 /** A history cursor is the id of the last entry sent: the next page starts after it. */

@@ -105,6 +105,7 @@ describe('authentication', () => {
       { method: 'GET' as const, url: '/commands' },
       { method: 'GET' as const, url: `/commands/${commandId}` },
       { method: 'POST' as const, url: '/commands', payload: registrationBody() },
+      { method: 'GET' as const, url: '/analytics/counts?groupBy=status' },
     ];
 
     it.each([
@@ -123,6 +124,16 @@ describe('authentication', () => {
         expect(response.headers['www-authenticate']).toBe('Bearer');
       }
       expect(await historyRows()).toBe(before);
+    });
+
+    it('answers /analytics/counts with the key', async () => {
+      const response = await t.app.inject({
+        method: 'GET',
+        url: `/analytics/counts?deviceIdPrefix=92d3`,
+        headers: { authorization: `Bearer ${KEYS[1] ?? KEYS[0]}` },
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json<{ total: number }>().total).toBeGreaterThanOrEqual(1);
     });
 
     it('does not take ?access_token= (only /changes does)', async () => {

@@ -115,6 +115,26 @@ export class CommandPageResponse {
   nextCursor!: string | null;
 }
 
+export class CountGroupResponse {
+  @ApiProperty({
+    type: Object,
+    description: '{ status }, { deviceId } or { serviceId, method }, by groupBy',
+    example: { deviceId: '92d3f8da-200a-4143-8d0d-591a7e11de6c' },
+  })
+  key!: Record<string, string | null>;
+
+  @ApiProperty({ example: 12 })
+  count!: number;
+}
+
+export class CountsResponse {
+  @ApiProperty({ example: 40, description: 'Commands that match the filters' })
+  total!: number;
+
+  @ApiProperty({ type: [CountGroupResponse], description: 'Largest first; empty without groupBy' })
+  groups!: CountGroupResponse[];
+}
+
 export class ProblemResponse {
   @ApiProperty({ example: 'about:blank' })
   type!: string;

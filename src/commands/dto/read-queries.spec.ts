@@ -20,7 +20,11 @@ function problemsOf(definition: Fields, query: Record<string, unknown>): FieldPr
 const STATUS_LIST = `status must be one or a comma-separated list of ${COMMAND_STATUSES.join(', ')}`;
 const INSTANT = 'must be an ISO 8601 date and time with Z or an offset, e.g. 2026-11-26T05:00:00Z';
 const LIMIT = 'limit must be a whole number from 1 to 500';
-const CURSOR = encodeListCursor({ createdAt: '2026-11-26T05:00:00.000Z', commandId: 'c-1' });
+const CURSOR = encodeListCursor({
+  order: 'newest',
+  at: '2026-11-26T05:00:00.000Z',
+  commandId: 'c-1',
+});
 
 const SAMPLES: [Record<string, unknown>, string[]][] = [
   [{}, []],
@@ -85,11 +89,14 @@ describe("GET /commands' query", () => {
       }),
     ).toEqual({
       deviceId: 'd',
+      deviceIdPrefix: undefined,
       status: ['SENT', 'FAILED'],
       since: new Date('2026-11-26T00:00:00Z'),
       until: undefined,
+      updatedBefore: undefined,
+      order: 'newest',
       limit: 7,
-      cursor: { createdAt: new Date('2026-11-26T05:00:00Z'), commandId: 'c-1' },
+      cursor: { order: 'newest', at: new Date('2026-11-26T05:00:00Z'), commandId: 'c-1' },
     });
     expect(parseQuery(LIST_COMMANDS_QUERY, {})).toMatchObject({ limit: 50, cursor: undefined });
   });

@@ -4,10 +4,15 @@ import {
   type ParsedFields,
   identifier,
   instant,
+  oneOf,
   optional,
   withDefault,
 } from '../../http/fields.js';
-import { parseHistoryCursor, parseListCursor } from '../read-cursors.js';
+import { type FieldProblem } from '../../http/json-checks.js';
+import { type CommandKeyset, parseHistoryCursor, parseListCursor } from '../read-cursors.js';
+import { type ListOrder } from '../sql/read.js';
+
+const LIST_ORDERS: readonly ListOrder[] = ['newest', 'silent'];
 
 // The read routes' query strings: each parameter parsed and checked here, once, into the value the
 // service uses. A parsed query string holds strings (or arrays, for repeated parameters); the
@@ -37,9 +42,13 @@ function pageSize(max: number): (given: unknown) => Parsed<number> {
   };
 }
 
-/** GET /commands */
-export const LIST_COMMANDS_QUERY = {
+/** The filters GET /commands and GET /analytics/counts share. */
+const COMMAND_FILTERS = {
   deviceId: optional(identifier, { example: '92d3f8da-200a-4143-8d0d-591a7e11de6c' }),
+  deviceIdPrefix: optional(identifier, {
+    description: 'deviceId starts with this (instead of deviceId)',
+    example: '92d3f8da',
+  }),
   status: optional(statusList, {
     description: `One status or a comma-separated list of ${COMMAND_STATUSES.join(', ')}`,
     example: 'SENT,DELIVERED',
@@ -52,14 +61,67 @@ export const LIST_COMMANDS_QUERY = {
     description: 'createdAt before (exclusive)',
     example: '2026-11-27T00:00:00Z',
   }),
+  updatedBefore: optional(instant, {
+    description: 'updatedAt before (exclusive): silent since then',
+    example: '2026-11-26T04:00:00Z',
+  }),
+};
+
+/** GET /commands */
+export const LIST_COMMANDS_QUERY = {
+  ...COMMAND_FILTERS,
+  order: withDefault<ListOrder>('newest', oneOf(LIST_ORDERS), {
+    description:
+      'newest (createdAt desc, then commandId desc; the default) or silent (updatedAt, then commandId: the longest silent first)',
+    example: 'silent',
+  }),
   limit: withDefault(DEFAULT_PAGE_SIZE, pageSize(MAX_PAGE_SIZE), {
     description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); a page also stops early at 4 MB of JSON`,
     example: String(DEFAULT_PAGE_SIZE),
   }),
-  cursor: optional(parseListCursor, { description: "Opaque, from the previous page's nextCursor" }),
+  cursor: optional(parseListCursor, {
+    description: "Opaque, from the previous page's nextCursor, with the same order",
+  }),
 };
 
 export type ListCommandsQuery = ParsedFields<typeof LIST_COMMANDS_QUERY>;
+
+export const COUNT_GROUPS = ['status', 'deviceId', 'command'] as const;
+export type CountGroup = (typeof COUNT_GROUPS)[number];
+
+/** GET /analytics/counts */
+export const COUNTS_QUERY = {
+  ...COMMAND_FILTERS,
+  groupBy: optional(oneOf(COUNT_GROUPS), {
+    description: 'status, deviceId or command (serviceId and method); absent: the total only',
+    example: 'deviceId',
+  }),
+  limit: withDefault(DEFAULT_PAGE_SIZE, pageSize(MAX_PAGE_SIZE), {
+    description: `Groups, largest first: 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})`,
+    example: String(DEFAULT_PAGE_SIZE),
+  }),
+};
+
+export type CountsQuery = ParsedFields<typeof COUNTS_QUERY>;
+
+/** What no single parameter says wrong: two that cannot go together. */
+export function combinationProblem(query: {
+  deviceId?: string;
+  deviceIdPrefix?: string;
+  order?: ListOrder;
+  cursor?: CommandKeyset;
+}): FieldProblem | undefined {
+  if (query.deviceId !== undefined && query.deviceIdPrefix !== undefined) {
+    return { field: 'deviceIdPrefix', message: 'deviceIdPrefix cannot be given with deviceId' };
+  }
+  if (query.cursor !== undefined && query.cursor.order !== query.order) {
+    return {
+      field: 'cursor',
+      message: `cursor continues order=${query.cursor.order}, not order=${query.order}`,
+    };
+  }
+  return undefined;
+}
 
 /** GET /commands/{commandId}/history */
 export const HISTORY_PAGE_QUERY = {

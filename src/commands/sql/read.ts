@@ -1,3 +1,6 @@
+import { COMMAND_STATUSES } from '../command-status.js';
+import { type CommandFilter, filterConditions } from './filters.js';
+
 /** A timestamptz as text the way docs/api.md gives times: ISO 8601 UTC with milliseconds. */
 const isoTime = (column: string) =>
   `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -162,14 +165,15 @@ SELECT EXISTS (SELECT 1 FROM commands c WHERE c.command_id = $1) AS known,
        (SELECT max(id) FROM sent)::text AS last_id,
        (SELECT count(*) FROM walk) > (SELECT count(*) FROM sent) AS more`;
 
-/** Filters of a GET /commands page, parsed. */
-export interface ListFilter {
-  deviceId?: string;
-  statuses?: string[];
-  since?: Date;
-  until?: Date;
-  /** Keyset: the last command of the previous page. */
-  after?: { createdAt: Date; commandId: string };
+/** Orders of GET /commands: newest created first, or longest silent (updatedAt) first. */
+export type ListOrder = 'newest' | 'silent';
+
+/** A GET /commands page, parsed: filters, order and the keyset to continue after. */
+export interface ListFilter extends CommandFilter {
+  /** newest when absent. */
+  order?: ListOrder;
+  /** Keyset: the last command of the previous page, its createdAt (newest) or updatedAt (silent). */
+  after?: { at: Date; commandId: string };
   limit: number;
 }
 
@@ -179,11 +183,17 @@ export interface ListFilter {
 // each time, and the number of statements a connection keeps stays bounded.
 const PREPARED_PAGE_SIZES = new Set([10, 20, 25, 50, 100, 200, 500]);
 
+// Each order's sort and the keyset condition that continues after a command in it.
+const ORDERS: Record<ListOrder, { sort: string; after: string }> = {
+  newest: { sort: 'c.created_at DESC, c.command_id DESC', after: '(c.created_at, c.command_id) <' },
+  silent: { sort: 'c.updated_at, c.command_id', after: '(c.updated_at, c.command_id) >' },
+};
+
 /**
- * The statement of a list page: conditions for the filters given, newest first. Each row is one
- * command's stored JSON, which Node.js joins into the page; rows rather than one aggregated text,
- * because aggregating a page makes each execution allocate and free enough for glibc to shrink
- * the backend's heap every time, which costs far more than the rows.
+ * The statement of a list page: conditions for the filters given, in the order asked. Each row is
+ * one command's stored JSON, which Node.js joins into the page; rows rather than one aggregated
+ * text, because aggregating a page makes each execution allocate and free enough for glibc to
+ * shrink the backend's heap every time, which costs far more than the rows.
  *
  * The rows are the page's commands and then at most one more, whose JSON is NULL: it says that
  * another page follows, either because the page is full or because the next command would take
@@ -191,72 +201,95 @@ const PREPARED_PAGE_SIZES = new Set([10, 20, 25, 50, 100, 200, 500]);
  * always kept to say so). A command's size is octet_length, which reads the stored length without
  * decompressing the text.
  *
- * It is named by which filters are present and the page size, to be prepared once.
+ * It is named by which filters are present, the order and the page size, to be prepared once.
  */
 export function listStatement(filter: ListFilter): {
   name: string | undefined;
   text: string;
   values: unknown[];
 } {
-  const conditions: string[] = [];
   const values: unknown[] = [];
-  const param = (value: unknown): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
-  let shape = 'list';
-  if (filter.deviceId !== undefined) {
-    conditions.push(`c.device_id = ${param(filter.deviceId)}`);
-    shape += '_device';
-  }
-  if (filter.statuses !== undefined) {
-    conditions.push(`c.status = ANY(${param(filter.statuses)}::text[])`);
-    shape += '_status';
-  }
-  if (filter.since !== undefined) {
-    conditions.push(`c.created_at >= ${param(filter.since)}`);
-    shape += '_since';
-  }
-  if (filter.until !== undefined) {
-    conditions.push(`c.created_at < ${param(filter.until)}`);
-    shape += '_until';
-  }
+  const orderName = filter.order ?? 'newest';
+  const order = ORDERS[orderName];
+  // Longest silent first: read in order from each status's part of the index on (status,
+  // updated_at, command_id) and merged (see silentByStatus). A walk of all commands from the
+  // oldest change would pass every long-finished command before the open ones it looks for.
+  const silent = orderName === 'silent';
+  const { conditions, shape: filters } = filterConditions(
+    silent ? { ...filter, statuses: undefined } : filter,
+    values,
+  );
+  let shape = `list${filters}`;
   if (filter.after !== undefined) {
     // The keyset through a sub-SELECT: the index scan takes its values at run time all the same,
     // but the planner cannot see them, so the statement gets one generic plan instead of being
     // planned again for each cursor's estimated rows.
+    values.push(filter.after.at, filter.after.commandId);
     conditions.push(
-      `(c.created_at, c.command_id) < (SELECT ${param(filter.after.createdAt)}::timestamptz, ${param(filter.after.commandId)}::text)`,
+      `${order.after} (SELECT $${values.length - 1}::timestamptz, $${values.length}::text)`,
     );
     shape += '_after';
   }
+  if (orderName !== 'newest') {
+    shape += `_${orderName}`;
+  }
   const limit = filter.limit;
+  let make = () => listText(`commands c ${whereOf(conditions)}`, order.sort, limit);
+  if (silent) {
+    values.push([...new Set(filter.statuses ?? COMMAND_STATUSES)]);
+    shape += filter.statuses === undefined ? '' : '_status';
+    make = () =>
+      listText(silentByStatus(`$${values.length}`, conditions, limit), order.sort, limit);
+  }
   if (!PREPARED_PAGE_SIZES.has(limit)) {
-    return { name: undefined, text: listText(conditions, limit), values };
+    return { name: undefined, text: make(), values };
   }
   const name = `${shape}_${limit}`;
   let text = LIST_TEXTS.get(name);
   if (text === undefined) {
-    text = listText(conditions, limit);
+    text = make();
     LIST_TEXTS.set(name, text);
   }
   return { name, text, values };
 }
 
+function whereOf(conditions: string[]): string {
+  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+}
+
+/**
+ * The first `limit` + 1 commands of each status in `statuses` (distinct), longest silent first, as
+ * one source `c` for the page to merge: each part is an ordered walk of its own status's part of
+ * the index (or, for a device, its few commands sorted), so a page reads at most a page per
+ * status, however the rest of the table lies.
+ */
+function silentByStatus(statuses: string, conditions: string[], limit: number): string {
+  const where = ['c.status = s.status', ...conditions].join(' AND ');
+  return `(
+    SELECT c.api_json, c.updated_at, c.command_id
+    FROM unnest(${statuses}::text[]) AS s(status)
+    CROSS JOIN LATERAL (
+      SELECT c.api_json, c.updated_at, c.command_id FROM commands c
+      WHERE ${where}
+      ORDER BY c.updated_at, c.command_id
+      LIMIT ${limit + 1}
+    ) c
+  ) c`;
+}
+
 // The text of each named list statement, made once.
 const LIST_TEXTS = new Map<string, string>();
 
-function listText(conditions: string[], limit: number): string {
-  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+function listText(source: string, sort: string, limit: number): string {
   return `
 SELECT CASE WHEN n <= ${limit} AND (n = 1 OR bytes <= ${PAGE_ITEMS_BUDGET}) THEN api_json END
 FROM (
   SELECT c.api_json,
-         row_number() OVER newest_first AS n,
-         sum(octet_length(c.api_json) + 1) OVER newest_first AS bytes
-  FROM commands c ${where}
-  WINDOW newest_first AS (ORDER BY c.created_at DESC, c.command_id DESC ROWS UNBOUNDED PRECEDING)
-  ORDER BY c.created_at DESC, c.command_id DESC
+         row_number() OVER page_order AS n,
+         sum(octet_length(c.api_json) + 1) OVER page_order AS bytes
+  FROM ${source}
+  WINDOW page_order AS (ORDER BY ${sort} ROWS UNBOUNDED PRECEDING)
+  ORDER BY ${sort}
   LIMIT ${limit + 1}
 ) page
 WHERE n <= 2 OR bytes - octet_length(api_json) - 1 <= ${PAGE_ITEMS_BUDGET}`;

@@ -8,9 +8,11 @@ import {
   storeKey,
 } from './api.js';
 import { commandsView } from './commands.js';
-import { h, listRoute } from './dom.js';
+import { deviceView } from './device.js';
+import { h, heading, listRoute, relativeText, timeText } from './dom.js';
 import { LiveFeed, type LiveState } from './live.js';
 import { overviewView } from './overview.js';
+import { stuckView } from './stuck.js';
 import { timelineView } from './timeline.js';
 import { type View, type ViewContext } from './view.js';
 
@@ -19,9 +21,13 @@ const liveBadge = document.getElementById('live') as HTMLElement;
 const forgetKey = document.getElementById('forget-key') as HTMLButtonElement;
 const searchForm = document.getElementById('search') as HTMLFormElement;
 const searchInput = document.getElementById('search-input') as HTMLInputElement;
+const readAt = document.getElementById('read-at') as HTMLElement;
+const skipLink = document.getElementById('skip-link') as HTMLAnchorElement;
 
 let current: View | undefined;
 let settings: Settings | undefined;
+let liveState: LiveState = 'off';
+let lastRead: string | undefined;
 
 const LIVE_TEXT: Record<LiveState, string> = {
   connecting: 'Connecting…',
@@ -35,6 +41,8 @@ const live = new LiveFeed(
   (state) => {
     liveBadge.textContent = LIVE_TEXT[state];
     liveBadge.dataset.state = state;
+    liveState = state;
+    showReadAt();
   },
   () => current?.reload(),
 );
@@ -52,7 +60,42 @@ const context: ViewContext = {
     where.replaceChildren(h('p', { class: 'message error', role: 'alert' }, text));
     where.setAttribute('aria-busy', 'false');
   },
+  read() {
+    lastRead = new Date().toISOString();
+    showReadAt();
+  },
 };
+
+/**
+ * When the view last read its data. While the stream is down the data may be out of date: the
+ * text says so and the element is marked stale. Not a live region: it changes with every read.
+ */
+function showReadAt(): void {
+  if (lastRead === undefined) {
+    readAt.textContent = '';
+    return;
+  }
+  const stale = liveState !== 'live';
+  readAt.dataset.stale = String(stale);
+  readAt.textContent = `Data read ${timeText(lastRead)} (${relativeText(lastRead)})${
+    stale ? ': not live, may be out of date' : ''
+  }`;
+}
+window.setInterval(showReadAt, 15_000);
+
+function notFoundView(path: string): View {
+  return {
+    element: h(
+      'section',
+      { 'aria-labelledby': 'not-found-title' },
+      heading('not-found-title', 'Page not found'),
+      h('p', {}, `The page has no view at ${path}. `, h('a', { href: '#/' }, 'Go to the overview')),
+    ),
+    title: 'Page not found',
+    onChange: () => undefined,
+    reload: () => undefined,
+  };
+}
 
 function route(): View {
   const hash = location.hash.replace(/^#/, '') || '/';
@@ -61,19 +104,46 @@ function route(): View {
   if (path.startsWith('/command/')) {
     return timelineView(context, decodeURIComponent(path.slice('/command/'.length)));
   }
+  if (path.startsWith('/device/')) {
+    return deviceView(context, decodeURIComponent(path.slice('/device/'.length)));
+  }
   if (path === '/commands') {
     return commandsView(context, query);
   }
-  return overviewView(context, query);
+  if (path === '/stuck') {
+    return stuckView(context, query);
+  }
+  if (path === '/') {
+    return overviewView(context, query);
+  }
+  return notFoundView(path);
 }
 
-function render(): void {
+// The tab each route belongs to; none for a route the page does not know.
+function activeTab(path: string): string | undefined {
+  if (path === '/') {
+    return '#/';
+  }
+  if (path === '/commands' || path.startsWith('/command/') || path.startsWith('/device/')) {
+    return '#/commands';
+  }
+  return path === '/stuck' ? '#/stuck' : undefined;
+}
+
+function render(navigated = false): void {
   if (settings === undefined) {
     return;
   }
+  lastRead = undefined;
+  showReadAt();
   current = route();
   main.replaceChildren(current.element);
-  const active = location.hash.startsWith('#/command') ? '#/commands' : '#/';
+  document.title = `${current.title} · command-tracker`;
+  if (navigated) {
+    // Screen readers and keyboards start at the new view, which says where they are.
+    current.element.querySelector<HTMLElement>('h2')?.focus();
+  }
+  const active = activeTab((location.hash.replace(/^#/, '') || '/').split('?', 1)[0]);
   for (const tab of document.querySelectorAll<HTMLAnchorElement>('nav.tabs a')) {
     if (tab.getAttribute('href') === active) {
       tab.setAttribute('aria-current', 'page');
@@ -154,7 +224,12 @@ async function start(): Promise<void> {
   render();
 }
 
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => render(true));
+skipLink.addEventListener('click', (event) => {
+  // The page's routes live in the hash: the link moves focus without navigating.
+  event.preventDefault();
+  main.focus();
+});
 searchForm.addEventListener('submit', (event) => {
   event.preventDefault();
   const q = searchInput.value.trim();

@@ -8,35 +8,32 @@ import {
   segment,
   STATUSES,
 } from './api.js';
-import { commandRoute, h, link, listRoute, statusBadge, time } from './dom.js';
+import { csvOf, download, fetchAll } from './csv.js';
+import {
+  commandRoute,
+  deviceRoute,
+  h,
+  heading,
+  inputToInstant,
+  instantToInput,
+  link,
+  listRoute,
+  statusBadge,
+  ZONE,
+} from './dom.js';
+import { commandTable, markNoLongerMatching } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
 const PAGE_SIZE = 25;
 
-/** `datetime-local` (the browser's time zone) to an ISO instant, and back. */
-function toInstant(local: string): string | undefined {
-  const date = new Date(local);
-  return local === '' || Number.isNaN(date.getTime()) ? undefined : date.toISOString();
-}
-function toLocal(iso: string | null): string {
-  if (iso === null) {
-    return '';
-  }
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) {
-    return '';
-  }
-  const shifted = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
-  return shifted.toISOString().slice(0, 16);
-}
-
 /**
- * The filtered list, newest first, paged by GET /commands' cursors; `q` (the search box) finds a
- * command by its id and the commands of a device by the device's id.
+ * The filtered list, newest first, paged by GET /commands' cursors. `q` (the search box) shows the
+ * command with that id, or else the commands of devices whose id starts with it.
  */
 export function commandsView(context: ViewContext, query: URLSearchParams): View {
   const q = query.get('q')?.trim() ?? '';
-  const deviceId = q !== '' ? q : (query.get('deviceId') ?? '');
+  const deviceId = query.get('deviceId') ?? '';
+  const prefix = q !== '' ? q : (query.get('deviceIdPrefix') ?? '');
   const statuses = (query.get('status') ?? '').split(',').filter((s) => s !== '');
   const since = query.get('since');
   const until = query.get('until');
@@ -45,28 +42,36 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
   let cursor: string | null = null;
   let nextCursor: string | null = null;
 
-  const found = h('div', { id: 'search-result', role: 'status' });
-  const results = h('div', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
+  const found = h('div', { id: 'search-result' });
+  const announce = h('p', { id: 'list-status', class: 'visually-hidden', role: 'status' });
+  const results = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
   const newer = h('button', { type: 'button', disabled: true }, '← Newer');
   const older = h('button', { type: 'button', disabled: true }, 'Older →');
   const pageLabel = h('span', { class: 'page-label' });
+  const exportButton = h('button', { type: 'button', id: 'export-csv' }, 'Export CSV');
+  const exportMessage = h('span', { id: 'export-message', role: 'status' });
 
   const deviceInput = h('input', {
     id: 'filter-device',
     name: 'deviceId',
-    value: deviceId,
+    value: deviceId !== '' ? deviceId : prefix,
     autocomplete: 'off',
     spellcheck: 'false',
+  });
+  const prefixBox = h('input', {
+    type: 'checkbox',
+    id: 'filter-prefix',
+    checked: deviceId === '' && prefix !== '',
   });
   const sinceInput = h('input', {
     id: 'filter-since',
     type: 'datetime-local',
-    value: toLocal(since),
+    value: instantToInput(since),
   });
   const untilInput = h('input', {
     id: 'filter-until',
     type: 'datetime-local',
-    value: toLocal(until),
+    value: instantToInput(until),
   });
   const statusBoxes = STATUSES.map((status) =>
     h('input', {
@@ -83,18 +88,21 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
       'aria-label': 'Filter commands',
       onsubmit: (event: Event) => {
         event.preventDefault();
+        const device = deviceInput.value.trim();
         location.hash = listRoute({
-          deviceId: deviceInput.value.trim(),
+          deviceId: prefixBox.checked ? undefined : device,
+          deviceIdPrefix: prefixBox.checked ? device : undefined,
           status: statusBoxes
             .filter((box) => box.checked)
             .map((box) => box.value)
             .join(','),
-          since: toInstant(sinceInput.value),
-          until: toInstant(untilInput.value),
+          since: inputToInstant(sinceInput.value),
+          until: inputToInstant(untilInput.value),
         });
       },
     },
     h('div', { class: 'field' }, h('label', { for: 'filter-device' }, 'Device id'), deviceInput),
+    h('label', { class: 'check' }, prefixBox, ' Ids starting with this'),
     h(
       'fieldset',
       {},
@@ -104,13 +112,13 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     h(
       'div',
       { class: 'field' },
-      h('label', { for: 'filter-since' }, 'Created from (your time)'),
+      h('label', { for: 'filter-since' }, `Created from (${ZONE})`),
       sinceInput,
     ),
     h(
       'div',
       { class: 'field' },
-      h('label', { for: 'filter-until' }, 'Created before (your time)'),
+      h('label', { for: 'filter-until' }, `Created before (${ZONE})`),
       untilInput,
     ),
     h(
@@ -121,20 +129,28 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     ),
   );
 
+  const title = q === '' ? 'Commands' : `Search: ${q}`;
+  const listPart = [
+    form,
+    h('p', { class: 'actions' }, exportButton, ' ', exportMessage),
+    announce,
+    results,
+    h('nav', { class: 'pager', 'aria-label': 'Pages' }, newer, pageLabel, older),
+  ];
   const element = h(
     'section',
     { 'aria-labelledby': 'commands-title' },
-    h('h2', { id: 'commands-title' }, q === '' ? 'Commands' : `Search: ${q}`),
+    heading('commands-title', title),
     found,
-    form,
-    results,
-    h('nav', { class: 'pager', 'aria-label': 'Pages' }, newer, pageLabel, older),
+    h('div', { id: 'list-part', hidden: q !== '' }, listPart),
   );
 
-  const listUrl = () => {
-    const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+  const filterParams = () => {
+    const params = new URLSearchParams();
     if (deviceId !== '') {
       params.set('deviceId', deviceId);
+    } else if (prefix !== '') {
+      params.set('deviceIdPrefix', prefix);
     }
     if (statuses.length > 0) {
       params.set('status', statuses.join(','));
@@ -145,21 +161,36 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     if (until !== null) {
       params.set('until', until);
     }
-    if (cursor !== null) {
-      params.set('cursor', cursor);
-    }
-    return `/commands?${params.toString()}`;
+    return params;
   };
 
   const load = async () => {
     results.setAttribute('aria-busy', 'true');
     try {
-      const page = await api<Page<Command>>(listUrl());
+      const params = filterParams();
+      params.set('limit', String(PAGE_SIZE));
+      if (cursor !== null) {
+        params.set('cursor', cursor);
+      }
+      const page = await api<Page<Command>>(`/commands?${params.toString()}`);
+      context.read();
       nextCursor = page.nextCursor;
-      results.replaceChildren(renderList(page.items, q !== '' || deviceId !== ''));
+      results.replaceChildren(
+        page.items.length === 0
+          ? h('p', {}, 'No commands match these filters.')
+          : commandTable('command-list', 'Commands, newest first', page.items, [
+              'command',
+              'device',
+              'status',
+              'created',
+              'updated',
+              'deadline',
+            ]),
+      );
       newer.disabled = cursors.length === 0;
       older.disabled = nextCursor === null;
       pageLabel.textContent = `Page ${cursors.length + 1}`;
+      announce.textContent = `Page ${cursors.length + 1}: ${page.items.length} commands`;
     } catch (error) {
       context.fail(error, results);
     } finally {
@@ -179,13 +210,27 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
       void load();
     }
   });
+  exportButton.addEventListener('click', () => {
+    exportButton.disabled = true;
+    exportMessage.textContent = 'Exporting…';
+    fetchAll(filterParams())
+      .then(({ commands, complete }) => {
+        download('commands.csv', csvOf(commands));
+        exportMessage.textContent = complete
+          ? `Exported ${commands.length} commands.`
+          : `Exported the first ${commands.length} commands; narrow the filter for the rest.`;
+      })
+      .catch((error: unknown) => context.fail(error, exportMessage))
+      .finally(() => {
+        exportButton.disabled = false;
+      });
+  });
 
+  // A search shows the command with that id only; without one, the devices' commands.
   const search = async () => {
-    if (q === '') {
-      return;
-    }
     try {
       const command = await api<CommandWithHistory>(`/commands/${segment(q)}`);
+      context.read();
       found.replaceChildren(
         h(
           'p',
@@ -193,7 +238,7 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
           'Command ',
           link(commandRoute(command.commandId), command.commandId),
           ' (device ',
-          command.deviceId,
+          link(deviceRoute(command.deviceId), command.deviceId),
           ', ',
           statusBadge(command.status),
           ')',
@@ -202,23 +247,25 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         found.replaceChildren(
-          h(
-            'p',
-            {},
-            `No command has the id ${q}; commands of a device with that id are listed below.`,
-          ),
+          h('p', {}, `No command has the id ${q}; commands of devices whose id starts with it:`),
         );
+        element.querySelector<HTMLElement>('#list-part')?.removeAttribute('hidden');
+        void load();
       } else {
         context.fail(error, found);
       }
     }
   };
 
-  void load();
-  void search();
+  if (q === '') {
+    void load();
+  } else {
+    void search();
+  }
   const reloadFirstPage = debounce(() => void load(), 1000);
   return {
     element,
+    title,
     onChange: (change: Change) => {
       const row = results.querySelector<HTMLTableRowElement>(
         `tr[data-command-id="${CSS.escape(change.commandId)}"]`,
@@ -226,6 +273,9 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
       if (row !== null) {
         row.querySelector('.status-cell')?.replaceChildren(statusBadge(change.status));
         row.classList.add('changed');
+        if (statuses.length > 0 && !statuses.includes(change.status)) {
+          markNoLongerMatching(row, `now ${change.status}: no longer matches the filter`);
+        }
       }
       // A new command lands on the first page; later pages only update in place.
       if (row === null && cursor === null) {
@@ -234,56 +284,4 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     },
     reload: () => void load(),
   };
-}
-
-function renderList(items: Command[], filteredByDevice: boolean): HTMLElement {
-  if (items.length === 0) {
-    return h(
-      'p',
-      {},
-      filteredByDevice
-        ? 'No commands for this device and these filters.'
-        : 'No commands match these filters.',
-    );
-  }
-  return h(
-    'div',
-    { class: 'table-wrap' },
-    h(
-      'table',
-      { id: 'command-list' },
-      h('caption', { class: 'visually-hidden' }, 'Commands, newest first'),
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          ['Command', 'Device', 'Status', 'Created', 'Updated', 'Deadline'].map((name) =>
-            h('th', { scope: 'col' }, name),
-          ),
-        ),
-      ),
-      h(
-        'tbody',
-        {},
-        items.map((command) =>
-          h(
-            'tr',
-            { 'data-command-id': command.commandId },
-            h('td', { class: 'id' }, link(commandRoute(command.commandId), command.commandId)),
-            h(
-              'td',
-              { class: 'id' },
-              link(listRoute({ deviceId: command.deviceId }), command.deviceId),
-            ),
-            h('td', { class: 'status-cell' }, statusBadge(command.status)),
-            h('td', {}, time(command.createdAt)),
-            h('td', {}, time(command.updatedAt)),
-            h('td', {}, time(command.deadline)),
-          ),
-        ),
-      ),
-    ),
-  );
 }

@@ -46,17 +46,65 @@ export function svg(
   return element;
 }
 
-/** 2026-12-01 14:03:32.123Z: UTC, so that everyone on call reads the same time. */
+/** The one zone the page shows and takes times in, named wherever a time is. */
+export const ZONE = 'UTC';
+
+/** 2026-12-01 14:03:32 UTC (with .123 on request): everyone on call reads the same time. */
 export function timeText(iso: string | null, withMs = false): string {
   if (iso === null) {
     return '—';
   }
-  const text = iso.replace('T', ' ');
-  return withMs ? text : text.replace(/\.\d{3}Z$/, 'Z');
+  const text = iso.replace('T', ' ').replace(/Z$/, '');
+  return `${withMs ? text : text.replace(/\.\d{3}$/, '')} ${ZONE}`;
 }
 
+/** A duration as people say it: 45 s, 12 min, 3 h 5 min, 2 d 4 h. */
+export function durationText(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) {
+    return `${seconds} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return `${minutes} min`;
+  }
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) {
+    return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
+  }
+  const days = Math.floor(hours / 24);
+  return hours % 24 === 0 ? `${days} d` : `${days} d ${hours % 24} h`;
+}
+
+/** "12 min ago", or "in 5 min" for a time still ahead. */
+export function relativeText(iso: string, now = Date.now()): string {
+  const ms = now - Date.parse(iso);
+  return ms >= 0 ? `${durationText(ms)} ago` : `in ${durationText(-ms)}`;
+}
+
+/** An absolute time in the page's zone with its relative age beside it. */
 export function time(iso: string | null, withMs = false): HTMLElement {
-  return iso === null ? h('span', {}, '—') : h('time', { datetime: iso }, timeText(iso, withMs));
+  if (iso === null) {
+    return h('span', {}, '—');
+  }
+  return h(
+    'span',
+    { class: 'when' },
+    h('time', { datetime: iso }, timeText(iso, withMs)),
+    ' ',
+    h('span', { class: 'ago' }, `(${relativeText(iso)})`),
+  );
+}
+
+/** `datetime-local` text, read in the page's zone (UTC), to an ISO instant, and back. */
+export function inputToInstant(local: string): string | undefined {
+  const date = new Date(`${local}Z`);
+  return local === '' || Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+export function instantToInput(iso: string | null): string {
+  const date = iso === null ? undefined : new Date(iso);
+  return date === undefined || Number.isNaN(date.getTime()) ? '' : date.toISOString().slice(0, 16);
 }
 
 export function statusBadge(status: string): HTMLElement {
@@ -70,6 +118,15 @@ export function link(route: string, ...children: Child[]): HTMLAnchorElement {
 
 export function commandRoute(commandId: string): string {
   return `/command/${encodeURIComponent(commandId)}`;
+}
+
+export function deviceRoute(deviceId: string): string {
+  return `/device/${encodeURIComponent(deviceId)}`;
+}
+
+/** A view's heading: focus moves to it on navigation, so it takes focus from script only. */
+export function heading(id: string, ...children: Child[]): HTMLHeadingElement {
+  return h('h2', { id, tabindex: -1 }, ...children);
 }
 
 export function listRoute(filters: Record<string, string | undefined>): string {

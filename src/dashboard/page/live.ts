@@ -38,7 +38,12 @@ export class LiveFeed {
       this.onState('live');
     });
     source.addEventListener('command-status', (event) => {
-      const change = parseChange((event as MessageEvent<string>).data);
+      const data = (event as MessageEvent<string>).data;
+      // A stream's first message carries only its position: nothing to show.
+      if (data === '') {
+        return;
+      }
+      const change = parseChange(data);
       if (change !== undefined) {
         this.onChange(change);
       }

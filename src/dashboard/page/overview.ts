@@ -1,5 +1,19 @@
 import { api, type MinuteBar, OUTCOMES, type Overview, STATUSES } from './api.js';
-import { commandRoute, h, link, listRoute, statusBadge, svg, time, timeText } from './dom.js';
+import {
+  commandRoute,
+  deviceRoute,
+  h,
+  heading,
+  link,
+  listRoute,
+  statusBadge,
+  svg,
+  time,
+  timeText,
+  ZONE,
+} from './dom.js';
+import { topFailing } from './failing.js';
+import { DEFAULT_SILENT_MINUTES, OPEN_STATUSES, stuckRoute } from './stuck.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
 const WINDOWS = [
@@ -20,31 +34,58 @@ export function overviewView(context: ViewContext, query: URLSearchParams): View
   const content = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
   const select = h(
     'select',
-    {
-      id: 'window',
-      onchange: () => {
-        location.hash = `/?window=${select.value}`;
-      },
-    },
+    { id: 'window' },
     WINDOWS.map((w) =>
       h('option', { value: w.minutes, selected: w.minutes === windowMinutes }, w.label),
     ),
   );
+  // The window changes on an explicit action only: moving through the options with the keyboard
+  // must not reload the view at each step.
+  const windowForm = h(
+    'form',
+    {
+      class: 'controls',
+      'aria-label': 'Time window',
+      onsubmit: (event: Event) => {
+        event.preventDefault();
+        location.hash = `/?window=${select.value}`;
+      },
+    },
+    h('label', { for: 'window' }, 'Window '),
+    select,
+    ' ',
+    h('button', { type: 'submit' }, 'Show'),
+  );
   const element = h(
     'section',
     { 'aria-labelledby': 'overview-title' },
-    h('h2', { id: 'overview-title' }, 'Overview'),
-    h('p', { class: 'controls' }, h('label', { for: 'window' }, 'Window '), select),
+    heading('overview-title', 'Overview'),
+    windowForm,
     content,
   );
 
   const load = async () => {
     try {
       const since = new Date(Date.now() - windowMinutes * 60_000).toISOString();
-      const overview = await api<Overview>(
+      const windowLabel = WINDOWS.find((w) => w.minutes === windowMinutes)?.label ?? '';
+      // Asked first: the failing counts follow the first figures rather than hold them up (the
+      // embedded database answers one query at a time).
+      const overviewRead = api<Overview>(
         `/dashboard/api/overview?since=${encodeURIComponent(since)}`,
       );
-      content.replaceChildren(...render(overview, windowMinutes));
+      const failingPart = h('div', { 'aria-busy': 'true' });
+      const failing = topFailing(since, windowLabel).then(
+        (part) => failingPart.replaceChildren(part),
+        (error: unknown) => context.fail(error, failingPart),
+      );
+      const overview = await overviewRead;
+      context.read();
+      content.replaceChildren(
+        ...render(overview, windowMinutes),
+        h('h3', {}, 'Failing most, in the window'),
+        failingPart,
+      );
+      void failing.finally(() => failingPart.setAttribute('aria-busy', 'false'));
       content.setAttribute('aria-busy', 'false');
     } catch (error) {
       context.fail(error, content);
@@ -52,7 +93,7 @@ export function overviewView(context: ViewContext, query: URLSearchParams): View
   };
   void load();
   const reloadSoon = debounce(() => void load(), 1000);
-  return { element, onChange: reloadSoon, reload: () => void load() };
+  return { element, title: 'Overview', onChange: reloadSoon, reload: () => void load() };
 }
 
 /** A count that opens the list behind it; the label says what is counted. */
@@ -96,7 +137,14 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
           h(
             'tr',
             { 'data-status': status },
-            h('th', { scope: 'row' }, statusBadge(status)),
+            h(
+              'th',
+              { scope: 'row' },
+              statusBadge(status),
+              OPEN_STATUSES.includes(status)
+                ? [' ', link(stuckRoute(DEFAULT_SILENT_MINUTES, status), 'stuck?')]
+                : null,
+            ),
             h(
               'td',
               { class: 'num' },
@@ -161,11 +209,7 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
                     { class: 'id' },
                     link(commandRoute(command.commandId), command.commandId),
                   ),
-                  h(
-                    'td',
-                    { class: 'id' },
-                    link(listRoute({ deviceId: command.deviceId }), command.deviceId),
-                  ),
+                  h('td', { class: 'id' }, link(deviceRoute(command.deviceId), command.deviceId)),
                   h('td', {}, statusBadge(command.status)),
                   h('td', {}, time(command.createdAt)),
                   h(
@@ -181,7 +225,13 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
 
   return [
     counts,
-    h('h3', {}, 'Reports per minute, last hour'),
+    h(
+      'p',
+      {},
+      link(stuckRoute(), 'Stuck commands'),
+      `: open commands silent for more than ${DEFAULT_SILENT_MINUTES} min, longest first.`,
+    ),
+    h('h3', {}, `Reports per minute, last hour (${ZONE})`),
     chart(overview.reportsPerMinute.minutes),
     h(
       'p',
@@ -191,7 +241,7 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
       timeText(overview.reportsPerMinute.ignoredCountedSince),
       ' (they are not stored, so other instances’ are not included).',
     ),
-    h('h3', {}, 'Oldest open commands'),
+    h('h3', {}, 'Oldest open commands (by creation)'),
     oldest,
   ];
 }
@@ -273,7 +323,7 @@ function chart(minutes: MinuteBar[]): HTMLElement {
           h(
             'tr',
             {},
-            h('th', { scope: 'col' }, 'Minute (UTC)'),
+            h('th', { scope: 'col' }, `Minute (${ZONE})`),
             OUTCOMES.map((o) => h('th', { scope: 'col', class: 'num' }, o)),
           ),
         ),

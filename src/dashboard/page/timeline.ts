@@ -8,7 +8,7 @@ import {
   type Page,
   segment,
 } from './api.js';
-import { h, link, listRoute, statusBadge, time } from './dom.js';
+import { deviceRoute, h, heading, link, listRoute, statusBadge, time } from './dom.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
 const HISTORY_PAGE = 1000;
@@ -37,7 +37,7 @@ export function timelineView(context: ViewContext, commandId: string): View {
   const element = h(
     'section',
     { 'aria-labelledby': 'timeline-title' },
-    h('h2', { id: 'timeline-title' }, 'Command ', h('span', { class: 'id' }, commandId)),
+    heading('timeline-title', 'Command ', h('span', { class: 'id' }, commandId)),
     summary,
     actions,
     message,
@@ -91,6 +91,7 @@ export function timelineView(context: ViewContext, commandId: string): View {
       entries.set(entry.id, entry);
     }
     truncated = command.historyTruncated === true && !wholeHistory;
+    context.read();
     summary.replaceChildren(renderSummary(command));
     summary.setAttribute('aria-busy', 'false');
     renderHistory();
@@ -164,6 +165,7 @@ export function timelineView(context: ViewContext, commandId: string): View {
   const reloadSoon = debounce(() => void load(), 300);
   return {
     element,
+    title: `Command ${commandId}`,
     onChange: (change: Change) => {
       if (change.commandId === commandId) {
         reloadSoon();
@@ -203,7 +205,7 @@ function renderSummary(command: CommandWithHistory): HTMLElement {
     'dl',
     { class: 'summary' },
     row('Status', statusBadge(command.status)),
-    row('Device', link(listRoute({ deviceId: command.deviceId }), command.deviceId)),
+    row('Device', link(deviceRoute(command.deviceId), command.deviceId)),
     row('Deadline', time(command.deadline), overdue ? ' (passed)' : ''),
     row('Created', time(command.createdAt, true)),
     row('Updated', time(command.updatedAt, true)),
@@ -212,8 +214,35 @@ function renderSummary(command: CommandWithHistory): HTMLElement {
     row('Completed', time(command.completedAt, true)),
     row('Version', String(command.version)),
     row('Service / method', `${command.serviceId ?? '—'} / ${command.method ?? '—'}`),
-    row('Result detail', h('code', {}, JSON.stringify(command.resultDetail) ?? 'null')),
+    row('Result detail', detail(command.resultDetail)),
   );
+}
+
+// Characters of a result detail shown before "Show all".
+const DETAIL_SHOWN = 300;
+
+/**
+ * A result detail: its compact JSON, wrapped, cut after DETAIL_SHOWN characters with a button
+ * that shows all of it, indented.
+ */
+function detail(value: unknown): HTMLElement {
+  const text = JSON.stringify(value) ?? 'null';
+  if (text.length <= DETAIL_SHOWN) {
+    return h('code', { class: 'detail' }, text);
+  }
+  const holder = h('div', { class: 'detail-long' });
+  const button = h(
+    'button',
+    { type: 'button', class: 'show-all', 'aria-expanded': 'false' },
+    `Show all (${text.length.toLocaleString('en')} characters)`,
+  );
+  button.addEventListener('click', () => {
+    const full = h('pre', { class: 'detail', tabindex: 0 }, json(value));
+    holder.replaceChildren(full);
+    full.focus();
+  });
+  holder.append(h('code', { class: 'detail' }, `${text.slice(0, DETAIL_SHOWN)}…`), ' ', button);
+  return holder;
 }
 
 function renderEntries(entries: HistoryEntry[]): HTMLElement {
@@ -242,7 +271,7 @@ function renderEntries(entries: HistoryEntry[]): HTMLElement {
           h('pre', {}, json(entry.payload ?? null)),
           entry.resultDetail === null
             ? null
-            : h('p', {}, 'Result detail: ', h('code', {}, JSON.stringify(entry.resultDetail))),
+            : h('div', {}, 'Result detail: ', detail(entry.resultDetail)),
         ),
       ),
     ),

@@ -5,10 +5,14 @@ export interface ViewContext {
   settings: Settings;
   /** Reports an error: a missing key opens the key prompt, anything else shows in the view. */
   fail(error: unknown, where: HTMLElement): void;
+  /** The view has just read its data from the service: the page shows when, and its staleness. */
+  read(): void;
 }
 
 export interface View {
   element: HTMLElement;
+  /** The document's title while the view shows. */
+  title: string;
   /** A change from the live feed. */
   onChange(change: Change): void;
   /** The feed reconnected: reload, something may have been missed. */

@@ -1,0 +1,100 @@
+import { api, type Change, type Command, type Page, STATUSES } from './api.js';
+import { counts } from './counts.js';
+import { h, heading, listRoute, statusBadge, time } from './dom.js';
+import { commandTable } from './table.js';
+import { debounce, type View, type ViewContext } from './view.js';
+
+const FINAL = ['SUCCESSFUL', 'FAILED', 'TIMEOUT', 'EXPIRED', 'CANCELED'];
+
+/** One device: its commands by status, success rate, last seen status, and latest commands. */
+export function deviceView(context: ViewContext, deviceId: string): View {
+  const title = `Device ${deviceId}`;
+  const facts = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
+  const results = h('div', {});
+  const element = h(
+    'section',
+    { 'aria-labelledby': 'device-title' },
+    heading('device-title', 'Device ', h('span', { class: 'id' }, deviceId)),
+    facts,
+    h('h3', {}, 'Latest commands'),
+    results,
+    h('p', {}, h('a', { href: `#${listRoute({ deviceId })}` }, 'All its commands, with filters')),
+  );
+
+  const load = async () => {
+    try {
+      const [byStatus, page] = await Promise.all([
+        counts({ deviceId }, 'status', STATUSES.length),
+        api<Page<Command>>(`/commands?deviceId=${encodeURIComponent(deviceId)}&limit=25`),
+      ]);
+      context.read();
+      const count = (status: string) =>
+        byStatus.groups.find((group) => group.key.status === status)?.count ?? 0;
+      const finished = FINAL.reduce((sum, status) => sum + count(status), 0);
+      const successful = count('SUCCESSFUL');
+      // The device was last heard of through the command that changed last.
+      const latest = page.items.reduce<Command | undefined>(
+        (last, command) =>
+          last === undefined || command.updatedAt > last.updatedAt ? command : last,
+        undefined,
+      );
+      facts.replaceChildren(
+        h(
+          'dl',
+          { class: 'summary', id: 'device-facts' },
+          h('dt', {}, 'Commands'),
+          h('dd', {}, String(byStatus.total)),
+          h('dt', {}, 'Success rate'),
+          h(
+            'dd',
+            { id: 'success-rate' },
+            finished === 0
+              ? 'no finished command yet'
+              : `${Math.round((successful / finished) * 1000) / 10}% (${successful} of ${finished} finished)`,
+          ),
+          h('dt', {}, 'Last seen status'),
+          h(
+            'dd',
+            { id: 'last-seen' },
+            latest === undefined ? '—' : [statusBadge(latest.status), ' ', time(latest.updatedAt)],
+          ),
+          h('dt', {}, 'By status'),
+          h(
+            'dd',
+            {},
+            byStatus.groups.flatMap((group) => [
+              statusBadge(group.key.status ?? ''),
+              ` ${group.count} `,
+            ]),
+          ),
+        ),
+      );
+      facts.setAttribute('aria-busy', 'false');
+      results.replaceChildren(
+        page.items.length === 0
+          ? h('p', {}, 'No commands.')
+          : commandTable('device-commands', `Commands of ${deviceId}, newest first`, page.items, [
+              'command',
+              'status',
+              'created',
+              'updated',
+              'deadline',
+            ]),
+      );
+    } catch (error) {
+      context.fail(error, facts);
+    }
+  };
+  void load();
+  const reloadSoon = debounce(() => void load(), 1000);
+  return {
+    element,
+    title,
+    onChange: (change: Change) => {
+      if (change.deviceId === deviceId) {
+        reloadSoon();
+      }
+    },
+    reload: () => void load(),
+  };
+}
