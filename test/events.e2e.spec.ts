@@ -1,15 +1,15 @@
 import { DataSource } from 'typeorm';
-import { type EventsConfig } from '../src/config/config.js';
 import { EventSinks } from '../src/events/event-sinks.js';
 import { eventually } from './support/eventually.js';
 import {
   EVENTS_AMQP_URL,
   EVENTS_NATS_URL,
-  NatsTap,
-  RabbitTap,
-  WebhookReceiver,
+  type Sinks,
+  allDelivered,
+  checkAll,
   checkDelivery,
-  uniqueName,
+  eventsConfig,
+  openSinks,
 } from './support/events.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 import { FaultProxy } from './support/fault-proxy.js';
@@ -17,36 +17,6 @@ import { type TestApp, startTestApp } from './support/test-app.js';
 import { createTestDatabase, serverUrl } from './support/test-database.js';
 
 const STATUSES = ['PENDING', 'SENT', 'DELIVERED', 'SUCCESSFUL'] as const;
-
-interface Sinks {
-  rabbit: RabbitTap;
-  nats: NatsTap;
-  receiver: WebhookReceiver;
-  close(): Promise<void>;
-}
-
-async function openSinks(): Promise<Sinks> {
-  const rabbit = await RabbitTap.open(uniqueName('ct-events'));
-  const nats = await NatsTap.open(uniqueName('ct_events'));
-  const receiver = await WebhookReceiver.start();
-  return {
-    rabbit,
-    nats,
-    receiver,
-    close: async () => {
-      await Promise.all([rabbit.close(), nats.close(), receiver.close()]);
-    },
-  };
-}
-
-function eventsConfig(sinks: Sinks, urls: { amqp?: string; nats?: string } = {}): EventsConfig {
-  return {
-    amqp: { url: urls.amqp ?? EVENTS_AMQP_URL, exchange: sinks.rabbit.exchange },
-    nats: { url: urls.nats ?? EVENTS_NATS_URL, subject: sinks.nats.subject },
-    webhook: { url: sinks.receiver.url, secret: sinks.receiver.secret },
-    maxLagSeconds: 60,
-  };
-}
 
 /** Waits until every sink has its stored position, so that changes written next are delivered. */
 async function sinksReady(t: TestApp): Promise<void> {
@@ -85,33 +55,6 @@ async function appliedChanges(t: TestApp): Promise<{ historyId: string }[]> {
     .query<{ historyId: string }[]>(
       `SELECT id::text AS "historyId" FROM command_history WHERE outcome = 'applied'`,
     );
-}
-
-async function allDelivered(sinks: Sinks, count: number): Promise<void> {
-  const unique = (list: { id: string }[]) => new Set(list.map((message) => message.id)).size;
-  await eventually(
-    () =>
-      unique(sinks.rabbit.received) >= count &&
-      unique(sinks.nats.received) >= count &&
-      unique(sinks.receiver.received) >= count,
-    40_000,
-    () =>
-      `delivered amqp ${unique(sinks.rabbit.received)}, nats ${unique(sinks.nats.received)}, webhook ${unique(sinks.receiver.received)} of ${count}`,
-  );
-}
-
-function checkAll(sinks: Sinks, applied: { historyId: string }[]): void {
-  checkDelivery(sinks.rabbit.received, applied, 'feed');
-  checkDelivery(sinks.nats.received, applied, 'feed');
-  checkDelivery(sinks.receiver.received, applied, 'perCommand');
-  for (const message of sinks.rabbit.received) {
-    expect(message.routingKey).toBe(`command.${message.data.status}`);
-    expect(message.persistent).toBe(true);
-  }
-  for (const message of sinks.nats.received) {
-    expect(message.subject).toBe(`${sinks.nats.subject}.${message.data.status}`);
-  }
-  expect(sinks.receiver.badSignatures).toBe(0);
 }
 
 async function metric(t: TestApp, name: string, sink: string): Promise<number> {

@@ -5,6 +5,7 @@ import { type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, connect as natsConnect } from '@nats-io/transport-node';
 import amqp, { type ChannelModel } from 'amqplib';
 import { Webhook } from 'standardwebhooks';
+import { type EventsConfig } from '../../src/config/config.js';
 import { eventually } from './eventually.js';
 import { streamName } from '../../src/events/nats-sink.js';
 import { comparePositions, decodePosition } from '../../src/feed/feed-position.js';
@@ -231,4 +232,64 @@ export class WebhookReceiver {
 
 function headers(incoming: IncomingHttpHeaders): Record<string, string> {
   return Object.fromEntries(Object.entries(incoming).map(([name, value]) => [name, String(value)]));
+}
+
+export interface Sinks {
+  rabbit: RabbitTap;
+  nats: NatsTap;
+  receiver: WebhookReceiver;
+  close(): Promise<void>;
+}
+
+export async function openSinks(): Promise<Sinks> {
+  const rabbit = await RabbitTap.open(uniqueName('ct-events'));
+  const nats = await NatsTap.open(uniqueName('ct_events'));
+  const receiver = await WebhookReceiver.start();
+  return {
+    rabbit,
+    nats,
+    receiver,
+    close: async () => {
+      await Promise.all([rabbit.close(), nats.close(), receiver.close()]);
+    },
+  };
+}
+
+export function eventsConfig(
+  sinks: Sinks,
+  urls: { amqp?: string; nats?: string } = {},
+): EventsConfig {
+  return {
+    amqp: { url: urls.amqp ?? EVENTS_AMQP_URL, exchange: sinks.rabbit.exchange },
+    nats: { url: urls.nats ?? EVENTS_NATS_URL, subject: sinks.nats.subject },
+    webhook: { url: sinks.receiver.url, secret: sinks.receiver.secret },
+    maxLagSeconds: 60,
+  };
+}
+
+export async function allDelivered(sinks: Sinks, count: number): Promise<void> {
+  const unique = (list: { id: string }[]) => new Set(list.map((message) => message.id)).size;
+  await eventually(
+    () =>
+      unique(sinks.rabbit.received) >= count &&
+      unique(sinks.nats.received) >= count &&
+      unique(sinks.receiver.received) >= count,
+    40_000,
+    () =>
+      `delivered amqp ${unique(sinks.rabbit.received)}, nats ${unique(sinks.nats.received)}, webhook ${unique(sinks.receiver.received)} of ${count}`,
+  );
+}
+
+export function checkAll(sinks: Sinks, applied: { historyId: string }[]): void {
+  checkDelivery(sinks.rabbit.received, applied, 'feed');
+  checkDelivery(sinks.nats.received, applied, 'feed');
+  checkDelivery(sinks.receiver.received, applied, 'perCommand');
+  for (const message of sinks.rabbit.received) {
+    expect(message.routingKey).toBe(`command.${message.data.status}`);
+    expect(message.persistent).toBe(true);
+  }
+  for (const message of sinks.nats.received) {
+    expect(message.subject).toBe(`${sinks.nats.subject}.${message.data.status}`);
+  }
+  expect(sinks.receiver.badSignatures).toBe(0);
 }
