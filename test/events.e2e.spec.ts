@@ -181,6 +181,40 @@ describe('events out: RabbitMQ, NATS JetStream, webhooks', () => {
     }
   });
 
+  it('replays from a position an operator stores, with the same ids', async () => {
+    const t = await startTestApp({
+      events: { ...eventsConfig(sinks), amqp: undefined, nats: undefined },
+    });
+    try {
+      await sinksReady(t);
+      const commands = [newCommandId(), newCommandId()];
+      for (const commandId of commands) {
+        await writeCommand(t, commandId);
+      }
+      await eventually(
+        () => sinks.receiver.received.length === 8,
+        20_000,
+        () => '8 deliveries',
+      );
+      const first = [...sinks.receiver.received];
+      // docs/operations.md: resume after the fourth change.
+      const [xid, id] = first[3].id.split('-');
+      await t.app.get(DataSource).query(
+        `UPDATE event_sinks SET position_xid = $1, position_id = $2, holder = NULL,
+             lease_until = '-infinity' WHERE sink = 'webhook'`,
+        [xid, id],
+      );
+      await eventually(
+        () => sinks.receiver.received.length === 12,
+        30_000,
+        () => 'the replay',
+      );
+      expect(sinks.receiver.received.slice(8)).toEqual(first.slice(4));
+    } finally {
+      await t.close();
+    }
+  });
+
   it('repeats a webhook call that got no answer within 10 s', async () => {
     const t = await startTestApp({
       events: { ...eventsConfig(sinks), amqp: undefined, nats: undefined },

@@ -6,6 +6,7 @@ import {
   SINK_CLAIM_SQL,
   SINK_LAG_SQL,
   SINK_RELEASE_SQL,
+  SINK_RENEW_SQL,
 } from './sink-statements.js';
 
 /** The stored positions and leases of the events sinks (sink-statements.ts). */
@@ -21,6 +22,12 @@ export class SinkCursors {
       leaseMs,
     ]);
     return rows.length === 0 ? undefined : { xid: BigInt(rows[0].xid), id: BigInt(rows[0].id) };
+  }
+
+  /** Extends a held lease; false when `holder` no longer holds it. */
+  async renew(sink: string, holder: string, leaseMs: number): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>(SINK_RENEW_SQL, [sink, holder, leaseMs]);
+    return rows.length > 0;
   }
 
   /** Stores the sink's confirmed position; false when `holder` no longer holds the lease. */

@@ -59,7 +59,7 @@ class Lease {
   private async renew(): Promise<void> {
     const sentAt = Date.now();
     try {
-      if ((await this.cursors.claim(this.sink, this.holder, LEASE_MS)) === undefined) {
+      if (!(await this.cursors.renew(this.sink, this.holder, LEASE_MS))) {
         this.end();
       } else {
         this.validUntil = sentAt + LEASE_MS - LEASE_MARGIN_MS;
