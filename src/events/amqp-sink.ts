@@ -1,7 +1,7 @@
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { type FeedChange } from '../feed/feed-change.js';
 import { encodePosition } from '../feed/feed-position.js';
-import { type DeliveryContext, type EventSink } from './event-sink.js';
+import { type DeliveryContext, type EventSink, unlessAborted } from './event-sink.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 // A broker that neither confirms nor closes within this (a hung link) gets a new connection.
@@ -36,25 +36,19 @@ export class AmqpSink implements EventSink {
       });
     }
     let timer: NodeJS.Timeout | undefined;
-    let stopped: (() => void) | undefined;
-    const abandoned = new Promise<never>((_, reject) => {
+    const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new Error(`no publisher confirms within ${CONFIRM_TIMEOUT_MS} ms`)),
         CONFIRM_TIMEOUT_MS,
       );
-      stopped = () => reject(new Error('stopped'));
-      context.signal.addEventListener('abort', stopped, { once: true });
     });
     try {
-      await Promise.race([channel.waitForConfirms(), abandoned]);
+      await unlessAborted(Promise.race([channel.waitForConfirms(), timedOut]), context.signal);
     } catch (error) {
       await this.close();
       throw error;
     } finally {
       clearTimeout(timer);
-      if (stopped !== undefined) {
-        context.signal.removeEventListener('abort', stopped);
-      }
     }
   }
 

@@ -44,6 +44,22 @@ export function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** `work`, or a rejection as soon as `signal` aborts (the work itself is left to settle). */
+export async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let stopped: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    stopped = () => reject(new Error('stopped'));
+    signal.addEventListener('abort', stopped, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (stopped !== undefined) {
+      signal.removeEventListener('abort', stopped);
+    }
+  }
+}
+
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) {
     return String(error);

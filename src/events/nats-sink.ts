@@ -2,7 +2,7 @@ import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jets
 import { type NatsConnection, connect } from '@nats-io/transport-node';
 import { type FeedChange } from '../feed/feed-change.js';
 import { encodePosition } from '../feed/feed-position.js';
-import { type DeliveryContext, type EventSink } from './event-sink.js';
+import { type DeliveryContext, type EventSink, unlessAborted } from './event-sink.js';
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const ACK_TIMEOUT_MS = 10_000;
@@ -31,13 +31,16 @@ export class NatsSink implements EventSink {
   async deliver(changes: readonly FeedChange[], context: DeliveryContext): Promise<void> {
     const client = await this.open();
     context.signal.throwIfAborted();
-    const acks = await Promise.allSettled(
-      changes.map((change) =>
-        client.publish(`${this.subject}.${change.status}`, change.data, {
-          msgID: encodePosition(change.position),
-          timeout: ACK_TIMEOUT_MS,
-        }),
+    const acks = await unlessAborted(
+      Promise.allSettled(
+        changes.map((change) =>
+          client.publish(`${this.subject}.${change.status}`, change.data, {
+            msgID: encodePosition(change.position),
+            timeout: ACK_TIMEOUT_MS,
+          }),
+        ),
       ),
+      context.signal,
     );
     const failure = acks.find((ack) => ack.status === 'rejected');
     if (failure !== undefined) {

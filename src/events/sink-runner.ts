@@ -145,6 +145,9 @@ export class SinkRunner implements FeedListener {
         this.lease = new Lease(this.cursors, this.sink.name, this.holder, claimedAt);
         await this.feed(this.lease, position);
       } catch (error) {
+        if (this.stopping.signal.aborted) {
+          break;
+        }
         this.logger.warn(`Cannot feed the sink from the database: ${describeError(error)}`);
         await pause(backoffMs(attempt++, RETRY_BASE_MS, RETRY_MAX_MS), this.stopping.signal);
       } finally {
