@@ -52,6 +52,10 @@ export class AmqpSink implements EventSink {
     }
   }
 
+  async connect(): Promise<void> {
+    await this.open();
+  }
+
   async close(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;

@@ -18,6 +18,8 @@ export interface EventSink {
    * the sink confirmed every one of them; rejects when it could not (the caller retries them all).
    */
   deliver(changes: readonly FeedChange[], context: DeliveryContext): Promise<void>;
+  /** Opens the connection ahead of the first delivery (deliver() opens one itself otherwise). */
+  connect(): Promise<void>;
   /** Closes any connection; deliver() opens a new one if called again. */
   close(): Promise<void>;
 }

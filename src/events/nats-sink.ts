@@ -48,6 +48,10 @@ export class NatsSink implements EventSink {
     }
   }
 
+  async connect(): Promise<void> {
+    await this.open();
+  }
+
   async close(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;

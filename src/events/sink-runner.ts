@@ -16,6 +16,10 @@ const LEASE_MARGIN_MS = 2_000;
 const BATCH_SIZE = 500;
 // The reader wakes the runner when it passes a change; this is only a safety net.
 const IDLE_WAIT_MS = 1_000;
+// Reads of one sink are at least this far apart unless it is catching up (a full batch): while
+// reports stream in, a sink reads a batch per gap rather than a few changes per commit, which keeps
+// its queries off the embedded database's single session, shared with the write path.
+const READ_GAP_MS = 250;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -162,6 +166,9 @@ export class SinkRunner implements FeedListener {
   }
 
   private async feed(lease: Lease, from: FeedPosition): Promise<void> {
+    // Connecting (and declaring the exchange or stream) is the slowest step of a first delivery:
+    // done now, before changes wait for it; a failure here is retried by the delivery.
+    await this.sink.connect().catch(() => undefined);
     await this.reader.acquire();
     this.interruptedRead = false;
     const unsubscribe = this.reader.subscribe(this);
@@ -176,6 +183,7 @@ export class SinkRunner implements FeedListener {
         const changes = await this.reader.replay(position, this.reader.head, {}, BATCH_SIZE);
         if (changes.length === 0) {
           await this.idle(signal);
+          await pause(READ_GAP_MS, signal);
           continue;
         }
         if (!(await this.deliverAll(changes, signal))) {
@@ -187,6 +195,9 @@ export class SinkRunner implements FeedListener {
         }
         position = last;
         this.metrics.delivered(this.sink.name, changes.length);
+        if (changes.length < BATCH_SIZE) {
+          await pause(READ_GAP_MS, signal);
+        }
       }
     } finally {
       unsubscribe();

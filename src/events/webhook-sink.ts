@@ -74,6 +74,10 @@ export class WebhookSink implements EventSink {
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queues.length) }, worker));
   }
 
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
