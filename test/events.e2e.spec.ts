@@ -137,15 +137,21 @@ describe('events out: RabbitMQ, NATS JetStream, webhooks', () => {
   it('keeps answering callbacks while every sink is down, then delivers what it missed', async () => {
     const rabbitProxy = await FaultProxy.start('amqp://127.0.0.1:5672');
     const natsProxy = await FaultProxy.start('nats://127.0.0.1:4222');
-    const t = await startTestApp({
-      events: {
-        ...eventsConfig(sinks, {
-          amqp: rabbitProxy.url(EVENTS_AMQP_URL),
-          nats: natsProxy.url(EVENTS_NATS_URL),
-        }),
-        maxLagSeconds: 1,
+    const lines: string[] = [];
+    const t = await startTestApp(
+      {
+        logLevel: 'info',
+        events: {
+          ...eventsConfig(sinks, {
+            amqp: rabbitProxy.url(EVENTS_AMQP_URL),
+            nats: natsProxy.url(EVENTS_NATS_URL),
+          }),
+          maxLagSeconds: 1,
+        },
       },
-    });
+      undefined,
+      { logDestination: { write: (line: string) => void lines.push(line) } },
+    );
     try {
       await sinksReady(t);
       const before = Array.from({ length: 3 }, () => newCommandId());
@@ -190,6 +196,11 @@ describe('events out: RabbitMQ, NATS JetStream, webhooks', () => {
       checkAll(sinks, applied);
       // The receiver refused some calls, and what was repeated came with the same id.
       expect(sinks.receiver.calls).toBeGreaterThan(sinks.receiver.received.length);
+      // The failures were logged, without the webhook secret or the broker's password.
+      const log = lines.join('');
+      expect(log).toContain('Delivery failed, retrying with backoff');
+      expect(log).not.toContain(sinks.receiver.secret);
+      expect(log).not.toContain('guest:guest');
     } finally {
       await t.close();
       await rabbitProxy.close();
