@@ -27,7 +27,8 @@ const RETRY_MAX_MS = 30_000;
 class Lease {
   private readonly lostController = new AbortController();
   private readonly timer: NodeJS.Timeout;
-  private validUntil: number;
+  private expiry: NodeJS.Timeout | undefined;
+  private validUntil = 0;
 
   constructor(
     private readonly cursors: SinkCursors,
@@ -35,7 +36,7 @@ class Lease {
     private readonly holder: string,
     claimedAt: number,
   ) {
-    this.validUntil = claimedAt + LEASE_MS - LEASE_MARGIN_MS;
+    this.extend(claimedAt);
     this.timer = setInterval(() => void this.renew(), RENEW_MS);
   }
 
@@ -57,22 +58,31 @@ class Lease {
 
   end(): void {
     clearInterval(this.timer);
+    clearTimeout(this.expiry);
     this.lostController.abort();
+  }
+
+  /** Valid until LEASE_MS - LEASE_MARGIN_MS after `sentAt`, when the claim or renewal was sent. */
+  private extend(sentAt: number): void {
+    if (this.lost.aborted) {
+      return;
+    }
+    this.validUntil = sentAt + LEASE_MS - LEASE_MARGIN_MS;
+    clearTimeout(this.expiry);
+    // Unrenewed (the database unreachable), the lease is given up before it can run out.
+    this.expiry = setTimeout(() => this.end(), Math.max(0, this.validUntil - Date.now()));
   }
 
   private async renew(): Promise<void> {
     const sentAt = Date.now();
     try {
-      if (!(await this.cursors.renew(this.sink, this.holder, LEASE_MS))) {
-        this.end();
+      if (await this.cursors.renew(this.sink, this.holder, LEASE_MS)) {
+        this.extend(sentAt);
       } else {
-        this.validUntil = sentAt + LEASE_MS - LEASE_MARGIN_MS;
+        this.end();
       }
     } catch {
-      // The database is unreachable: the lease holds until validUntil, then it is given up.
-      if (Date.now() >= this.validUntil) {
-        this.end();
-      }
+      // The expiry timer ends the lease unless a later renewal succeeds.
     }
   }
 }
