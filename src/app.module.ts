@@ -6,6 +6,7 @@ import { ConfigModule } from './config/config.module.js';
 import { dataSourceOptions } from './database/data-source.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
+import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         IotdaAmqpModule,
         PlatformModule,
         DashboardModule,
+        EventsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
     };

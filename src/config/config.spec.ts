@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       reconcileIntervalSeconds: 60,
       reconcileAfterSeconds: 600,
       reconcileRate: 10,
+      events: { amqp: undefined, nats: undefined, webhook: undefined, maxLagSeconds: 60 },
     });
   });
 
@@ -260,6 +261,70 @@ describe('loadConfig', () => {
     it('never repeats the broker password in its message', () => {
       const error = failure({ IOTDA_AMQP_URL: 'ftp://user:hunter2@broker', IOTDA_AMQP_QUEUE: 'q' });
       expect(error.message).not.toContain('hunter2');
+    });
+  });
+
+  describe('events sinks (EVENTS_*, WEBHOOK_*)', () => {
+    const SECRET = 'a-webhook-secret-0123';
+
+    it('reads each sink with its defaults', () => {
+      expect(
+        loadConfig({
+          EVENTS_AMQP_URL: 'amqp://u:p@rabbit:5672',
+          EVENTS_NATS_URL: 'nats://nats:4222',
+          WEBHOOK_URL: 'https://receiver.example/hooks',
+          WEBHOOK_SECRET: SECRET,
+        }).events,
+      ).toEqual({
+        amqp: { url: 'amqp://u:p@rabbit:5672', exchange: 'command-tracker.events' },
+        nats: { url: 'nats://nats:4222', subject: 'commands' },
+        webhook: { url: 'https://receiver.example/hooks', secret: SECRET },
+        maxLagSeconds: 60,
+      });
+    });
+
+    it('reads the exchange, the subject, the lag bound and a whsec_ secret', () => {
+      const events = loadConfig({
+        EVENTS_AMQP_URL: 'amqps://rabbit',
+        EVENTS_AMQP_EXCHANGE: 'tracker:events',
+        EVENTS_NATS_URL: 'tls://nats:4222',
+        EVENTS_NATS_SUBJECT: 'plant-1.commands',
+        WEBHOOK_URL: 'http://127.0.0.1:9000',
+        WEBHOOK_SECRET: `whsec_${Buffer.alloc(24, 7).toString('base64')}`,
+        EVENTS_MAX_LAG_SECONDS: '5',
+      }).events;
+      expect(events.amqp?.exchange).toBe('tracker:events');
+      expect(events.nats?.subject).toBe('plant-1.commands');
+      expect(events.maxLagSeconds).toBe(5);
+    });
+
+    it.each([
+      ['EVENTS_AMQP_URL', { EVENTS_AMQP_URL: 'http://rabbit' }],
+      ['EVENTS_AMQP_EXCHANGE', { EVENTS_AMQP_EXCHANGE: 'has space' }],
+      ['EVENTS_NATS_URL', { EVENTS_NATS_URL: 'nats-host:4222' }],
+      ['EVENTS_NATS_SUBJECT', { EVENTS_NATS_SUBJECT: 'commands.>' }],
+      ['EVENTS_NATS_SUBJECT', { EVENTS_NATS_SUBJECT: 'a..b' }],
+      ['WEBHOOK_SECRET', { WEBHOOK_URL: 'https://receiver.example' }],
+      ['WEBHOOK_URL', { WEBHOOK_SECRET: SECRET }],
+      ['WEBHOOK_URL', { WEBHOOK_URL: 'ftp://receiver', WEBHOOK_SECRET: SECRET }],
+      ['WEBHOOK_SECRET', { WEBHOOK_URL: 'https://receiver.example', WEBHOOK_SECRET: 'short' }],
+      ['WEBHOOK_SECRET', { WEBHOOK_URL: 'https://r.example', WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }],
+      ['WEBHOOK_SECRET', { WEBHOOK_URL: 'https://r.example', WEBHOOK_SECRET: 'whsec_!!!!' }],
+      ['EVENTS_MAX_LAG_SECONDS', { EVENTS_MAX_LAG_SECONDS: '0' }],
+    ])('stops start-up naming %s for %p', (variable, env) => {
+      expect(failure(env).variable).toBe(variable);
+    });
+
+    it('never repeats a broker password or the webhook secret in its message', () => {
+      expect(failure({ EVENTS_AMQP_URL: 'ftp://u:hunter2@rabbit' }).message).not.toContain(
+        'hunter2',
+      );
+      expect(failure({ EVENTS_NATS_URL: 'http://u:hunter2@nats' }).message).not.toContain(
+        'hunter2',
+      );
+      expect(
+        failure({ WEBHOOK_URL: 'https://r.example', WEBHOOK_SECRET: 'hunter2' }).message,
+      ).not.toContain('hunter2');
     });
   });
 });

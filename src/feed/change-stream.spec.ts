@@ -83,6 +83,8 @@ function change(index: number, bytes = 100): FeedChange {
     position,
     commandId: `c${index}`,
     deviceId: 'd',
+    status: 'SENT',
+    data: '{}',
     receivedAtMs: 0,
     message: `id: ${position.xid}-${position.id}\ndata: ${'x'.repeat(bytes)}\n\n`,
   };

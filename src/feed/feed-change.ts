@@ -6,6 +6,9 @@ export interface FeedChange {
   readonly position: FeedPosition;
   readonly commandId: string;
   readonly deviceId: string;
+  readonly status: CommandStatus;
+  /** The event's `data` as JSON, also what the events sinks publish (src/events). */
+  readonly data: string;
   /** When the change was recorded (ms since the epoch), for the delivery-delay metric. */
   readonly receivedAtMs: number;
   /** The whole SSE message (`id`, `event`, `data`, blank line). */
@@ -44,12 +47,15 @@ export function toFeedChange(row: ChangeRow): FeedChange {
     historyId: row.id,
   };
   // JSON.stringify escapes newlines, so `data` is a single line.
+  const json = JSON.stringify(data);
   return {
     position,
     commandId: row.command_id,
     deviceId: row.device_id,
+    status: row.status,
+    data: json,
     receivedAtMs: Date.parse(row.received_at),
-    message: `id: ${encodePosition(position)}\nevent: command-status\ndata: ${JSON.stringify(data)}\n\n`,
+    message: `id: ${encodePosition(position)}\nevent: command-status\ndata: ${json}\n\n`,
   };
 }
 

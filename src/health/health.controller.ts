@@ -24,6 +24,7 @@ import {
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { DataSource } from 'typeorm';
 import { databaseConfigurationProblem, withDeadline } from '../database/database-errors.js';
+import { EventSinks } from '../events/event-sinks.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
 import { IotdaAmqpConsumer } from '../platform/iotda-amqp.consumer.js';
 import { HealthProblemResponse } from './health.response.js';
@@ -71,6 +72,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly dataSource: DataSource,
     private readonly amqp: IotdaAmqpConsumer,
+    private readonly events: EventSinks,
   ) {}
 
   @Get('live')
@@ -112,7 +114,27 @@ export class HealthController {
     return this.health.check([
       () => this.databaseCheck(),
       ...(this.amqp.health().state === 'disabled' ? [] : [() => this.amqpCheck()]),
+      ...(this.events.names.length === 0 ? [] : [() => this.eventsCheck()]),
     ]);
+  }
+
+  /**
+   * The events sinks, when configured: `degraded` (still 200) while one is more than
+   * EVENTS_MAX_LAG_SECONDS behind; callbacks are served all the same and the sink catches up.
+   */
+  private async eventsCheck(): Promise<HealthIndicatorResult<'events'>> {
+    const indicator = this.indicators.check('events');
+    const maxLagSeconds = this.events.maxLagSeconds;
+    try {
+      const sinks = await withDeadline(this.events.status(), READY_PING_TIMEOUT_MS);
+      const behind = sinks.filter((sink) => (sink.lagSeconds ?? 0) > maxLagSeconds);
+      const details = { maxLagSeconds, sinks };
+      return behind.length === 0
+        ? indicator.up(details)
+        : indicator.degraded({ ...details, behind: behind.map((sink) => sink.sink) });
+    } catch {
+      return indicator.degraded({ maxLagSeconds, message: "the sinks' positions cannot be read" });
+    }
   }
 
   /**

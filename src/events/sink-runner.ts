@@ -1,0 +1,267 @@
+import { Logger } from '@nestjs/common';
+import { type ChangeReader, type FeedListener } from '../feed/change-reader.js';
+import { type FeedPosition } from '../feed/feed-position.js';
+import { type EventMetrics } from './event-metrics.js';
+import { type EventSink, backoffMs, describeError, pause } from './event-sink.js';
+import { type SinkCursors } from './sink-cursors.js';
+
+// The lease: renewed every RENEW_MS, lost when not renewed for LEASE_MS (a dead holder's sink is
+// taken over by then, plus up to CLAIM_RETRY_MS).
+const LEASE_MS = 10_000;
+const RENEW_MS = 3_000;
+const CLAIM_RETRY_MS = 2_000;
+// Stop delivering this long before the lease would run out unrenewed, so that a late holder never
+// overlaps the next one.
+const LEASE_MARGIN_MS = 2_000;
+const BATCH_SIZE = 500;
+// The reader wakes the runner when it passes a change; this is only a safety net.
+const IDLE_WAIT_MS = 1_000;
+// Reads of one sink are at least this far apart unless it is catching up (a full batch): while
+// reports stream in, a sink reads a batch per gap rather than a few changes per commit, which keeps
+// its queries off the embedded database's single session, shared with the write path.
+const READ_GAP_MS = 250;
+const RETRY_BASE_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/** A held lease of one sink: renews itself, and aborts `lost` once it cannot be sure it holds it. */
+class Lease {
+  private readonly lostController = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private expiry: NodeJS.Timeout | undefined;
+  private validUntil = 0;
+
+  constructor(
+    private readonly cursors: SinkCursors,
+    private readonly sink: string,
+    private readonly holder: string,
+    claimedAt: number,
+  ) {
+    this.extend(claimedAt);
+    this.timer = setInterval(() => void this.renew(), RENEW_MS);
+  }
+
+  get lost(): AbortSignal {
+    return this.lostController.signal;
+  }
+
+  get valid(): boolean {
+    return !this.lost.aborted && Date.now() < this.validUntil;
+  }
+
+  async advance(position: FeedPosition): Promise<boolean> {
+    if (!this.valid || !(await this.cursors.advance(this.sink, this.holder, position))) {
+      this.end();
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.expiry);
+    this.lostController.abort();
+  }
+
+  /** Valid until LEASE_MS - LEASE_MARGIN_MS after `sentAt`, when the claim or renewal was sent. */
+  private extend(sentAt: number): void {
+    if (this.lost.aborted) {
+      return;
+    }
+    this.validUntil = sentAt + LEASE_MS - LEASE_MARGIN_MS;
+    clearTimeout(this.expiry);
+    // Unrenewed (the database unreachable), the lease is given up before it can run out.
+    this.expiry = setTimeout(() => this.end(), Math.max(0, this.validUntil - Date.now()));
+  }
+
+  private async renew(): Promise<void> {
+    const sentAt = Date.now();
+    try {
+      if (await this.cursors.renew(this.sink, this.holder, LEASE_MS)) {
+        this.extend(sentAt);
+      } else {
+        this.end();
+      }
+    } catch {
+      // The expiry timer ends the lease unless a later renewal succeeds.
+    }
+  }
+}
+
+/**
+ * Feeds one sink: while this instance holds the sink's lease, reads the applied changes after the
+ * sink's stored position (ChangeReader.replay, up to the reader's head), delivers them in feed
+ * order, retrying until the sink confirms, then stores the new position. Runs beside the write
+ * path and never blocks it: a sink that is down only makes this loop wait.
+ */
+export class SinkRunner implements FeedListener {
+  readonly filter = {};
+  private readonly logger: Logger;
+  private readonly stopping = new AbortController();
+  private loopDone: Promise<void> = Promise.resolve();
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+  private interruptedRead = false;
+  private failing = false;
+  private lease: Lease | undefined;
+
+  constructor(
+    readonly sink: EventSink,
+    private readonly reader: ChangeReader,
+    private readonly cursors: SinkCursors,
+    private readonly metrics: EventMetrics,
+    private readonly holder: string,
+  ) {
+    this.logger = new Logger(`Events(${sink.name})`);
+  }
+
+  /** Whether this instance feeds the sink now. */
+  get feeding(): boolean {
+    return this.lease?.valid ?? false;
+  }
+
+  start(): void {
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.wake();
+    await this.loopDone;
+    await this.sink.close().catch(() => undefined);
+  }
+
+  /** FeedListener: the reader passed a change, so there is something to read. */
+  deliver(): void {
+    this.wake();
+  }
+
+  interrupted(): void {
+    this.interruptedRead = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private async loop(): Promise<void> {
+    let attempt = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        const claimedAt = Date.now();
+        const position = await this.cursors.claim(this.sink.name, this.holder, LEASE_MS);
+        attempt = 0;
+        if (position === undefined) {
+          await pause(CLAIM_RETRY_MS, this.stopping.signal);
+          continue;
+        }
+        this.lease = new Lease(this.cursors, this.sink.name, this.holder, claimedAt);
+        await this.feed(this.lease, position);
+      } catch (error) {
+        if (this.stopping.signal.aborted) {
+          break;
+        }
+        this.logger.warn(`Cannot feed the sink from the database: ${describeError(error)}`);
+        await pause(backoffMs(attempt++, RETRY_BASE_MS, RETRY_MAX_MS), this.stopping.signal);
+      } finally {
+        this.lease?.end();
+      }
+    }
+    if (this.lease !== undefined) {
+      this.lease = undefined;
+      // Another instance takes over at once instead of after the lease runs out.
+      await this.cursors.release(this.sink.name, this.holder).catch(() => undefined);
+    }
+  }
+
+  private async feed(lease: Lease, from: FeedPosition): Promise<void> {
+    // Connecting (and declaring the exchange or stream) is the slowest step of a first delivery:
+    // done now, before changes wait for it; a failure here is retried by the delivery.
+    await this.sink.connect().catch(() => undefined);
+    await this.reader.acquire();
+    this.interruptedRead = false;
+    const unsubscribe = this.reader.subscribe(this);
+    const signal = AbortSignal.any([this.stopping.signal, lease.lost]);
+    let position = from;
+    try {
+      while (!signal.aborted) {
+        if (this.interruptedRead) {
+          throw new Error('the change feed stopped reading');
+        }
+        this.woken = false;
+        const changes = await this.reader.replay(position, this.reader.head, {}, BATCH_SIZE);
+        if (changes.length === 0) {
+          await this.idle(signal);
+          await pause(READ_GAP_MS, signal);
+          continue;
+        }
+        if (!(await this.deliverAll(changes, signal))) {
+          return;
+        }
+        const last = changes[changes.length - 1].position;
+        if (!(await lease.advance(last))) {
+          return;
+        }
+        position = last;
+        this.metrics.delivered(this.sink.name, changes.length);
+        if (changes.length < BATCH_SIZE) {
+          await pause(READ_GAP_MS, signal);
+        }
+      }
+    } finally {
+      unsubscribe();
+      this.reader.release();
+    }
+  }
+
+  /** Delivers until the sink confirms all (true) or the signal aborts (false). */
+  private async deliverAll(
+    changes: Parameters<EventSink['deliver']>[0],
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    const context = { signal, failed: (error: unknown) => this.failed(error) };
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await this.sink.deliver(changes, context);
+        if (this.failing) {
+          this.failing = false;
+          this.logger.log('Delivering again');
+        }
+        return !signal.aborted;
+      } catch (error) {
+        if (signal.aborted) {
+          break;
+        }
+        this.failed(error);
+        await pause(backoffMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS), signal);
+      }
+    }
+    return false;
+  }
+
+  private failed(error: unknown): void {
+    this.metrics.failed(this.sink.name);
+    if (!this.failing) {
+      this.failing = true;
+      this.logger.warn(`Delivery failed, retrying with backoff: ${describeError(error)}`);
+    }
+  }
+
+  private idle(signal: AbortSignal): Promise<void> {
+    if (this.woken || signal.aborted) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, IDLE_WAIT_MS);
+      signal.addEventListener('abort', done, { once: true });
+      this.wakeUp = done;
+    });
+  }
+}
