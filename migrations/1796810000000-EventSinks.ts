@@ -5,8 +5,8 @@ import { type MigrationInterface, type QueryRunner } from 'typeorm';
  * feed position the sink confirmed, and the lease of the one instance that feeds it. The lease is
  * a row rather than an advisory lock because the embedded database has a single shared session.
  */
-export class EventSinks1796710000000 implements MigrationInterface {
-  name = 'EventSinks1796710000000';
+export class EventSinks1796810000000 implements MigrationInterface {
+  name = 'EventSinks1796810000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`

@@ -16,8 +16,8 @@ import { type MigrationInterface, type QueryRunner } from 'typeorm';
  * smaller, but ranges stay unsummarized until a vacuum, and the embedded database has no
  * autovacuum: the chart then read the whole history.
  */
-export class ReadFilterIndexes1796720000000 implements MigrationInterface {
-  name = 'ReadFilterIndexes1796720000000';
+export class ReadFilterIndexes1796820000000 implements MigrationInterface {
+  name = 'ReadFilterIndexes1796820000000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
