@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
 # command-tracker: build with the dev dependencies, run with the production ones only.
 # The Node.js major version must satisfy package.json "engines" (test/deployment.spec.ts checks).
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The dev dependencies include the `node` package (Node.js 24 for machines whose own is older):
+# here a second copy of what the image has, left behind with this stage.
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
