@@ -87,11 +87,13 @@ function withDefaults(value: unknown, set: Record<string, string> = {}): string 
 interface ComposeService {
   image?: string;
   build?: unknown;
+  profiles?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
   volumes?: string[];
-  depends_on?: Record<string, { condition: string }>;
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
   healthcheck?: { test: string[] | string };
+  deploy?: { resources?: { limits?: { memory?: string } } };
 }
 const compose = parseYaml(read('docker-compose.yml')) as {
   services: Record<string, ComposeService>;
@@ -99,8 +101,13 @@ const compose = parseYaml(read('docker-compose.yml')) as {
 };
 const service = compose.services['command-tracker'];
 const postgres = compose.services.postgres;
-// What a user sets in .env before `docker compose up`, as docs/security.md shows.
-const USER_SECRETS = { CALLBACK_TOKEN: 'f'.repeat(48), API_KEYS: 'e'.repeat(48) };
+// What a user sets in .env before `docker compose up`, as .env.example asks.
+const USER_SECRETS = {
+  CALLBACK_TOKEN: 'f'.repeat(48),
+  API_KEYS: 'e'.repeat(48),
+  POSTGRES_PASSWORD: 'd'.repeat(48),
+};
+const REQUIRED = Object.keys(USER_SECRETS);
 const composeEnv = (set: Record<string, string>) =>
   Object.fromEntries(
     Object.entries(service.environment ?? {}).map(([name, value]) => [
@@ -294,7 +301,56 @@ describe('docker-compose.yml', () => {
 
   it('builds the service from this Dockerfile and starts it once PostgreSQL is healthy', () => {
     expect(service.build).toBe('.');
-    expect(service.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('runs RabbitMQ only with its profile, and the service without it', () => {
+    const rabbitmq = compose.services.rabbitmq;
+    expect(rabbitmq.profiles).toEqual(['rabbitmq']);
+    expect(rabbitmq.image).toMatch(/^rabbitmq:4/);
+    expect(rabbitmq.ports).toBeUndefined();
+    expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy', required: false });
+    for (const [name, other] of Object.entries(compose.services)) {
+      if (name !== 'rabbitmq') {
+        expect(other.profiles).toBeUndefined();
+      }
+    }
+  });
+
+  it('limits the memory of every container', () => {
+    for (const [name, other] of Object.entries(compose.services)) {
+      const limit = withDefaults(other.deploy?.resources?.limits?.memory);
+      expect(`${name}: ${limit}`).toMatch(new RegExp(`^${name}: \\d+[mg]$`));
+    }
+  });
+
+  it('passes every setting of the service through, platform and AMQP included', () => {
+    // Every variable config.ts reads, except those the image or compose fixes on purpose.
+    const fixed = ['HOST', 'PORT', 'NODE_ENV', 'PGLITE_DATA_DIR', 'AUTH_DISABLED', 'DATABASE_URL'];
+    const configured = [
+      ...read('src/config/config.ts').matchAll(
+        /\b(?:optionalString|requiredString|integer|boolean|oneOf|httpUrl)\(env, '([A-Z_0-9]+)'/g,
+      ),
+    ].map(([, name]) => name);
+    expect(configured).toEqual(expect.arrayContaining(['PLATFORM', 'IOTDA_AMQP_URL', 'OC_SECRET']));
+    const passed = Object.keys(service.environment ?? {});
+    expect(configured.filter((name) => !fixed.includes(name) && !passed.includes(name))).toEqual(
+      [],
+    );
+  });
+
+  it('documents in .env.example every variable it reads, and only those', () => {
+    const text = read('docker-compose.yml');
+    const interpolated = new Set([...text.matchAll(/\$\{(\w+)/g)].map(([, name]) => name));
+    const example = read('.env.example')
+      .split(/\r?\n/)
+      .filter((line) => /^\w+=/.test(line))
+      .map((line) => line.split('=')[0]);
+    expect(new Set(example)).toEqual(interpolated);
+    // The required secrets are left empty there, so a copied file stops compose until filled in.
+    for (const name of REQUIRED) {
+      expect(read('.env.example')).toMatch(new RegExp(`^${name}=$`, 'm'));
+    }
   });
 
   it('publishes the port the image exposes and the service listens on', () => {
@@ -309,7 +365,7 @@ describe('docker-compose.yml', () => {
     const pgEnv = Object.fromEntries(
       Object.entries(postgres.environment ?? {}).map(([name, value]) => [
         name,
-        withDefaults(value),
+        withDefaults(value, USER_SECRETS),
       ]),
     );
     expect(url.hostname).toBe('postgres');
@@ -338,6 +394,18 @@ describe('docker-compose.yml', () => {
       expect(() => composeEnv(others)).toThrow(`required variable ${name}`);
     },
   );
+
+  it('stops docker compose when POSTGRES_PASSWORD is unset, with no default password', () => {
+    const text = read('docker-compose.yml');
+    const uses = [...text.matchAll(/\$\{POSTGRES_PASSWORD([^}]*)\}/g)].map(([, rest]) => rest);
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    for (const rest of uses) {
+      expect(rest).toMatch(/^:\?/);
+    }
+    expect(() => composeEnv({ ...USER_SECRETS, POSTGRES_PASSWORD: '' })).toThrow(
+      'required variable POSTGRES_PASSWORD',
+    );
+  });
 
   it('relies on the image health check for the service', () => {
     expect(service.healthcheck).toBeUndefined();
