@@ -1,9 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/config.js';
+import { eventually } from './support/eventually.js';
+import { freePort } from './support/service-process.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 // What can be checked of the image and the compose file without a Docker engine: their text,
@@ -174,15 +176,56 @@ describe('Dockerfile', () => {
 
   it('starts with what npm start runs, a file the build makes, with a bounded heap', () => {
     const cmd = JSON.parse(only(runtimeStage, 'CMD')) as string[];
-    expect(cmd).toEqual([
-      'node',
-      '--max-old-space-size=128',
-      '--no-allocation-site-pretenuring',
-      'dist/src/main.js',
-    ]);
+    expect(cmd).toEqual(['sh', 'bin/start']);
     expect(packageJson.scripts.start).toBe(cmd.join(' '));
-    expect(packageJson.scripts['start:prod']).toBe(cmd.join(' '));
-    expect(existsSync(join(ROOT, cmd[cmd.length - 1]))).toBe(true);
+    expect(all(runtimeStage, 'COPY')).toContain('bin ./bin');
+    // The runtime settings live in bin/start only: neither here nor in NODE_OPTIONS.
+    const env = all(runtimeStage, 'ENV').join(' ');
+    expect(env).not.toMatch(/GLIBC_TUNABLES|NODE_OPTIONS/);
+    const script = read('bin/start');
+    // exec: node replaces the shell, so SIGTERM reaches the service.
+    const [, node, main] = /^exec (node) .*?(\S+)$/m.exec(script) ?? [];
+    expect(node).toBe('node');
+    expect(script).toMatch(/^exec node .*--max-old-space-size=\d+/m);
+    expect(script).toMatch(/^export GLIBC_TUNABLES=/m);
+    expect(existsSync(join(ROOT, main))).toBe(true);
+  });
+
+  it('runs bin/start as npm start does: it starts the service, which stops on SIGTERM', async () => {
+    const port = await freePort();
+    // node on the PATH is the one running these tests, as npm puts node_modules/.bin first.
+    const child = spawn('sh', [join(ROOT, 'bin/start')], {
+      env: {
+        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PGLITE_DATA_DIR: 'memory://',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await eventually(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health/live`).then(
+            (response) => response.ok,
+            () => false,
+          ),
+        50_000,
+        () => 'bin/start did not serve /health/live',
+      );
+      // The shell was replaced by node: its pid is the service's, with the heap settings.
+      const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toContain('--max-old-space-size=128');
+      expect(cmdline.at(-2)).toBe('dist/src/main.js');
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.trim_threshold=16777216');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('ships every file the service imports at run time, and only production dependencies', () => {
