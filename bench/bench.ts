@@ -41,14 +41,12 @@ interface Target {
   yardstick?: boolean;
 }
 
-/** The service is run as `npm start` runs it: the same Node.js flags (the heap limit). */
+/** The service is run as `npm start` runs it: bin/start's Node.js flags (the heap settings). */
 function startArgs(): string[] {
-  const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  const [command, ...args] = packageJson.scripts.start.split(/\s+/);
+  const script = readFileSync(join(ROOT, 'bin/start'), 'utf8');
+  const [command, ...args] = (/^exec (.*)$/m.exec(script)?.[1] ?? '').split(/\s+/);
   if (command !== 'node' || args.at(-1) !== 'dist/src/main.js') {
-    throw new Error(`npm start runs something other than node dist/src/main.js`);
+    throw new Error(`bin/start runs something other than node dist/src/main.js`);
   }
   return args;
 }
@@ -79,14 +77,14 @@ function childPids(pid: number): number[] {
 }
 
 /**
- * The Docker image's glibc tuning (see the Dockerfile), given to the service and the baseline
+ * The glibc tuning of bin/start (npm start and the image), given to the service and the baseline
  * alike: it is a setting of the process, not of either one's code.
  */
 function imageTunables(): Record<string, string> {
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  const value = /GLIBC_TUNABLES=(\S+)/.exec(dockerfile)?.[1];
+  const script = readFileSync(join(ROOT, 'bin/start'), 'utf8');
+  const value = /GLIBC_TUNABLES:-([^}"]+)/.exec(script)?.[1];
   if (value === undefined) {
-    throw new Error('The Dockerfile sets no GLIBC_TUNABLES');
+    throw new Error('bin/start sets no GLIBC_TUNABLES');
   }
   return { GLIBC_TUNABLES: value };
 }

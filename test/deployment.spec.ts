@@ -1,9 +1,11 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/config.js';
+import { eventually } from './support/eventually.js';
+import { freePort } from './support/service-process.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 // What can be checked of the image and the compose file without a Docker engine: their text,
@@ -87,11 +89,13 @@ function withDefaults(value: unknown, set: Record<string, string> = {}): string 
 interface ComposeService {
   image?: string;
   build?: unknown;
+  profiles?: string[];
   environment?: Record<string, string | number>;
   ports?: string[];
   volumes?: string[];
-  depends_on?: Record<string, { condition: string }>;
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
   healthcheck?: { test: string[] | string };
+  deploy?: { resources?: { limits?: { memory?: string } } };
 }
 const compose = parseYaml(read('docker-compose.yml')) as {
   services: Record<string, ComposeService>;
@@ -99,8 +103,13 @@ const compose = parseYaml(read('docker-compose.yml')) as {
 };
 const service = compose.services['command-tracker'];
 const postgres = compose.services.postgres;
-// What a user sets in .env before `docker compose up`, as docs/security.md shows.
-const USER_SECRETS = { CALLBACK_TOKEN: 'f'.repeat(48), API_KEYS: 'e'.repeat(48) };
+// What a user sets in .env before `docker compose up`, as .env.example asks.
+const USER_SECRETS = {
+  CALLBACK_TOKEN: 'f'.repeat(48),
+  API_KEYS: 'e'.repeat(48),
+  POSTGRES_PASSWORD: 'd'.repeat(48),
+};
+const REQUIRED = Object.keys(USER_SECRETS);
 const composeEnv = (set: Record<string, string>) =>
   Object.fromEntries(
     Object.entries(service.environment ?? {}).map(([name, value]) => [
@@ -167,15 +176,56 @@ describe('Dockerfile', () => {
 
   it('starts with what npm start runs, a file the build makes, with a bounded heap', () => {
     const cmd = JSON.parse(only(runtimeStage, 'CMD')) as string[];
-    expect(cmd).toEqual([
-      'node',
-      '--max-old-space-size=128',
-      '--no-allocation-site-pretenuring',
-      'dist/src/main.js',
-    ]);
+    expect(cmd).toEqual(['sh', 'bin/start']);
     expect(packageJson.scripts.start).toBe(cmd.join(' '));
-    expect(packageJson.scripts['start:prod']).toBe(cmd.join(' '));
-    expect(existsSync(join(ROOT, cmd[cmd.length - 1]))).toBe(true);
+    expect(all(runtimeStage, 'COPY')).toContain('bin ./bin');
+    // The runtime settings live in bin/start only: neither here nor in NODE_OPTIONS.
+    const env = all(runtimeStage, 'ENV').join(' ');
+    expect(env).not.toMatch(/GLIBC_TUNABLES|NODE_OPTIONS/);
+    const script = read('bin/start');
+    // exec: node replaces the shell, so SIGTERM reaches the service.
+    const [, node, main] = /^exec (node) .*?(\S+)$/m.exec(script) ?? [];
+    expect(node).toBe('node');
+    expect(script).toMatch(/^exec node .*--max-old-space-size=\d+/m);
+    expect(script).toMatch(/^export GLIBC_TUNABLES=/m);
+    expect(existsSync(join(ROOT, main))).toBe(true);
+  });
+
+  it('runs bin/start as npm start does: it starts the service, which stops on SIGTERM', async () => {
+    const port = await freePort();
+    // node on the PATH is the one running these tests, as npm puts node_modules/.bin first.
+    const child = spawn('sh', [join(ROOT, 'bin/start')], {
+      env: {
+        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PGLITE_DATA_DIR: 'memory://',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    try {
+      await eventually(
+        () =>
+          fetch(`http://127.0.0.1:${port}/health/live`).then(
+            (response) => response.ok,
+            () => false,
+          ),
+        50_000,
+        () => 'bin/start did not serve /health/live',
+      );
+      // The shell was replaced by node: its pid is the service's, with the heap settings.
+      const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      expect(cmdline).toContain('--max-old-space-size=128');
+      expect(cmdline.at(-2)).toBe('dist/src/main.js');
+      const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.trim_threshold=16777216');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('ships every file the service imports at run time, and only production dependencies', () => {
@@ -294,7 +344,56 @@ describe('docker-compose.yml', () => {
 
   it('builds the service from this Dockerfile and starts it once PostgreSQL is healthy', () => {
     expect(service.build).toBe('.');
-    expect(service.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+    expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
+  });
+
+  it('runs RabbitMQ only with its profile, and the service without it', () => {
+    const rabbitmq = compose.services.rabbitmq;
+    expect(rabbitmq.profiles).toEqual(['rabbitmq']);
+    expect(rabbitmq.image).toMatch(/^rabbitmq:4/);
+    expect(rabbitmq.ports).toBeUndefined();
+    expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy', required: false });
+    for (const [name, other] of Object.entries(compose.services)) {
+      if (name !== 'rabbitmq') {
+        expect(other.profiles).toBeUndefined();
+      }
+    }
+  });
+
+  it('limits the memory of every container', () => {
+    for (const [name, other] of Object.entries(compose.services)) {
+      const limit = withDefaults(other.deploy?.resources?.limits?.memory);
+      expect(`${name}: ${limit}`).toMatch(new RegExp(`^${name}: \\d+[mg]$`));
+    }
+  });
+
+  it('passes every setting of the service through, platform and AMQP included', () => {
+    // Every variable config.ts reads, except those the image or compose fixes on purpose.
+    const fixed = ['HOST', 'PORT', 'NODE_ENV', 'PGLITE_DATA_DIR', 'AUTH_DISABLED', 'DATABASE_URL'];
+    const configured = [
+      ...read('src/config/config.ts').matchAll(
+        /\b(?:optionalString|requiredString|integer|boolean|oneOf|httpUrl)\(env, '([A-Z_0-9]+)'/g,
+      ),
+    ].map(([, name]) => name);
+    expect(configured).toEqual(expect.arrayContaining(['PLATFORM', 'IOTDA_AMQP_URL', 'OC_SECRET']));
+    const passed = Object.keys(service.environment ?? {});
+    expect(configured.filter((name) => !fixed.includes(name) && !passed.includes(name))).toEqual(
+      [],
+    );
+  });
+
+  it('documents in .env.example every variable it reads, and only those', () => {
+    const text = read('docker-compose.yml');
+    const interpolated = new Set([...text.matchAll(/\$\{(\w+)/g)].map(([, name]) => name));
+    const example = read('.env.example')
+      .split(/\r?\n/)
+      .filter((line) => /^\w+=/.test(line))
+      .map((line) => line.split('=')[0]);
+    expect(new Set(example)).toEqual(interpolated);
+    // The required secrets are left empty there, so a copied file stops compose until filled in.
+    for (const name of REQUIRED) {
+      expect(read('.env.example')).toMatch(new RegExp(`^${name}=$`, 'm'));
+    }
   });
 
   it('publishes the port the image exposes and the service listens on', () => {
@@ -309,7 +408,7 @@ describe('docker-compose.yml', () => {
     const pgEnv = Object.fromEntries(
       Object.entries(postgres.environment ?? {}).map(([name, value]) => [
         name,
-        withDefaults(value),
+        withDefaults(value, USER_SECRETS),
       ]),
     );
     expect(url.hostname).toBe('postgres');
@@ -338,6 +437,18 @@ describe('docker-compose.yml', () => {
       expect(() => composeEnv(others)).toThrow(`required variable ${name}`);
     },
   );
+
+  it('stops docker compose when POSTGRES_PASSWORD is unset, with no default password', () => {
+    const text = read('docker-compose.yml');
+    const uses = [...text.matchAll(/\$\{POSTGRES_PASSWORD([^}]*)\}/g)].map(([, rest]) => rest);
+    expect(uses.length).toBeGreaterThanOrEqual(2);
+    for (const rest of uses) {
+      expect(rest).toMatch(/^:\?/);
+    }
+    expect(() => composeEnv({ ...USER_SECRETS, POSTGRES_PASSWORD: '' })).toThrow(
+      'required variable POSTGRES_PASSWORD',
+    );
+  });
 
   it('relies on the image health check for the service', () => {
     expect(service.healthcheck).toBeUndefined();

@@ -1,6 +1,7 @@
 // The service's configuration, read from the environment once at start-up (docs/api.md,
 // "Configuration").
 
+import { readFileSync } from 'node:fs';
 import { assertNever } from '../commands/command-status.js';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -92,8 +93,48 @@ export class ConfigError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/**
+ * Secrets that may be given as a file instead (`<NAME>_FILE`: its path), as orchestrators mount
+ * them, so that they stay out of the process environment and `docker inspect`.
+ */
+export const SECRETS_FROM_FILES = [
+  'DATABASE_URL',
+  'CALLBACK_TOKEN',
+  'API_KEYS',
+  'IOTDA_AK',
+  'IOTDA_SK',
+  'IOTDA_AMQP_URL',
+  'OC_SECRET',
+] as const;
+
+/** The environment with each `<NAME>_FILE` of SECRETS_FROM_FILES read into `<NAME>`. */
+function withSecretFiles(env: Env): Env {
+  const resolved: Record<string, string | undefined> = { ...env };
+  for (const name of SECRETS_FROM_FILES) {
+    const path = optionalString(env, `${name}_FILE`);
+    if (path === undefined) {
+      continue;
+    }
+    if (optionalString(env, name) !== undefined) {
+      throw new ConfigError(`${name}_FILE`, `and ${name} are both set: set one of them`);
+    }
+    let content: string;
+    try {
+      content = readFileSync(path.trim(), 'utf8');
+    } catch (error) {
+      // The code only: the message never repeats anything read.
+      const code = (error as NodeJS.ErrnoException).code ?? 'an error';
+      throw new ConfigError(`${name}_FILE`, `names a file that cannot be read (${code})`);
+    }
+    // Secret files usually end with a newline, which is no part of the secret.
+    resolved[name] = content.replace(/[\r\n]+$/, '');
+  }
+  return resolved;
+}
+
 /** Parses and checks every variable; the first bad one stops start-up with a message naming it. */
-export function loadConfig(env: Env = process.env): AppConfig {
+export function loadConfig(given: Env = process.env): AppConfig {
+  const env = withSecretFiles(given);
   const callbackToken = optionalString(env, 'CALLBACK_TOKEN');
   const apiKeys = (optionalString(env, 'API_KEYS') ?? '')
     .split(',')

@@ -23,8 +23,8 @@ const EMBEDDED_SETTINGS = 'shared_buffers=16MB';
 const SERVER_MODULE = fileURLToPath(new URL('./embedded-server.js', import.meta.url));
 
 // The database process's JavaScript heap holds little (PGlite's memory is WebAssembly's, outside
-// it): a dump or a data directory to load passes through it as one buffer, off the V8 heap.
-const SERVER_NODE_OPTIONS = ['--max-old-space-size=64'];
+// it): a dump or a data directory passes through it as one buffer. Semi-spaces: see bin/start.
+const SERVER_NODE_OPTIONS = ['--max-old-space-size=64', '--max-semi-space-size=16'];
 
 /**
  * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 750 MB

@@ -92,12 +92,17 @@ export interface ServiceProcess {
   kill(): Promise<void>;
 }
 
-/** The Node.js options `npm start` runs the service with (its heap cap), read from package.json. */
+/**
+ * The Node.js options `npm start` runs the service with (its heap settings): those of the `exec node`
+ * line of bin/start.
+ */
 export async function npmStartNodeOptions(): Promise<string[]> {
-  const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  return manifest.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  const script = await readFile(join(ROOT, 'bin/start'), 'utf8');
+  const line = /^exec node (.*)$/m.exec(script)?.[1];
+  if (line === undefined) {
+    throw new Error('bin/start has no `exec node ...` line');
+  }
+  return line.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
 /**
