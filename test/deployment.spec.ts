@@ -347,14 +347,16 @@ describe('docker-compose.yml', () => {
     expect(service.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
   });
 
-  it('runs RabbitMQ only with its profile, and the service without it', () => {
-    const rabbitmq = compose.services.rabbitmq;
+  it('runs RabbitMQ and NATS only with their profiles, and the service without them', () => {
+    const { rabbitmq, nats } = compose.services;
     expect(rabbitmq.profiles).toEqual(['rabbitmq']);
     expect(rabbitmq.image).toMatch(/^rabbitmq:4/);
     expect(rabbitmq.ports).toBeUndefined();
     expect(service.depends_on?.rabbitmq).toEqual({ condition: 'service_healthy', required: false });
+    expect(nats.profiles).toEqual(['nats']);
+    expect(nats.ports).toBeUndefined();
     for (const [name, other] of Object.entries(compose.services)) {
-      if (name !== 'rabbitmq') {
+      if (name !== 'rabbitmq' && name !== 'nats') {
         expect(other.profiles).toBeUndefined();
       }
     }
