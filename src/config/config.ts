@@ -118,8 +118,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     platformTimeoutMs: integer(env, 'PLATFORM_TIMEOUT_MS', 10000, 100, 60000),
     reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86400),
     reconcileAfterSeconds: integer(env, 'RECONCILE_AFTER_SECONDS', 600, 1, 86400),
-    reconcileRate: integer(env, 'RECONCILE_RATE', 10, 1, 1000),
+    reconcileRate: integer(env, 'RECONCILE_RATE', defaultReconcileRate(env), 1, 1000),
   };
+}
+
+// The legacy platform allows an application 100 calls a minute; IoTDA far more.
+function defaultReconcileRate(env: Env): number {
+  return optionalString(env, 'PLATFORM') === 'oceanconnect' ? 1 : 10;
 }
 
 /** Shortest secret accepted in production: guessable ones are refused. */

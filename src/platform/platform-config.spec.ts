@@ -25,6 +25,14 @@ describe('platform configuration', () => {
     });
   });
 
+  it.each([
+    ['IoTDA', IOTDA, 10],
+    ['the legacy platform, whose quota is 100 calls a minute,', OC, 1],
+  ])('defaults RECONCILE_RATE on %s to %d', (_name, env, rate) => {
+    expect(loadConfig(env).reconcileRate).toBe(rate);
+    expect(loadConfig({ ...env, RECONCILE_RATE: '7' }).reconcileRate).toBe(7);
+  });
+
   it('reads IoTDA with its optional region and instance', () => {
     expect(
       loadConfig({ ...IOTDA, IOTDA_REGION: 'cn-north-4', IOTDA_INSTANCE_ID: 'i-1' }).platform,
