@@ -244,12 +244,14 @@ export class PlatformEmulator {
     }
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(request.url ?? '/', 'http://emulator');
-    const iotda = IOTDA_PREFIX.exec(url.pathname);
+    // The path as received: a URL resolves `.` and `..` segments, which a platform does not.
+    const path = (request.url ?? '/').split('?')[0];
+    const iotda = IOTDA_PREFIX.exec(path);
     try {
       if (iotda !== null && this.options.iotda !== undefined) {
-        this.handleIotda(request, response, url, iotda, body);
-      } else if (url.pathname.startsWith('/iocm/') && this.options.oceanconnect !== undefined) {
-        this.handleOceanConnect(request, response, url, body);
+        this.handleIotda(request, response, url, path, iotda, body);
+      } else if (path.startsWith('/iocm/') && this.options.oceanconnect !== undefined) {
+        this.handleOceanConnect(request, response, url, path, body);
       } else {
         send(response, 404, { error_code: 'NOT_FOUND', error_msg: 'No such API' });
       }
@@ -291,6 +293,7 @@ export class PlatformEmulator {
     request: http.IncomingMessage,
     response: http.ServerResponse,
     url: URL,
+    path: string,
     [, projectId, deviceIdRaw, collection, commandIdRaw]: RegExpExecArray,
     body: string,
   ): void {
@@ -299,13 +302,13 @@ export class PlatformEmulator {
     const method = request.method ?? 'GET';
     const operation: Operation =
       method === 'POST' ? 'create' : commandIdRaw === undefined ? 'list' : 'show';
-    const accessKey = this.verifySignature(request, url, body);
+    const accessKey = this.verifySignature(request, url, path, body);
     this.calls.push({
       at: Date.now(),
       platform: 'iotda',
       operation,
       method,
-      path: url.pathname,
+      path,
       headers: request.headers,
       accessKey,
     });
@@ -419,6 +422,7 @@ export class PlatformEmulator {
   private verifySignature(
     request: http.IncomingMessage,
     url: URL,
+    path: string,
     body: string,
   ): string | undefined {
     const authorization = request.headers.authorization ?? '';
@@ -442,7 +446,7 @@ export class PlatformEmulator {
     }
     const expected = signRequest(
       { accessKey, secretKey, region: options.region, service: 'iotda' },
-      { method: request.method ?? 'GET', url, headers, body },
+      { method: request.method ?? 'GET', url, path, headers, body },
     );
     return expected.Authorization === authorization ? accessKey : undefined;
   }
@@ -451,17 +455,18 @@ export class PlatformEmulator {
     request: http.IncomingMessage,
     response: http.ServerResponse,
     url: URL,
+    path: string,
     body: string,
   ): void {
     const options = this.options.oceanconnect!;
     const method = request.method ?? 'GET';
-    if (url.pathname === OC_LOGIN && method === 'POST') {
+    if (path === OC_LOGIN && method === 'POST') {
       this.calls.push({
         at: Date.now(),
         platform: 'oceanconnect',
         operation: 'login',
         method,
-        path: url.pathname,
+        path,
         headers: request.headers,
       });
       this.logins++;
@@ -491,8 +496,8 @@ export class PlatformEmulator {
       });
       return;
     }
-    const commandPath = url.pathname.startsWith(`${OC_COMMANDS}/`)
-      ? decodeURIComponent(url.pathname.slice(OC_COMMANDS.length + 1))
+    const commandPath = path.startsWith(`${OC_COMMANDS}/`)
+      ? decodeURIComponent(path.slice(OC_COMMANDS.length + 1))
       : undefined;
     const operation: Operation =
       method === 'POST' ? 'create' : method === 'PUT' ? 'cancel' : 'list';
@@ -501,10 +506,10 @@ export class PlatformEmulator {
       platform: 'oceanconnect',
       operation,
       method,
-      path: url.pathname,
+      path,
       headers: request.headers,
     });
-    if (url.pathname !== OC_COMMANDS && commandPath === undefined) {
+    if (path !== OC_COMMANDS && commandPath === undefined) {
       send(response, 404, { error_code: '100022', error_desc: 'No such API' });
       return;
     }

@@ -16,6 +16,8 @@ import {
   compactTime,
   observedRequest,
   parsePlatformTime,
+  pathSegment,
+  platformTarget,
   type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
@@ -67,7 +69,7 @@ export class IotdaClient implements PlatformClient {
     command: { commandId: string; deviceId: string },
     gate?: CallGate,
   ): Promise<PlatformCommand | undefined> {
-    const path = `${this.commandsPath(command.deviceId)}/${encodeURIComponent(command.commandId)}`;
+    const path = `${this.commandsPath(command.deviceId)}/${pathSegment(command.commandId)}`;
     await gate?.();
     const response = await this.call('show', 'GET', path, {}, undefined, true);
     return response === undefined ? undefined : toCommand(response.json, command.deviceId);
@@ -141,10 +143,7 @@ export class IotdaClient implements PlatformClient {
     body?: unknown,
     notFoundIsUndefined = false,
   ): Promise<PlatformResponse | undefined> {
-    const url = new URL(`${this.config.endpoint}${path}`);
-    for (const [key, value] of Object.entries(query)) {
-      url.searchParams.set(key, value);
-    }
+    const target = platformTarget(this.config.endpoint, path, query);
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (this.config.instanceId !== undefined) {
@@ -157,12 +156,13 @@ export class IotdaClient implements PlatformClient {
         region: this.config.region,
         service: 'iotda',
       },
-      { method, url, headers, body: text },
+      { method, url: target.url, path: target.path, headers, body: text },
     );
     const request = {
       operation,
       method,
-      url,
+      url: target.url,
+      path: target.path,
       headers: signed,
       body: body === undefined ? undefined : text,
     };
@@ -174,7 +174,7 @@ export class IotdaClient implements PlatformClient {
 }
 
 function enc(value: string): string {
-  return encodeURIComponent(value);
+  return pathSegment(value);
 }
 
 function toPage(

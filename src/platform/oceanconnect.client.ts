@@ -18,6 +18,8 @@ import {
   errorInBody,
   observedRequest,
   parsePlatformTime,
+  pathSegment,
+  platformTarget,
   type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
@@ -93,7 +95,7 @@ export class OceanConnectClient implements PlatformClient {
     const response = await this.call(
       'cancel',
       'PUT',
-      `${COMMANDS_PATH}/${encodeURIComponent(command.commandId)}`,
+      `${COMMANDS_PATH}/${pathSegment(command.commandId)}`,
       {},
       { status: 'CANCELED' },
     );
@@ -158,10 +160,7 @@ export class OceanConnectClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
   ): Promise<PlatformResponse> {
-    const url = new URL(`${this.config.baseUrl}${path}`);
-    for (const [key, value] of Object.entries(query)) {
-      url.searchParams.set(key, value);
-    }
+    const { url, path: sentPath } = platformTarget(this.config.baseUrl, path, query);
     for (let attempt = 1; ; attempt++) {
       const token = await this.currentToken();
       const response = await observedRequest(
@@ -169,6 +168,7 @@ export class OceanConnectClient implements PlatformClient {
           operation,
           method,
           url,
+          path: sentPath,
           headers: {
             app_key: this.config.appId,
             Authorization: `Bearer ${token.value}`,
@@ -208,7 +208,7 @@ export class OceanConnectClient implements PlatformClient {
   }
 
   private async login(): Promise<Token> {
-    const url = new URL(`${this.config.baseUrl}${LOGIN_PATH}`);
+    const { url, path } = platformTarget(this.config.baseUrl, LOGIN_PATH, {});
     const form = new URLSearchParams({ appId: this.config.appId, secret: this.config.secret });
     const startedAt = this.now();
     const response = await observedRequest(
@@ -216,6 +216,7 @@ export class OceanConnectClient implements PlatformClient {
         operation: 'login',
         method: 'POST',
         url,
+        path,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
       },

@@ -12,7 +12,10 @@ import {
 export interface PlatformRequest {
   operation: PlatformOperation;
   method: 'GET' | 'POST' | 'PUT';
+  /** Scheme, host, port and query; the path sent is `path`. */
   url: URL;
+  /** The path exactly as sent, ids in it encoded by pathSegment: a URL would resolve `..` in it. */
+  path: string;
   headers: Record<string, string>;
   body?: string;
 }
@@ -65,7 +68,7 @@ function platformRequest(
           {
             operation: request.operation,
             method: request.method,
-            path: request.url.pathname,
+            path: request.path,
             status: status ?? null,
             ms: Math.round(performance.now() - startedAt),
           },
@@ -75,8 +78,15 @@ function platformRequest(
       }
     };
     const outgoing = transport.request(
-      request.url,
-      { method: request.method, headers, agent },
+      {
+        protocol: request.url.protocol,
+        hostname: request.url.hostname,
+        port: request.url.port,
+        path: `${request.path}${request.url.search}`,
+        method: request.method,
+        headers,
+        agent,
+      },
       (incoming) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -159,6 +169,35 @@ export async function observedRequest(
     channel.observe(request.operation, resultOf(error));
     throw error;
   }
+}
+
+/**
+ * Where a call to `path` under the configured base URL goes: the base's own path prefix, then
+ * `path` as written (never resolved), and the query.
+ */
+export function platformTarget(
+  baseUrl: string,
+  path: string,
+  query: Record<string, string>,
+): { url: URL; path: string } {
+  const url = new URL(baseUrl);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  url.pathname = '/';
+  for (const [key, value] of Object.entries(query)) {
+    url.searchParams.set(key, value);
+  }
+  return { url, path: `${prefix}${path}` };
+}
+
+/**
+ * An id as one path segment, percent-encoded in full: everything but letters, digits, `-`, `_`
+ * and `~`, dots included, so that no id (`.`, `..`) can change the path that is signed and called.
+ */
+export function pathSegment(id: string): string {
+  return encodeURIComponent(id).replace(
+    /[!'()*.]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** The error code and message of a platform answer, whatever the HTTP status; undefined if none. */
