@@ -39,7 +39,14 @@ export type Fault =
   /** 200 with an error code in the body (the legacy platform does this). */
   | { kind: 'error-in-200'; code: string; message: string }
   /** No answer at all; with `afterEffect` the call takes effect first (a lost answer). */
-  | { kind: 'hang'; afterEffect: boolean };
+  | { kind: 'hang'; afterEffect: boolean }
+  /** The connection is reset once the request has arrived, after the effect if `afterEffect`. */
+  | { kind: 'reset'; afterEffect: boolean }
+  /**
+   * This answer instead of the call's own (a gateway's 502, an unreadable 200, a record of
+   * another command), after the effect if `afterEffect`. A string body is sent as it is.
+   */
+  | { kind: 'answer'; httpStatus: number; body: unknown; afterEffect: boolean };
 
 export interface RecordedCall {
   at: number;
@@ -47,6 +54,8 @@ export interface RecordedCall {
   operation: Operation;
   method: string;
   path: string;
+  /** The query string, without `?`. */
+  query: string;
   headers: http.IncomingHttpHeaders;
   /** IoTDA: the access key the request was signed with. */
   accessKey?: string;
@@ -286,6 +295,24 @@ export class PlatformEmulator {
         this.hung.add(response);
         response.on('close', () => this.hung.delete(response));
         return true;
+      case 'reset':
+        if (fault.afterEffect) {
+          effect();
+        }
+        response.socket?.resetAndDestroy();
+        return true;
+      case 'answer': {
+        if (fault.afterEffect) {
+          effect();
+        }
+        const text = typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+        response.writeHead(fault.httpStatus, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+        });
+        response.end(text);
+        return true;
+      }
     }
   }
 
@@ -309,6 +336,7 @@ export class PlatformEmulator {
       operation,
       method,
       path,
+      query: url.search.slice(1),
       headers: request.headers,
       accessKey,
     });
@@ -467,6 +495,7 @@ export class PlatformEmulator {
         operation: 'login',
         method,
         path,
+        query: url.search.slice(1),
         headers: request.headers,
       });
       this.logins++;
@@ -507,6 +536,7 @@ export class PlatformEmulator {
       operation,
       method,
       path,
+      query: url.search.slice(1),
       headers: request.headers,
     });
     if (path !== OC_COMMANDS && commandPath === undefined) {

@@ -9,6 +9,7 @@ import { ApiJsonStable1796130000000 } from '../../migrations/1796130000000-ApiJs
 import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
 import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
 import { ApplyReportsFunction1796600000000 } from '../../migrations/1796600000000-ApplyReportsFunction.js';
+import { ReconcileLookups1796710000000 } from '../../migrations/1796710000000-ReconcileLookups.js';
 import {
   CommandReconciliationEntity,
   DispatchIntentEntity,
@@ -24,6 +25,7 @@ export const MIGRATIONS = [
   HistoryTransactionIds1796400000000,
   PlatformDispatch1796500000000,
   ApplyReportsFunction1796600000000,
+  ReconcileLookups1796710000000,
 ];
 
 interface DatabaseConnectionOptions {

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { type CommandStatus } from '../commands/command-status.js';
 
 /** A dispatch as recorded before the platform is called. */
 export interface DispatchIntent {
@@ -91,7 +92,7 @@ claimed AS (
     WHERE r.checked_at < now() - make_interval(secs => $1)
   RETURNING r.command_id
 )
-SELECT c.command_id, c.device_id, c.created_at
+SELECT c.command_id, c.device_id, c.created_at, c.status
 FROM claimed JOIN commands c ON c.command_id = claimed.command_id`;
 
 @Injectable()
@@ -192,22 +193,37 @@ export class DispatchRepository {
   }
 
   /**
-   * Dispatches whose answer was lost, or whose caller stopped waiting more than `stuckSeconds`
-   * ago, oldest first; those older than IDEMPOTENCY_HOURS are abandoned first.
+   * Claims for one lookup the dispatches whose answer was lost, or whose caller stopped waiting
+   * more than `stuckSeconds` ago: those never looked up first, then the longest since their last
+   * lookup, none looked up in the last `gapSeconds` (another instance's pass has it). Those older
+   * than IDEMPOTENCY_HOURS are abandoned first. `callOver`: no platform call for it can still be
+   * running, so a command not found now is known not to exist.
    */
-  async unresolved(stuckSeconds: number, limit: number): Promise<DispatchIntent[]> {
+  async claimUnresolved(
+    stuckSeconds: number,
+    gapSeconds: number,
+    limit: number,
+  ): Promise<(DispatchIntent & { callOver: boolean })[]> {
     await this.rows(
       `UPDATE dispatch_intents SET state = 'abandoned', updated_at = now()
        WHERE state IN ('calling', 'lost')
          AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
     );
-    const rows: IntentRow[] = await this.rows(
-      `SELECT ${INTENT_COLUMNS} FROM dispatch_intents
-       WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
-       ORDER BY created_at LIMIT $2`,
-      [stuckSeconds, limit],
+    const rows: (IntentRow & { call_over: boolean })[] = await this.rows(
+      `WITH picked AS (
+         SELECT id AS picked_id FROM dispatch_intents
+         WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
+           AND (looked_up_at IS NULL OR looked_up_at < now() - make_interval(secs => $2))
+         ORDER BY looked_up_at NULLS FIRST, created_at
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE dispatch_intents d SET looked_up_at = now()
+       FROM picked WHERE d.id = picked.picked_id
+       RETURNING ${INTENT_COLUMNS}, created_at < now() - make_interval(secs => $1) AS call_over`,
+      [stuckSeconds, gapSeconds, limit],
     );
-    return rows.map(toIntent);
+    return rows.map((row) => ({ ...toIntent(row), callOver: row.call_over }));
   }
 
   /** Forgets settled intents whose Idempotency-Key has expired. */
@@ -228,15 +244,18 @@ export class DispatchRepository {
   async claimStaleCommands(
     afterSeconds: number,
     limit: number,
-  ): Promise<{ commandId: string; deviceId: string; createdAt: Date }[]> {
-    const rows: { command_id: string; device_id: string; created_at: Date }[] = await this.rows(
-      CLAIM_STALE_COMMANDS_SQL,
-      [afterSeconds, limit],
-    );
+  ): Promise<{ commandId: string; deviceId: string; createdAt: Date; status: CommandStatus }[]> {
+    const rows: {
+      command_id: string;
+      device_id: string;
+      created_at: Date;
+      status: CommandStatus;
+    }[] = await this.rows(CLAIM_STALE_COMMANDS_SQL, [afterSeconds, limit]);
     return rows.map((row) => ({
       commandId: row.command_id,
       deviceId: row.device_id,
       createdAt: row.created_at,
+      status: row.status,
     }));
   }
 

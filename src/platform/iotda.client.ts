@@ -7,11 +7,14 @@ import {
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   PlatformNotImplementedError,
   type PlatformOperation,
-  PlatformUnreachableError,
 } from './platform-client.js';
 import {
+  answeredDevice,
+  answeredId,
   type CallObserver,
   compactTime,
   observedRequest,
@@ -72,7 +75,9 @@ export class IotdaClient implements PlatformClient {
     const path = `${this.commandsPath(command.deviceId)}/${pathSegment(command.commandId)}`;
     await gate?.();
     const response = await this.call('show', 'GET', path, {}, undefined, true);
-    return response === undefined ? undefined : toCommand(response.json, command.deviceId);
+    return response === undefined
+      ? undefined
+      : toCommand(response.json, command.deviceId, command.commandId);
   }
 
   async recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]> {
@@ -186,7 +191,7 @@ function toPage(
     json === null ||
     !Array.isArray((json as { commands?: unknown }).commands)
   ) {
-    throw new PlatformUnreachableError('the platform answered a list without commands');
+    throw new PlatformAnswerLostError('the platform answered a list without commands');
   }
   const { commands, page } = json as { commands: unknown[]; page?: { marker?: unknown } };
   return {
@@ -195,24 +200,22 @@ function toPage(
   };
 }
 
-/** An IoTDA AsyncDeviceCommand record (create, show and list share it). */
-export function toCommand(record: unknown, deviceId: string): PlatformCommand {
-  if (typeof record !== 'object' || record === null) {
-    throw new PlatformUnreachableError('the platform answered no command record');
+/**
+ * An IoTDA AsyncDeviceCommand record (create, show and list share it), for `deviceId` and, on a
+ * lookup, the command `askedId`.
+ */
+export function toCommand(record: unknown, deviceId: string, askedId?: string): PlatformCommand {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new PlatformAnswerLostError('the platform answered no command record');
   }
   const fields = record as Record<string, unknown>;
-  if (
-    typeof fields.command_id !== 'string' ||
-    !isCommandStatus(fields.status) ||
-    fields.status === 'CANCELED'
-  ) {
-    throw new PlatformUnreachableError(
-      'the platform answered a command record without command_id or a known status',
-    );
+  const commandId = answeredId(fields.command_id, askedId);
+  if (!isCommandStatus(fields.status) || fields.status === 'CANCELED') {
+    throw new PlatformInvalidAnswerError('the platform answered a command of no known status');
   }
   return {
-    commandId: fields.command_id,
-    deviceId: typeof fields.device_id === 'string' ? fields.device_id : deviceId,
+    commandId,
+    deviceId: answeredDevice(fields.device_id, deviceId),
     status: fields.status,
     resultDetail: fields.result ?? null,
     serviceId: typeof fields.service_id === 'string' ? fields.service_id : null,

@@ -9,10 +9,14 @@ import {
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   type PlatformOperation,
   PlatformUnreachableError,
 } from './platform-client.js';
 import {
+  answeredDevice,
+  answeredId,
   type CallObserver,
   compactTime,
   errorInBody,
@@ -99,7 +103,7 @@ export class OceanConnectClient implements PlatformClient {
       {},
       { status: 'CANCELED' },
     );
-    return toCommand(response.json, command.deviceId);
+    return toCommand(response.json, command.deviceId, command.commandId);
   }
 
   async show(
@@ -140,7 +144,7 @@ export class OceanConnectClient implements PlatformClient {
       const json = response.json as
         { data?: unknown; pagination?: { totalSize?: unknown } } | undefined;
       if (typeof json !== 'object' || !Array.isArray(json.data)) {
-        throw new PlatformUnreachableError('the platform answered a query without data');
+        throw new PlatformAnswerLostError('the platform answered a query without data');
       }
       const commands = json.data.map((record) => toCommand(record, deviceId));
       found.push(...commands.filter(keep));
@@ -250,24 +254,23 @@ function toStatus(value: unknown): CommandStatus | undefined {
   return isCommandStatus(value) ? value : undefined;
 }
 
-/** A legacy command record (create, cancel and query share it). */
-export function toCommand(record: unknown, deviceId: string): PlatformCommand {
-  if (typeof record !== 'object' || record === null) {
-    throw new PlatformUnreachableError('the platform answered no command record');
+/** A legacy command record (create, cancel and query share it); on a cancel, of `askedId`. */
+export function toCommand(record: unknown, deviceId: string, askedId?: string): PlatformCommand {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new PlatformAnswerLostError('the platform answered no command record');
   }
   const fields = record as Record<string, unknown>;
+  const commandId = answeredId(fields.commandId, askedId);
   const status = toStatus(fields.status);
-  if (typeof fields.commandId !== 'string' || status === undefined) {
-    throw new PlatformUnreachableError(
-      'the platform answered a command record without commandId or a known status',
-    );
+  if (status === undefined) {
+    throw new PlatformInvalidAnswerError('the platform answered a command of no known status');
   }
   const command = (
     typeof fields.command === 'object' && fields.command !== null ? fields.command : {}
   ) as Record<string, unknown>;
   return {
-    commandId: fields.commandId,
-    deviceId: typeof fields.deviceId === 'string' ? fields.deviceId : deviceId,
+    commandId,
+    deviceId: answeredDevice(fields.deviceId, deviceId),
     status,
     resultDetail: fields.result ?? null,
     serviceId: typeof command.serviceId === 'string' ? command.serviceId : null,

@@ -28,7 +28,7 @@ export const PLATFORM_OPERATIONS = ['login', 'create', 'show', 'list', 'cancel']
 export type PlatformOperation = (typeof PLATFORM_OPERATIONS)[number];
 
 /** What every platform call ended with, for the metrics. */
-export type CallResult = 'ok' | 'refused' | 'not_found' | 'timeout' | 'unreachable';
+export type CallResult = 'ok' | 'refused' | 'not_found' | 'timeout' | 'lost' | 'unreachable';
 
 /** Awaited before each HTTP call: reconciliation's shared budget of calls a second. */
 export type CallGate = () => Promise<void>;
@@ -65,6 +65,26 @@ export class PlatformTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`The platform did not answer within ${timeoutMs} ms`);
     this.name = 'PlatformTimeoutError';
+  }
+}
+
+/**
+ * The answer was lost after the request may have reached the platform (the connection broke
+ * after sending, a 5xx from a gateway, an unreadable or oversized 2xx): whether the call took
+ * effect is unknown (504), as after a timeout.
+ */
+export class PlatformAnswerLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`The platform's answer was lost: ${reason}`);
+    this.name = 'PlatformAnswerLostError';
+  }
+}
+
+/** The platform answered a record this service does not accept (an invalid or other id): 502. */
+export class PlatformInvalidAnswerError extends Error {
+  constructor(readonly reason: string) {
+    super(`The platform answered something invalid: ${reason}`);
+    this.name = 'PlatformInvalidAnswerError';
   }
 }
 

@@ -1,8 +1,11 @@
 import { Logger } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
+import { identifierProblem } from '../http/json-checks.js';
 import {
   type CallResult,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   type PlatformOperation,
   PlatformRefusedError,
   PlatformTimeoutError,
@@ -58,6 +61,13 @@ function platformRequest(
       headers['content-length'] = String(body.length);
     }
     let settled = false;
+    // Once the request has left, a broken connection may have lost an answer to a call that
+    // took effect; before, the platform cannot have seen it.
+    let sent = false;
+    const broken = (error: NodeJS.ErrnoException) =>
+      sent
+        ? new PlatformAnswerLostError(error.code ?? 'connection error')
+        : new PlatformUnreachableError(error.code ?? 'connection error');
     const startedAt = performance.now();
     const finish = (outcome: () => void, status?: number) => {
       if (!settled) {
@@ -94,13 +104,14 @@ function platformRequest(
           size += chunk.length;
           if (size > MAX_RESPONSE_BYTES) {
             outgoing.destroy();
-            finish(() => reject(new PlatformUnreachableError('the answer is too large')));
+            finish(() => reject(new PlatformAnswerLostError('the answer is too large')));
             return;
           }
           chunks.push(chunk);
         });
-        incoming.on('error', (error: NodeJS.ErrnoException) =>
-          finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
+        incoming.on('error', (error: NodeJS.ErrnoException) => finish(() => reject(broken(error))));
+        incoming.on('aborted', () =>
+          finish(() => reject(new PlatformAnswerLostError('the answer was cut off'))),
         );
         incoming.on('end', () =>
           finish(() => {
@@ -120,9 +131,10 @@ function platformRequest(
       finish(() => reject(new PlatformTimeoutError(timeoutMs)));
       outgoing.destroy();
     }, timeoutMs);
-    outgoing.on('error', (error: NodeJS.ErrnoException) =>
-      finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
-    );
+    outgoing.on('finish', () => {
+      sent = true;
+    });
+    outgoing.on('error', (error: NodeJS.ErrnoException) => finish(() => reject(broken(error))));
     outgoing.end(body);
   });
 }
@@ -220,8 +232,16 @@ function scalar(value: unknown): string | undefined {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
-/** An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError. */
-function refusalOf(response: PlatformResponse): PlatformRefusedError | undefined {
+/**
+ * An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError; a 5xx
+ * (a gateway's, or the platform's own failure) as a lost answer: the call may have taken effect.
+ */
+function refusalOf(
+  response: PlatformResponse,
+): PlatformRefusedError | PlatformAnswerLostError | undefined {
+  if (response.status >= 500) {
+    return new PlatformAnswerLostError(`HTTP ${response.status}`);
+  }
   const inBody = errorInBody(response.json);
   if (inBody !== undefined) {
     return new PlatformRefusedError(inBody.code, inBody.message, response.status);
@@ -240,10 +260,36 @@ function resultOf(error: unknown): CallResult {
   if (error instanceof PlatformTimeoutError) {
     return 'timeout';
   }
+  if (error instanceof PlatformAnswerLostError) {
+    return 'lost';
+  }
   if (error instanceof PlatformRefusedError) {
     return error.httpStatus === 404 ? 'not_found' : 'refused';
   }
   return 'unreachable';
+}
+
+/**
+ * A command id the platform answered, checked like a request's: a valid identifier and, when one
+ * was asked for, that one.
+ */
+export function answeredId(value: unknown, asked?: string): string {
+  const problem = identifierProblem(value);
+  if (problem !== undefined) {
+    throw new PlatformInvalidAnswerError(`the command id it answered ${problem}`);
+  }
+  if (asked !== undefined && value !== asked) {
+    throw new PlatformInvalidAnswerError('it answered another command than the one asked for');
+  }
+  return value as string;
+}
+
+/** The device id of an answered record: absent, or the one asked for. */
+export function answeredDevice(value: unknown, asked: string): string {
+  if (value !== undefined && value !== null && value !== asked) {
+    throw new PlatformInvalidAnswerError('it answered a command of another device');
+  }
+  return asked;
 }
 
 /** The compact platform time `yyyyMMdd'T'HHmmss'Z'`, or ISO 8601; undefined if neither. */
