@@ -11,7 +11,10 @@ import { signRequest } from '../src/platform/iotda-signer.js';
 export type EmulatedStatus =
   'PENDING' | 'SENT' | 'DELIVERED' | 'TIMEOUT' | 'EXPIRED' | 'CANCELED' | 'SUCCESSFUL' | 'FAILED';
 
-export type Operation = 'login' | 'create' | 'show' | 'list' | 'cancel';
+export type Operation = 'login' | 'create' | 'create_sync' | 'show' | 'list' | 'cancel';
+
+/** How an MQTT device answers a synchronous command: its response, or none in time. */
+export type SyncAnswer = { response: unknown; delayMs?: number } | { timeout: true };
 
 export interface EmulatedCommand {
   platform: 'iotda' | 'oceanconnect';
@@ -80,8 +83,12 @@ export interface EmulatorOptions {
 }
 
 const IOTDA_PREFIX =
-  /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands)(?:\/([^/]+))?$/;
+  /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands|commands)(?:\/([^/]+))?$/;
 const OC_COMMANDS = '/iocm/app/cmd/v1.4.0/deviceCommands';
+const OFFLINE_IOTDA = {
+  error_code: 'IOTDA.014016',
+  error_msg: 'Operation not allowed. The device is not online.',
+};
 const OC_LOGIN = '/iocm/app/sec/v1.1.0/login';
 // Both platforms cache at most 20 PENDING commands per device.
 const PENDING_LIMIT = 20;
@@ -95,6 +102,10 @@ export class PlatformEmulator {
   logins = 0;
   pushes = { sent: 0, lost: 0, failed: 0 };
   pushLossRate: number;
+  /** How devices answer synchronous commands (IoTDA CreateCommand); by default at once, with 0. */
+  syncAnswer: (deviceId: string, paras: unknown) => SyncAnswer = () => ({
+    response: { result_code: 0, response_name: 'COMMAND_RESPONSE', paras: { result: 'ok' } },
+  });
   /** Called once a command is created, before the answer leaves (a test cuts the database here). */
   onCreated: ((command: EmulatedCommand) => void) | undefined;
   private readonly faults: { operation: Operation; fault: Fault }[] = [];
@@ -328,7 +339,13 @@ export class PlatformEmulator {
     const deviceId = decodeURIComponent(deviceIdRaw);
     const method = request.method ?? 'GET';
     const operation: Operation =
-      method === 'POST' ? 'create' : commandIdRaw === undefined ? 'list' : 'show';
+      collection === 'commands'
+        ? 'create_sync'
+        : method === 'POST'
+          ? 'create'
+          : commandIdRaw === undefined
+            ? 'list'
+            : 'show';
     const accessKey = this.verifySignature(request, url, path, body);
     this.calls.push({
       at: Date.now(),
@@ -352,6 +369,9 @@ export class PlatformEmulator {
       return;
     }
     switch (operation) {
+      case 'create_sync':
+        this.createSync(response, deviceId, body);
+        return;
       case 'create': {
         let input: Record<string, unknown>;
         try {
@@ -385,7 +405,7 @@ export class PlatformEmulator {
           return;
         }
         if (this.offline.has(deviceId)) {
-          send(response, 409, { error_code: 'IOTDA.014016', error_msg: 'The device is offline' });
+          send(response, 403, OFFLINE_IOTDA);
           return;
         }
         if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
@@ -443,6 +463,56 @@ export class PlatformEmulator {
       }
       default:
         send(response, 405, { error_code: 'IOTDA.000006', error_msg: 'Method not allowed' });
+    }
+  }
+
+  /** CreateCommand: the platform waits for the device's answer (about 20 s at most). */
+  private createSync(response: http.ServerResponse, deviceId: string, body: string): void {
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
+      return;
+    }
+    const create = () =>
+      this.create(
+        'iotda',
+        deviceId,
+        String(input.service_id),
+        String(input.command_name),
+        input.paras,
+        null,
+        'sync',
+        null,
+        'SENT',
+      );
+    if (this.fault('create_sync', response, 'iotda', create)) {
+      return;
+    }
+    if (this.offline.has(deviceId)) {
+      send(response, 403, OFFLINE_IOTDA);
+      return;
+    }
+    const command = create();
+    const answer = this.syncAnswer(deviceId, input.paras);
+    if ('timeout' in answer) {
+      command.status = 'TIMEOUT';
+      send(response, 200, {
+        error_code: 'IOTDA.014111',
+        error_msg: 'Command request timed out.',
+      });
+      return;
+    }
+    const reply = () => {
+      command.status = 'SUCCESSFUL';
+      command.result = answer.response;
+      send(response, 200, { command_id: command.commandId, response: answer.response });
+    };
+    if (answer.delayMs === undefined) {
+      reply();
+    } else {
+      setTimeout(reply, answer.delayMs);
     }
   }
 

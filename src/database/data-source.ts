@@ -10,6 +10,7 @@ import { HistoryTransactionIds1796400000000 } from '../../migrations/17964000000
 import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
 import { ApplyReportsFunction1796600000000 } from '../../migrations/1796600000000-ApplyReportsFunction.js';
 import { ReconcileLookups1796710000000 } from '../../migrations/1796710000000-ReconcileLookups.js';
+import { Dispatches1796720000000 } from '../../migrations/1796720000000-Dispatches.js';
 import {
   CommandReconciliationEntity,
   DispatchIntentEntity,
@@ -26,6 +27,7 @@ export const MIGRATIONS = [
   PlatformDispatch1796500000000,
   ApplyReportsFunction1796600000000,
   ReconcileLookups1796710000000,
+  Dispatches1796720000000,
 ];
 
 interface DatabaseConnectionOptions {

@@ -41,6 +41,9 @@ export type NewIntent = Pick<
   | 'timeoutSeconds'
 >;
 
+/** The budgets of platform calls shared by all instances: RECONCILE_RATE's and DISPATCH_RATE's. */
+export type CallBudget = 'reconcile' | 'dispatch';
+
 /** How long an Idempotency-Key is kept, and a lost dispatch searched for. */
 export const IDEMPOTENCY_HOURS = 24;
 
@@ -63,13 +66,14 @@ interface IntentRow {
 const INTENT_COLUMNS = `id::text AS id, idempotency_key, request_hash, device_id, service_id, method,
   paras, timeout_seconds, state, command_id, answer_status, answer_body, created_at`;
 
-// A token bucket of RECONCILE_RATE tokens refilled at RECONCILE_RATE a second, shared by every
-// instance: one row, taken from atomically, so the instances together never exceed the rate.
+// A token bucket of $1 tokens refilled at $1 a second, shared by every instance: one row per
+// budget (1: RECONCILE_RATE, 2: DISPATCH_RATE), taken from atomically, so the instances together
+// never exceed the rate.
 export const TAKE_CALL_TOKEN_SQL = `
 UPDATE platform_call_budget
 SET tokens = LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) - 1,
     refilled_at = clock_timestamp()
-WHERE id = 1
+WHERE id = $2
   AND LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) >= 1
 RETURNING tokens`;
 
@@ -235,9 +239,12 @@ export class DispatchRepository {
     );
   }
 
-  /** Takes one platform call from the shared budget; false when it is spent for now. */
-  async takeCallToken(ratePerSecond: number): Promise<boolean> {
-    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [ratePerSecond]);
+  /** Takes one platform call from a shared budget; false when it is spent for now. */
+  async takeCallToken(ratePerSecond: number, budget: CallBudget = 'reconcile'): Promise<boolean> {
+    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+    ]);
     return rows.length > 0;
   }
 

@@ -11,6 +11,8 @@ import {
   PlatformInvalidAnswerError,
   PlatformNotImplementedError,
   type PlatformOperation,
+  PlatformRefusedError,
+  type SyncCommandAnswer,
 } from './platform-client.js';
 import {
   answeredDevice,
@@ -27,6 +29,11 @@ import {
 
 type IotdaConfig = Extract<PlatformConfig, { name: 'iotda' }>;
 
+// CreateCommand waits about 20 s for the device: its calls may take this long.
+const SYNC_TIMEOUT_MS = 25_000;
+// The device did not answer a synchronous command in time (seen with HTTP 200, and others).
+const SYNC_TIMEOUT_CODE = 'IOTDA.014111';
+
 // ListAsyncCommands and ListAsyncHistoryCommands give at most 50 records a page; a device holds at
 // most 20 cached commands, so a few pages cover any window reconciliation looks at.
 const PAGE_LIMIT = 50;
@@ -39,6 +46,7 @@ export class IotdaClient implements PlatformClient {
   private readonly logger = new Logger('Platform');
   readonly name = 'iotda' as const;
   private readonly channel: PlatformChannel;
+  private readonly syncChannel: PlatformChannel;
 
   constructor(
     private readonly config: IotdaConfig,
@@ -46,6 +54,42 @@ export class IotdaClient implements PlatformClient {
     observe: CallObserver,
   ) {
     this.channel = { timeoutMs, agent: undefined, logger: this.logger, observe };
+    this.syncChannel = { ...this.channel, timeoutMs: Math.max(timeoutMs, SYNC_TIMEOUT_MS) };
+  }
+
+  async createSync(request: DispatchRequest): Promise<SyncCommandAnswer> {
+    const body = {
+      service_id: request.serviceId,
+      command_name: request.method,
+      paras: request.paras,
+    };
+    const path = `/v5/iot/${enc(this.config.projectId)}/devices/${enc(request.deviceId)}/commands`;
+    let response: PlatformResponse;
+    try {
+      response = await this.call('create_sync', 'POST', path, {}, body, false, this.syncChannel);
+    } catch (error) {
+      if (error instanceof PlatformRefusedError && error.code === SYNC_TIMEOUT_CODE) {
+        return {
+          kind: 'timeout',
+          record: { error_code: error.code, error_msg: error.platformMessage },
+        };
+      }
+      throw error;
+    }
+    const json = response.json;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new PlatformAnswerLostError('the platform answered no command result');
+    }
+    const fields = json as Record<string, unknown>;
+    return {
+      kind: 'answered',
+      commandId:
+        fields.command_id === undefined || fields.command_id === null
+          ? undefined
+          : answeredId(fields.command_id),
+      response: fields.response ?? null,
+      record: json,
+    };
   }
 
   async create(request: DispatchRequest): Promise<PlatformCommand> {
@@ -131,6 +175,7 @@ export class IotdaClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
     notFoundIsUndefined?: false,
+    channel?: PlatformChannel,
   ): Promise<PlatformResponse>;
   private async call(
     operation: PlatformOperation,
@@ -147,6 +192,7 @@ export class IotdaClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
     notFoundIsUndefined = false,
+    channel: PlatformChannel = this.channel,
   ): Promise<PlatformResponse | undefined> {
     const target = platformTarget(this.config.endpoint, path, query);
     const text = body === undefined ? '' : JSON.stringify(body);
@@ -172,7 +218,7 @@ export class IotdaClient implements PlatformClient {
       body: body === undefined ? undefined : text,
     };
     // show's 404 is an answer: the platform does not know the command.
-    return observedRequest(request, this.channel, (response) =>
+    return observedRequest(request, channel, (response) =>
       notFoundIsUndefined && response.status === 404 ? 'not_found' : undefined,
     );
   }

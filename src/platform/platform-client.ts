@@ -24,7 +24,20 @@ export interface DispatchRequest {
   sendStrategy: 'immediately' | 'delay';
 }
 
-export const PLATFORM_OPERATIONS = ['login', 'create', 'show', 'list', 'cancel'] as const;
+/** What IoTDA's synchronous CreateCommand answered once the device had (or had not, in time). */
+export type SyncCommandAnswer =
+  | { kind: 'answered'; commandId: string | undefined; response: unknown; record: unknown }
+  /** IOTDA.014111: the device did not answer in time. */
+  | { kind: 'timeout'; record: unknown };
+
+export const PLATFORM_OPERATIONS = [
+  'login',
+  'create',
+  'create_sync',
+  'show',
+  'list',
+  'cancel',
+] as const;
 export type PlatformOperation = (typeof PLATFORM_OPERATIONS)[number];
 
 /** What every platform call ended with, for the metrics. */
@@ -37,6 +50,8 @@ export type CallGate = () => Promise<void>;
 export interface PlatformClient {
   readonly name: PlatformName;
   create(request: DispatchRequest): Promise<PlatformCommand>;
+  /** IoTDA only (MQTT devices): sends and waits for the device's answer, about 20 s at most. */
+  createSync?(request: DispatchRequest): Promise<SyncCommandAnswer>;
   /** The command now, or undefined when the platform does not know it. */
   show(
     command: { commandId: string; deviceId: string; createdAt: Date },

@@ -85,6 +85,11 @@ describe('platform configuration', () => {
     ['RECONCILE_INTERVAL_SECONDS', { RECONCILE_INTERVAL_SECONDS: '0' }],
     ['RECONCILE_AFTER_SECONDS', { RECONCILE_AFTER_SECONDS: '86401' }],
     ['RECONCILE_RATE', { RECONCILE_RATE: '1001' }],
+    ['DISPATCH_DEVICE_CONCURRENCY', { DISPATCH_DEVICE_CONCURRENCY: '21' }],
+    ['DISPATCH_MAX_ATTEMPTS', { DISPATCH_MAX_ATTEMPTS: '0' }],
+    ['DISPATCH_RETRY_BASE_SECONDS', { DISPATCH_RETRY_BASE_SECONDS: '86401' }],
+    ['DISPATCH_RETRY_MAX_SECONDS', { DISPATCH_RETRY_MAX_SECONDS: 'soon' }],
+    ['DISPATCH_RATE', { DISPATCH_RATE: '1001' }],
   ])('stops start-up naming %s when it is invalid', (variable, env) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${variable} `));
