@@ -103,6 +103,14 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('/dispatches on %s', (kin
     }
   });
 
+  if (kind === 'oceanconnect') {
+    it('refuses mode sync (IoTDA only) with 400 naming mode', async () => {
+      const response = await post(dispatchBody({ mode: 'sync' }));
+      expect(response.statusCode).toBe(400);
+      expect(response.json().errors[0].field).toBe('mode');
+    });
+  }
+
   it('retries an offline device with backoff until it comes online', async () => {
     const body = dispatchBody();
     platform.emulator.offline.add(body.deviceId as string);
