@@ -19,6 +19,7 @@ import {
   type Dispatch,
   DispatchQueueRepository,
 } from './dispatch-queue.repository.js';
+import { SendingMetrics } from './sending-metrics.js';
 
 // How often an idle instance looks for due dispatches.
 const POLL_MS = 250;
@@ -55,6 +56,7 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
     private readonly queue: DispatchQueueRepository,
     private readonly intents: DispatchRepository,
     private readonly commands: CommandsService,
+    private readonly metrics: SendingMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -158,6 +160,9 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
       dispatch.mode === 'sync' && client.createSync !== undefined
         ? await this.sendSync(client, dispatch, request)
         : await this.sendAsync(client, dispatch, request);
+    if ('attempt' in end && end.attempt !== null) {
+      this.metrics.attempted(end.attempt.outcome);
+    }
     await this.queue.end(dispatch.dispatchId, end);
   }
 
