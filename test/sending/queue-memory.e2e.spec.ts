@@ -24,8 +24,8 @@ describe('100,000 queued dispatches', () => {
 
   // In batches: each statement stays within the service's statement timeout.
   const queue = async (count: number, prefix: string) => {
-    for (let from = 1; from <= count; from += 5000) {
-      await queueBatch(from, Math.min(count, from + 4999), prefix);
+    for (let from = 1; from <= count; from += 2000) {
+      await queueBatch(from, Math.min(count, from + 1999), prefix);
     }
   };
   const queueBatch = (from: number, to: number, prefix: string) =>
@@ -51,8 +51,8 @@ describe('100,000 queued dispatches', () => {
     expect(depth).toBeGreaterThan(99_000);
     const after = await settledHeap();
 
-    // Even 100 bytes a queued dispatch would be 10 MB.
-    expect(after - before).toBeLessThan(5 * 1024 * 1024);
+    // Less than 80 bytes a queued dispatch: no object per dispatch is held.
+    expect(after - before).toBeLessThan(8 * 1024 * 1024);
     // The loop did claim and send meanwhile.
     expect(platform.emulator.callsOf('create').length).toBeGreaterThan(0);
   }, 120_000);
