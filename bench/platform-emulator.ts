@@ -11,7 +11,10 @@ import { signRequest } from '../src/platform/iotda-signer.js';
 export type EmulatedStatus =
   'PENDING' | 'SENT' | 'DELIVERED' | 'TIMEOUT' | 'EXPIRED' | 'CANCELED' | 'SUCCESSFUL' | 'FAILED';
 
-export type Operation = 'login' | 'create' | 'show' | 'list' | 'cancel';
+export type Operation = 'login' | 'create' | 'create_sync' | 'show' | 'list' | 'cancel';
+
+/** How an MQTT device answers a synchronous command: its response, or none in time. */
+export type SyncAnswer = { response: unknown; delayMs?: number } | { timeout: true };
 
 export interface EmulatedCommand {
   platform: 'iotda' | 'oceanconnect';
@@ -39,7 +42,14 @@ export type Fault =
   /** 200 with an error code in the body (the legacy platform does this). */
   | { kind: 'error-in-200'; code: string; message: string }
   /** No answer at all; with `afterEffect` the call takes effect first (a lost answer). */
-  | { kind: 'hang'; afterEffect: boolean };
+  | { kind: 'hang'; afterEffect: boolean }
+  /** The connection is reset once the request has arrived, after the effect if `afterEffect`. */
+  | { kind: 'reset'; afterEffect: boolean }
+  /**
+   * This answer instead of the call's own (a gateway's 502, an unreadable 200, a record of
+   * another command), after the effect if `afterEffect`. A string body is sent as it is.
+   */
+  | { kind: 'answer'; httpStatus: number; body: unknown; afterEffect: boolean };
 
 export interface RecordedCall {
   at: number;
@@ -47,6 +57,8 @@ export interface RecordedCall {
   operation: Operation;
   method: string;
   path: string;
+  /** The query string, without `?`. */
+  query: string;
   headers: http.IncomingHttpHeaders;
   /** IoTDA: the access key the request was signed with. */
   accessKey?: string;
@@ -71,8 +83,12 @@ export interface EmulatorOptions {
 }
 
 const IOTDA_PREFIX =
-  /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands)(?:\/([^/]+))?$/;
+  /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands|commands)(?:\/([^/]+))?$/;
 const OC_COMMANDS = '/iocm/app/cmd/v1.4.0/deviceCommands';
+const OFFLINE_IOTDA = {
+  error_code: 'IOTDA.014016',
+  error_msg: 'Operation not allowed. The device is not online.',
+};
 const OC_LOGIN = '/iocm/app/sec/v1.1.0/login';
 // Both platforms cache at most 20 PENDING commands per device.
 const PENDING_LIMIT = 20;
@@ -86,6 +102,10 @@ export class PlatformEmulator {
   logins = 0;
   pushes = { sent: 0, lost: 0, failed: 0 };
   pushLossRate: number;
+  /** How devices answer synchronous commands (IoTDA CreateCommand); by default at once, with 0. */
+  syncAnswer: (deviceId: string, paras: unknown) => SyncAnswer = () => ({
+    response: { result_code: 0, response_name: 'COMMAND_RESPONSE', paras: { result: 'ok' } },
+  });
   /** Called once a command is created, before the answer leaves (a test cuts the database here). */
   onCreated: ((command: EmulatedCommand) => void) | undefined;
   private readonly faults: { operation: Operation; fault: Fault }[] = [];
@@ -244,12 +264,14 @@ export class PlatformEmulator {
     }
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(request.url ?? '/', 'http://emulator');
-    const iotda = IOTDA_PREFIX.exec(url.pathname);
+    // The path as received: a URL resolves `.` and `..` segments, which a platform does not.
+    const path = (request.url ?? '/').split('?')[0];
+    const iotda = IOTDA_PREFIX.exec(path);
     try {
       if (iotda !== null && this.options.iotda !== undefined) {
-        this.handleIotda(request, response, url, iotda, body);
-      } else if (url.pathname.startsWith('/iocm/') && this.options.oceanconnect !== undefined) {
-        this.handleOceanConnect(request, response, url, body);
+        this.handleIotda(request, response, url, path, iotda, body);
+      } else if (path.startsWith('/iocm/') && this.options.oceanconnect !== undefined) {
+        this.handleOceanConnect(request, response, url, path, body);
       } else {
         send(response, 404, { error_code: 'NOT_FOUND', error_msg: 'No such API' });
       }
@@ -284,6 +306,24 @@ export class PlatformEmulator {
         this.hung.add(response);
         response.on('close', () => this.hung.delete(response));
         return true;
+      case 'reset':
+        if (fault.afterEffect) {
+          effect();
+        }
+        response.socket?.resetAndDestroy();
+        return true;
+      case 'answer': {
+        if (fault.afterEffect) {
+          effect();
+        }
+        const text = typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
+        response.writeHead(fault.httpStatus, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+        });
+        response.end(text);
+        return true;
+      }
     }
   }
 
@@ -291,6 +331,7 @@ export class PlatformEmulator {
     request: http.IncomingMessage,
     response: http.ServerResponse,
     url: URL,
+    path: string,
     [, projectId, deviceIdRaw, collection, commandIdRaw]: RegExpExecArray,
     body: string,
   ): void {
@@ -298,14 +339,21 @@ export class PlatformEmulator {
     const deviceId = decodeURIComponent(deviceIdRaw);
     const method = request.method ?? 'GET';
     const operation: Operation =
-      method === 'POST' ? 'create' : commandIdRaw === undefined ? 'list' : 'show';
-    const accessKey = this.verifySignature(request, url, body);
+      collection === 'commands'
+        ? 'create_sync'
+        : method === 'POST'
+          ? 'create'
+          : commandIdRaw === undefined
+            ? 'list'
+            : 'show';
+    const accessKey = this.verifySignature(request, url, path, body);
     this.calls.push({
       at: Date.now(),
       platform: 'iotda',
       operation,
       method,
-      path: url.pathname,
+      path,
+      query: url.search.slice(1),
       headers: request.headers,
       accessKey,
     });
@@ -321,6 +369,9 @@ export class PlatformEmulator {
       return;
     }
     switch (operation) {
+      case 'create_sync':
+        this.createSync(response, deviceId, body);
+        return;
       case 'create': {
         let input: Record<string, unknown>;
         try {
@@ -354,7 +405,7 @@ export class PlatformEmulator {
           return;
         }
         if (this.offline.has(deviceId)) {
-          send(response, 409, { error_code: 'IOTDA.014016', error_msg: 'The device is offline' });
+          send(response, 403, OFFLINE_IOTDA);
           return;
         }
         if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
@@ -415,10 +466,61 @@ export class PlatformEmulator {
     }
   }
 
+  /** CreateCommand: the platform waits for the device's answer (about 20 s at most). */
+  private createSync(response: http.ServerResponse, deviceId: string, body: string): void {
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
+      return;
+    }
+    const create = () =>
+      this.create(
+        'iotda',
+        deviceId,
+        String(input.service_id),
+        String(input.command_name),
+        input.paras,
+        null,
+        'sync',
+        null,
+        'SENT',
+      );
+    if (this.fault('create_sync', response, 'iotda', create)) {
+      return;
+    }
+    if (this.offline.has(deviceId)) {
+      send(response, 403, OFFLINE_IOTDA);
+      return;
+    }
+    const command = create();
+    const answer = this.syncAnswer(deviceId, input.paras);
+    if ('timeout' in answer) {
+      command.status = 'TIMEOUT';
+      send(response, 200, {
+        error_code: 'IOTDA.014111',
+        error_msg: 'Command request timed out.',
+      });
+      return;
+    }
+    const reply = () => {
+      command.status = 'SUCCESSFUL';
+      command.result = answer.response;
+      send(response, 200, { command_id: command.commandId, response: answer.response });
+    };
+    if (answer.delayMs === undefined) {
+      reply();
+    } else {
+      setTimeout(reply, answer.delayMs);
+    }
+  }
+
   /** The access key of a valid signature, else undefined. */
   private verifySignature(
     request: http.IncomingMessage,
     url: URL,
+    path: string,
     body: string,
   ): string | undefined {
     const authorization = request.headers.authorization ?? '';
@@ -442,7 +544,7 @@ export class PlatformEmulator {
     }
     const expected = signRequest(
       { accessKey, secretKey, region: options.region, service: 'iotda' },
-      { method: request.method ?? 'GET', url, headers, body },
+      { method: request.method ?? 'GET', url, path, headers, body },
     );
     return expected.Authorization === authorization ? accessKey : undefined;
   }
@@ -451,17 +553,19 @@ export class PlatformEmulator {
     request: http.IncomingMessage,
     response: http.ServerResponse,
     url: URL,
+    path: string,
     body: string,
   ): void {
     const options = this.options.oceanconnect!;
     const method = request.method ?? 'GET';
-    if (url.pathname === OC_LOGIN && method === 'POST') {
+    if (path === OC_LOGIN && method === 'POST') {
       this.calls.push({
         at: Date.now(),
         platform: 'oceanconnect',
         operation: 'login',
         method,
-        path: url.pathname,
+        path,
+        query: url.search.slice(1),
         headers: request.headers,
       });
       this.logins++;
@@ -491,8 +595,8 @@ export class PlatformEmulator {
       });
       return;
     }
-    const commandPath = url.pathname.startsWith(`${OC_COMMANDS}/`)
-      ? decodeURIComponent(url.pathname.slice(OC_COMMANDS.length + 1))
+    const commandPath = path.startsWith(`${OC_COMMANDS}/`)
+      ? decodeURIComponent(path.slice(OC_COMMANDS.length + 1))
       : undefined;
     const operation: Operation =
       method === 'POST' ? 'create' : method === 'PUT' ? 'cancel' : 'list';
@@ -501,10 +605,11 @@ export class PlatformEmulator {
       platform: 'oceanconnect',
       operation,
       method,
-      path: url.pathname,
+      path,
+      query: url.search.slice(1),
       headers: request.headers,
     });
-    if (url.pathname !== OC_COMMANDS && commandPath === undefined) {
+    if (path !== OC_COMMANDS && commandPath === undefined) {
       send(response, 404, { error_code: '100022', error_desc: 'No such API' });
       return;
     }

@@ -11,6 +11,7 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
 import { PlatformModule } from './platform/platform.module.js';
+import { SendingModule } from './sending/sending.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
 
 export interface DatabaseTarget {
@@ -36,6 +37,7 @@ export class AppModule {
         MetricsModule,
         IotdaAmqpModule,
         PlatformModule,
+        SendingModule,
         DashboardModule,
         EventsModule,
       ],

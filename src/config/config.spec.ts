@@ -47,6 +47,11 @@ describe('loadConfig', () => {
       reconcileIntervalSeconds: 60,
       reconcileAfterSeconds: 600,
       reconcileRate: 10,
+      dispatchDeviceConcurrency: 1,
+      dispatchMaxAttempts: 8,
+      dispatchRetryBaseSeconds: 5,
+      dispatchRetryMaxSeconds: 600,
+      dispatchRate: 50,
       events: { amqp: undefined, nats: undefined, webhook: undefined, maxLagSeconds: 60 },
     });
   });

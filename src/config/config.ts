@@ -40,6 +40,13 @@ export interface AppConfig {
   readonly reconcileAfterSeconds: number;
   /** Platform calls a second that automatic reconciliation makes, across all instances. */
   readonly reconcileRate: number;
+  /** Open commands per device sent from the queue (/dispatches). */
+  readonly dispatchDeviceConcurrency: number;
+  readonly dispatchMaxAttempts: number;
+  readonly dispatchRetryBaseSeconds: number;
+  readonly dispatchRetryMaxSeconds: number;
+  /** Platform calls a second for dispatches, across all instances. */
+  readonly dispatchRate: number;
   /** Where applied changes are delivered besides GET /changes (docs/events.md). */
   readonly events: EventsConfig;
 }
@@ -172,9 +179,19 @@ export function loadConfig(given: Env = process.env): AppConfig {
     platformTimeoutMs: integer(env, 'PLATFORM_TIMEOUT_MS', 10000, 100, 60000),
     reconcileIntervalSeconds: integer(env, 'RECONCILE_INTERVAL_SECONDS', 60, 1, 86400),
     reconcileAfterSeconds: integer(env, 'RECONCILE_AFTER_SECONDS', 600, 1, 86400),
-    reconcileRate: integer(env, 'RECONCILE_RATE', 10, 1, 1000),
+    reconcileRate: integer(env, 'RECONCILE_RATE', defaultReconcileRate(env), 1, 1000),
+    dispatchDeviceConcurrency: integer(env, 'DISPATCH_DEVICE_CONCURRENCY', 1, 1, 20),
+    dispatchMaxAttempts: integer(env, 'DISPATCH_MAX_ATTEMPTS', 8, 1, 100),
+    dispatchRetryBaseSeconds: integer(env, 'DISPATCH_RETRY_BASE_SECONDS', 5, 1, 86400),
+    dispatchRetryMaxSeconds: integer(env, 'DISPATCH_RETRY_MAX_SECONDS', 600, 1, 86400),
+    dispatchRate: integer(env, 'DISPATCH_RATE', 50, 1, 1000),
     events: eventsConfig(env),
   };
+}
+
+// The legacy platform allows an application 100 calls a minute; IoTDA far more.
+function defaultReconcileRate(env: Env): number {
+  return optionalString(env, 'PLATFORM') === 'oceanconnect' ? 1 : 10;
 }
 
 // RabbitMQ's exchange names: up to 255 of these characters.

@@ -9,6 +9,8 @@ import { ApiJsonStable1796130000000 } from '../../migrations/1796130000000-ApiJs
 import { HistoryTransactionIds1796400000000 } from '../../migrations/1796400000000-HistoryTransactionIds.js';
 import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-PlatformDispatch.js';
 import { ApplyReportsFunction1796600000000 } from '../../migrations/1796600000000-ApplyReportsFunction.js';
+import { ReconcileLookups1796710000000 } from '../../migrations/1796710000000-ReconcileLookups.js';
+import { Dispatches1796720000000 } from '../../migrations/1796720000000-Dispatches.js';
 import { EventSinks1796810000000 } from '../../migrations/1796810000000-EventSinks.js';
 import { ReadFilterIndexes1796820000000 } from '../../migrations/1796820000000-ReadFilterIndexes.js';
 import {
@@ -26,6 +28,8 @@ export const MIGRATIONS = [
   HistoryTransactionIds1796400000000,
   PlatformDispatch1796500000000,
   ApplyReportsFunction1796600000000,
+  ReconcileLookups1796710000000,
+  Dispatches1796720000000,
   EventSinks1796810000000,
   ReadFilterIndexes1796820000000,
 ];

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { type CommandStatus } from '../commands/command-status.js';
 
 /** A dispatch as recorded before the platform is called. */
 export interface DispatchIntent {
@@ -40,6 +41,9 @@ export type NewIntent = Pick<
   | 'timeoutSeconds'
 >;
 
+/** The budgets of platform calls shared by all instances: RECONCILE_RATE's and DISPATCH_RATE's. */
+export type CallBudget = 'reconcile' | 'dispatch';
+
 /** How long an Idempotency-Key is kept, and a lost dispatch searched for. */
 export const IDEMPOTENCY_HOURS = 24;
 
@@ -62,15 +66,32 @@ interface IntentRow {
 const INTENT_COLUMNS = `id::text AS id, idempotency_key, request_hash, device_id, service_id, method,
   paras, timeout_seconds, state, command_id, answer_status, answer_body, created_at`;
 
-// A token bucket of RECONCILE_RATE tokens refilled at RECONCILE_RATE a second, shared by every
-// instance: one row, taken from atomically, so the instances together never exceed the rate.
+// A token bucket of $1 tokens refilled at $1 a second, shared by every instance: one row per
+// budget (1: RECONCILE_RATE, 2: DISPATCH_RATE), taken from atomically, so the instances together
+// never exceed the rate.
 export const TAKE_CALL_TOKEN_SQL = `
 UPDATE platform_call_budget
 SET tokens = LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) - 1,
     refilled_at = clock_timestamp()
-WHERE id = 1
+WHERE id = $2
   AND LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) >= 1
 RETURNING tokens`;
+
+// Up to $3 tokens at once from budget $2 (refilled at $1 a second, holding at most $1): how many
+// it gave. Tokens a caller could not use are given back with RETURN_CALL_TOKENS_SQL.
+export const TAKE_CALL_TOKENS_SQL = `
+WITH budget AS (
+  SELECT LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) AS available
+  FROM platform_call_budget WHERE id = $2 FOR UPDATE
+)
+UPDATE platform_call_budget b
+SET tokens = budget.available - LEAST($3::int, floor(budget.available)), refilled_at = clock_timestamp()
+FROM budget
+WHERE b.id = $2 AND budget.available >= 1
+RETURNING LEAST($3::int, floor(budget.available))::int AS granted`;
+
+export const RETURN_CALL_TOKENS_SQL = `
+UPDATE platform_call_budget SET tokens = LEAST($1::float8, tokens + $3::float8) WHERE id = $2`;
 
 // Open commands without news for $1 seconds and not looked up for as long, claimed for one
 // lookup: the conditional upsert lets only one instance claim a command per period.
@@ -91,7 +112,7 @@ claimed AS (
     WHERE r.checked_at < now() - make_interval(secs => $1)
   RETURNING r.command_id
 )
-SELECT c.command_id, c.device_id, c.created_at
+SELECT c.command_id, c.device_id, c.created_at, c.status
 FROM claimed JOIN commands c ON c.command_id = claimed.command_id`;
 
 @Injectable()
@@ -192,22 +213,37 @@ export class DispatchRepository {
   }
 
   /**
-   * Dispatches whose answer was lost, or whose caller stopped waiting more than `stuckSeconds`
-   * ago, oldest first; those older than IDEMPOTENCY_HOURS are abandoned first.
+   * Claims for one lookup the dispatches whose answer was lost, or whose caller stopped waiting
+   * more than `stuckSeconds` ago: those never looked up first, then the longest since their last
+   * lookup, none looked up in the last `gapSeconds` (another instance's pass has it). Those older
+   * than IDEMPOTENCY_HOURS are abandoned first. `callOver`: no platform call for it can still be
+   * running, so a command not found now is known not to exist.
    */
-  async unresolved(stuckSeconds: number, limit: number): Promise<DispatchIntent[]> {
+  async claimUnresolved(
+    stuckSeconds: number,
+    gapSeconds: number,
+    limit: number,
+  ): Promise<(DispatchIntent & { callOver: boolean })[]> {
     await this.rows(
       `UPDATE dispatch_intents SET state = 'abandoned', updated_at = now()
        WHERE state IN ('calling', 'lost')
          AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_HOURS})`,
     );
-    const rows: IntentRow[] = await this.rows(
-      `SELECT ${INTENT_COLUMNS} FROM dispatch_intents
-       WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
-       ORDER BY created_at LIMIT $2`,
-      [stuckSeconds, limit],
+    const rows: (IntentRow & { call_over: boolean })[] = await this.rows(
+      `WITH picked AS (
+         SELECT id AS picked_id FROM dispatch_intents
+         WHERE (state = 'lost' OR (state = 'calling' AND created_at < now() - make_interval(secs => $1)))
+           AND (looked_up_at IS NULL OR looked_up_at < now() - make_interval(secs => $2))
+         ORDER BY looked_up_at NULLS FIRST, created_at
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       )
+       UPDATE dispatch_intents d SET looked_up_at = now()
+       FROM picked WHERE d.id = picked.picked_id
+       RETURNING ${INTENT_COLUMNS}, created_at < now() - make_interval(secs => $1) AS call_over`,
+      [stuckSeconds, gapSeconds, limit],
     );
-    return rows.map(toIntent);
+    return rows.map((row) => ({ ...toIntent(row), callOver: row.call_over }));
   }
 
   /** Forgets settled intents whose Idempotency-Key has expired. */
@@ -219,24 +255,49 @@ export class DispatchRepository {
     );
   }
 
-  /** Takes one platform call from the shared budget; false when it is spent for now. */
-  async takeCallToken(ratePerSecond: number): Promise<boolean> {
-    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [ratePerSecond]);
+  /** Takes one platform call from a shared budget; false when it is spent for now. */
+  async takeCallToken(ratePerSecond: number, budget: CallBudget = 'reconcile'): Promise<boolean> {
+    const rows: unknown[] = await this.rows(TAKE_CALL_TOKEN_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+    ]);
     return rows.length > 0;
+  }
+
+  /** Takes up to `wanted` platform calls from a shared budget at once: how many it got. */
+  async takeCallTokens(ratePerSecond: number, budget: CallBudget, wanted: number): Promise<number> {
+    const rows: { granted: number }[] = await this.rows(TAKE_CALL_TOKENS_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+      wanted,
+    ]);
+    return rows[0]?.granted ?? 0;
+  }
+
+  /** Gives back tokens taken and not used. */
+  async returnCallTokens(ratePerSecond: number, budget: CallBudget, unused: number): Promise<void> {
+    await this.rows(RETURN_CALL_TOKENS_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+      unused,
+    ]);
   }
 
   async claimStaleCommands(
     afterSeconds: number,
     limit: number,
-  ): Promise<{ commandId: string; deviceId: string; createdAt: Date }[]> {
-    const rows: { command_id: string; device_id: string; created_at: Date }[] = await this.rows(
-      CLAIM_STALE_COMMANDS_SQL,
-      [afterSeconds, limit],
-    );
+  ): Promise<{ commandId: string; deviceId: string; createdAt: Date; status: CommandStatus }[]> {
+    const rows: {
+      command_id: string;
+      device_id: string;
+      created_at: Date;
+      status: CommandStatus;
+    }[] = await this.rows(CLAIM_STALE_COMMANDS_SQL, [afterSeconds, limit]);
     return rows.map((row) => ({
       commandId: row.command_id,
       deviceId: row.device_id,
       createdAt: row.created_at,
+      status: row.status,
     }));
   }
 

@@ -17,6 +17,8 @@ export interface SigningKeys {
 export interface RequestToSign {
   method: string;
   url: URL;
+  /** The path as sent, when it is not url's own (a URL resolves `.` and `..` segments). */
+  path?: string;
   /** Headers to sign besides Host and X-Sdk-Date (names in any case). */
   headers: Record<string, string>;
   body: string;
@@ -58,7 +60,7 @@ export function signRequest(
   const signedNames = [...signed.keys()].sort();
   const canonicalRequest = [
     request.method.toUpperCase(),
-    canonicalPath(request.url.pathname),
+    canonicalPath(request.path ?? request.url.pathname),
     canonicalQuery(request.url.searchParams),
     signedNames.map((name) => `${name}:${signed.get(name)}\n`).join(''),
     signedNames.join(';'),

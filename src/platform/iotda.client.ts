@@ -7,20 +7,32 @@ import {
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   PlatformNotImplementedError,
   type PlatformOperation,
-  PlatformUnreachableError,
+  PlatformRefusedError,
+  type SyncCommandAnswer,
 } from './platform-client.js';
 import {
+  answeredDevice,
+  answeredId,
   type CallObserver,
   compactTime,
   observedRequest,
   parsePlatformTime,
+  pathSegment,
+  platformTarget,
   type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
 
 type IotdaConfig = Extract<PlatformConfig, { name: 'iotda' }>;
+
+// CreateCommand waits about 20 s for the device: its calls may take this long.
+const SYNC_TIMEOUT_MS = 25_000;
+// The device did not answer a synchronous command in time (seen with HTTP 200, and others).
+const SYNC_TIMEOUT_CODE = 'IOTDA.014111';
 
 // ListAsyncCommands and ListAsyncHistoryCommands give at most 50 records a page; a device holds at
 // most 20 cached commands, so a few pages cover any window reconciliation looks at.
@@ -34,6 +46,7 @@ export class IotdaClient implements PlatformClient {
   private readonly logger = new Logger('Platform');
   readonly name = 'iotda' as const;
   private readonly channel: PlatformChannel;
+  private readonly syncChannel: PlatformChannel;
 
   constructor(
     private readonly config: IotdaConfig,
@@ -41,6 +54,42 @@ export class IotdaClient implements PlatformClient {
     observe: CallObserver,
   ) {
     this.channel = { timeoutMs, agent: undefined, logger: this.logger, observe };
+    this.syncChannel = { ...this.channel, timeoutMs: Math.max(timeoutMs, SYNC_TIMEOUT_MS) };
+  }
+
+  async createSync(request: DispatchRequest): Promise<SyncCommandAnswer> {
+    const body = {
+      service_id: request.serviceId,
+      command_name: request.method,
+      paras: request.paras,
+    };
+    const path = `/v5/iot/${enc(this.config.projectId)}/devices/${enc(request.deviceId)}/commands`;
+    let response: PlatformResponse;
+    try {
+      response = await this.call('create_sync', 'POST', path, {}, body, false, this.syncChannel);
+    } catch (error) {
+      if (error instanceof PlatformRefusedError && error.code === SYNC_TIMEOUT_CODE) {
+        return {
+          kind: 'timeout',
+          record: { error_code: error.code, error_msg: error.platformMessage },
+        };
+      }
+      throw error;
+    }
+    const json = response.json;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new PlatformAnswerLostError('the platform answered no command result');
+    }
+    const fields = json as Record<string, unknown>;
+    return {
+      kind: 'answered',
+      commandId:
+        fields.command_id === undefined || fields.command_id === null
+          ? undefined
+          : answeredId(fields.command_id),
+      response: fields.response ?? null,
+      record: json,
+    };
   }
 
   async create(request: DispatchRequest): Promise<PlatformCommand> {
@@ -67,10 +116,12 @@ export class IotdaClient implements PlatformClient {
     command: { commandId: string; deviceId: string },
     gate?: CallGate,
   ): Promise<PlatformCommand | undefined> {
-    const path = `${this.commandsPath(command.deviceId)}/${encodeURIComponent(command.commandId)}`;
+    const path = `${this.commandsPath(command.deviceId)}/${pathSegment(command.commandId)}`;
     await gate?.();
     const response = await this.call('show', 'GET', path, {}, undefined, true);
-    return response === undefined ? undefined : toCommand(response.json, command.deviceId);
+    return response === undefined
+      ? undefined
+      : toCommand(response.json, command.deviceId, command.commandId);
   }
 
   async recent(deviceId: string, since: Date, gate?: CallGate): Promise<PlatformCommand[]> {
@@ -124,6 +175,7 @@ export class IotdaClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
     notFoundIsUndefined?: false,
+    channel?: PlatformChannel,
   ): Promise<PlatformResponse>;
   private async call(
     operation: PlatformOperation,
@@ -140,11 +192,9 @@ export class IotdaClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
     notFoundIsUndefined = false,
+    channel: PlatformChannel = this.channel,
   ): Promise<PlatformResponse | undefined> {
-    const url = new URL(`${this.config.endpoint}${path}`);
-    for (const [key, value] of Object.entries(query)) {
-      url.searchParams.set(key, value);
-    }
+    const target = platformTarget(this.config.endpoint, path, query);
     const text = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (this.config.instanceId !== undefined) {
@@ -157,24 +207,25 @@ export class IotdaClient implements PlatformClient {
         region: this.config.region,
         service: 'iotda',
       },
-      { method, url, headers, body: text },
+      { method, url: target.url, path: target.path, headers, body: text },
     );
     const request = {
       operation,
       method,
-      url,
+      url: target.url,
+      path: target.path,
       headers: signed,
       body: body === undefined ? undefined : text,
     };
     // show's 404 is an answer: the platform does not know the command.
-    return observedRequest(request, this.channel, (response) =>
+    return observedRequest(request, channel, (response) =>
       notFoundIsUndefined && response.status === 404 ? 'not_found' : undefined,
     );
   }
 }
 
 function enc(value: string): string {
-  return encodeURIComponent(value);
+  return pathSegment(value);
 }
 
 function toPage(
@@ -186,7 +237,7 @@ function toPage(
     json === null ||
     !Array.isArray((json as { commands?: unknown }).commands)
   ) {
-    throw new PlatformUnreachableError('the platform answered a list without commands');
+    throw new PlatformAnswerLostError('the platform answered a list without commands');
   }
   const { commands, page } = json as { commands: unknown[]; page?: { marker?: unknown } };
   return {
@@ -195,24 +246,22 @@ function toPage(
   };
 }
 
-/** An IoTDA AsyncDeviceCommand record (create, show and list share it). */
-export function toCommand(record: unknown, deviceId: string): PlatformCommand {
-  if (typeof record !== 'object' || record === null) {
-    throw new PlatformUnreachableError('the platform answered no command record');
+/**
+ * An IoTDA AsyncDeviceCommand record (create, show and list share it), for `deviceId` and, on a
+ * lookup, the command `askedId`.
+ */
+export function toCommand(record: unknown, deviceId: string, askedId?: string): PlatformCommand {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new PlatformAnswerLostError('the platform answered no command record');
   }
   const fields = record as Record<string, unknown>;
-  if (
-    typeof fields.command_id !== 'string' ||
-    !isCommandStatus(fields.status) ||
-    fields.status === 'CANCELED'
-  ) {
-    throw new PlatformUnreachableError(
-      'the platform answered a command record without command_id or a known status',
-    );
+  const commandId = answeredId(fields.command_id, askedId);
+  if (!isCommandStatus(fields.status) || fields.status === 'CANCELED') {
+    throw new PlatformInvalidAnswerError('the platform answered a command of no known status');
   }
   return {
-    commandId: fields.command_id,
-    deviceId: typeof fields.device_id === 'string' ? fields.device_id : deviceId,
+    commandId,
+    deviceId: answeredDevice(fields.device_id, deviceId),
     status: fields.status,
     resultDetail: fields.result ?? null,
     serviceId: typeof fields.service_id === 'string' ? fields.service_id : null,

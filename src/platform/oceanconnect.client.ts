@@ -9,15 +9,21 @@ import {
   type DispatchRequest,
   type PlatformClient,
   type PlatformCommand,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   type PlatformOperation,
   PlatformUnreachableError,
 } from './platform-client.js';
 import {
+  answeredDevice,
+  answeredId,
   type CallObserver,
   compactTime,
   errorInBody,
   observedRequest,
   parsePlatformTime,
+  pathSegment,
+  platformTarget,
   type PlatformChannel,
   type PlatformResponse,
 } from './platform-http.js';
@@ -93,11 +99,11 @@ export class OceanConnectClient implements PlatformClient {
     const response = await this.call(
       'cancel',
       'PUT',
-      `${COMMANDS_PATH}/${encodeURIComponent(command.commandId)}`,
+      `${COMMANDS_PATH}/${pathSegment(command.commandId)}`,
       {},
       { status: 'CANCELED' },
     );
-    return toCommand(response.json, command.deviceId);
+    return toCommand(response.json, command.deviceId, command.commandId);
   }
 
   async show(
@@ -138,7 +144,7 @@ export class OceanConnectClient implements PlatformClient {
       const json = response.json as
         { data?: unknown; pagination?: { totalSize?: unknown } } | undefined;
       if (typeof json !== 'object' || !Array.isArray(json.data)) {
-        throw new PlatformUnreachableError('the platform answered a query without data');
+        throw new PlatformAnswerLostError('the platform answered a query without data');
       }
       const commands = json.data.map((record) => toCommand(record, deviceId));
       found.push(...commands.filter(keep));
@@ -158,10 +164,7 @@ export class OceanConnectClient implements PlatformClient {
     query: Record<string, string>,
     body?: unknown,
   ): Promise<PlatformResponse> {
-    const url = new URL(`${this.config.baseUrl}${path}`);
-    for (const [key, value] of Object.entries(query)) {
-      url.searchParams.set(key, value);
-    }
+    const { url, path: sentPath } = platformTarget(this.config.baseUrl, path, query);
     for (let attempt = 1; ; attempt++) {
       const token = await this.currentToken();
       const response = await observedRequest(
@@ -169,6 +172,7 @@ export class OceanConnectClient implements PlatformClient {
           operation,
           method,
           url,
+          path: sentPath,
           headers: {
             app_key: this.config.appId,
             Authorization: `Bearer ${token.value}`,
@@ -208,7 +212,7 @@ export class OceanConnectClient implements PlatformClient {
   }
 
   private async login(): Promise<Token> {
-    const url = new URL(`${this.config.baseUrl}${LOGIN_PATH}`);
+    const { url, path } = platformTarget(this.config.baseUrl, LOGIN_PATH, {});
     const form = new URLSearchParams({ appId: this.config.appId, secret: this.config.secret });
     const startedAt = this.now();
     const response = await observedRequest(
@@ -216,6 +220,7 @@ export class OceanConnectClient implements PlatformClient {
         operation: 'login',
         method: 'POST',
         url,
+        path,
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: form.toString(),
       },
@@ -249,24 +254,23 @@ function toStatus(value: unknown): CommandStatus | undefined {
   return isCommandStatus(value) ? value : undefined;
 }
 
-/** A legacy command record (create, cancel and query share it). */
-export function toCommand(record: unknown, deviceId: string): PlatformCommand {
-  if (typeof record !== 'object' || record === null) {
-    throw new PlatformUnreachableError('the platform answered no command record');
+/** A legacy command record (create, cancel and query share it); on a cancel, of `askedId`. */
+export function toCommand(record: unknown, deviceId: string, askedId?: string): PlatformCommand {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw new PlatformAnswerLostError('the platform answered no command record');
   }
   const fields = record as Record<string, unknown>;
+  const commandId = answeredId(fields.commandId, askedId);
   const status = toStatus(fields.status);
-  if (typeof fields.commandId !== 'string' || status === undefined) {
-    throw new PlatformUnreachableError(
-      'the platform answered a command record without commandId or a known status',
-    );
+  if (status === undefined) {
+    throw new PlatformInvalidAnswerError('the platform answered a command of no known status');
   }
   const command = (
     typeof fields.command === 'object' && fields.command !== null ? fields.command : {}
   ) as Record<string, unknown>;
   return {
-    commandId: fields.commandId,
-    deviceId: typeof fields.deviceId === 'string' ? fields.deviceId : deviceId,
+    commandId,
+    deviceId: answeredDevice(fields.deviceId, deviceId),
     status,
     resultDetail: fields.result ?? null,
     serviceId: typeof command.serviceId === 'string' ? command.serviceId : null,

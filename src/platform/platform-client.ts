@@ -24,11 +24,24 @@ export interface DispatchRequest {
   sendStrategy: 'immediately' | 'delay';
 }
 
-export const PLATFORM_OPERATIONS = ['login', 'create', 'show', 'list', 'cancel'] as const;
+/** What IoTDA's synchronous CreateCommand answered once the device had (or had not, in time). */
+export type SyncCommandAnswer =
+  | { kind: 'answered'; commandId: string | undefined; response: unknown; record: unknown }
+  /** IOTDA.014111: the device did not answer in time. */
+  | { kind: 'timeout'; record: unknown };
+
+export const PLATFORM_OPERATIONS = [
+  'login',
+  'create',
+  'create_sync',
+  'show',
+  'list',
+  'cancel',
+] as const;
 export type PlatformOperation = (typeof PLATFORM_OPERATIONS)[number];
 
 /** What every platform call ended with, for the metrics. */
-export type CallResult = 'ok' | 'refused' | 'not_found' | 'timeout' | 'unreachable';
+export type CallResult = 'ok' | 'refused' | 'not_found' | 'timeout' | 'lost' | 'unreachable';
 
 /** Awaited before each HTTP call: reconciliation's shared budget of calls a second. */
 export type CallGate = () => Promise<void>;
@@ -37,6 +50,8 @@ export type CallGate = () => Promise<void>;
 export interface PlatformClient {
   readonly name: PlatformName;
   create(request: DispatchRequest): Promise<PlatformCommand>;
+  /** IoTDA only (MQTT devices): sends and waits for the device's answer, about 20 s at most. */
+  createSync?(request: DispatchRequest): Promise<SyncCommandAnswer>;
   /** The command now, or undefined when the platform does not know it. */
   show(
     command: { commandId: string; deviceId: string; createdAt: Date },
@@ -65,6 +80,26 @@ export class PlatformTimeoutError extends Error {
   constructor(readonly timeoutMs: number) {
     super(`The platform did not answer within ${timeoutMs} ms`);
     this.name = 'PlatformTimeoutError';
+  }
+}
+
+/**
+ * The answer was lost after the request may have reached the platform (the connection broke
+ * after sending, a 5xx from a gateway, an unreadable or oversized 2xx): whether the call took
+ * effect is unknown (504), as after a timeout.
+ */
+export class PlatformAnswerLostError extends Error {
+  constructor(readonly reason: string) {
+    super(`The platform's answer was lost: ${reason}`);
+    this.name = 'PlatformAnswerLostError';
+  }
+}
+
+/** The platform answered a record this service does not accept (an invalid or other id): 502. */
+export class PlatformInvalidAnswerError extends Error {
+  constructor(readonly reason: string) {
+    super(`The platform answered something invalid: ${reason}`);
+    this.name = 'PlatformInvalidAnswerError';
   }
 }
 

@@ -25,6 +25,14 @@ describe('platform configuration', () => {
     });
   });
 
+  it.each([
+    ['IoTDA', IOTDA, 10],
+    ['the legacy platform, whose quota is 100 calls a minute,', OC, 1],
+  ])('defaults RECONCILE_RATE on %s to %d', (_name, env, rate) => {
+    expect(loadConfig(env).reconcileRate).toBe(rate);
+    expect(loadConfig({ ...env, RECONCILE_RATE: '7' }).reconcileRate).toBe(7);
+  });
+
   it('reads IoTDA with its optional region and instance', () => {
     expect(
       loadConfig({ ...IOTDA, IOTDA_REGION: 'cn-north-4', IOTDA_INSTANCE_ID: 'i-1' }).platform,
@@ -77,6 +85,11 @@ describe('platform configuration', () => {
     ['RECONCILE_INTERVAL_SECONDS', { RECONCILE_INTERVAL_SECONDS: '0' }],
     ['RECONCILE_AFTER_SECONDS', { RECONCILE_AFTER_SECONDS: '86401' }],
     ['RECONCILE_RATE', { RECONCILE_RATE: '1001' }],
+    ['DISPATCH_DEVICE_CONCURRENCY', { DISPATCH_DEVICE_CONCURRENCY: '21' }],
+    ['DISPATCH_MAX_ATTEMPTS', { DISPATCH_MAX_ATTEMPTS: '0' }],
+    ['DISPATCH_RETRY_BASE_SECONDS', { DISPATCH_RETRY_BASE_SECONDS: '86401' }],
+    ['DISPATCH_RETRY_MAX_SECONDS', { DISPATCH_RETRY_MAX_SECONDS: 'soon' }],
+    ['DISPATCH_RATE', { DISPATCH_RATE: '1001' }],
   ])('stops start-up naming %s when it is invalid', (variable, env) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${variable} `));

@@ -1,8 +1,11 @@
 import { Logger } from '@nestjs/common';
 import http from 'node:http';
 import https from 'node:https';
+import { identifierProblem } from '../http/json-checks.js';
 import {
   type CallResult,
+  PlatformAnswerLostError,
+  PlatformInvalidAnswerError,
   type PlatformOperation,
   PlatformRefusedError,
   PlatformTimeoutError,
@@ -12,7 +15,10 @@ import {
 export interface PlatformRequest {
   operation: PlatformOperation;
   method: 'GET' | 'POST' | 'PUT';
+  /** Scheme, host, port and query; the path sent is `path`. */
   url: URL;
+  /** The path exactly as sent, ids in it encoded by pathSegment: a URL would resolve `..` in it. */
+  path: string;
   headers: Record<string, string>;
   body?: string;
 }
@@ -55,6 +61,15 @@ function platformRequest(
       headers['content-length'] = String(body.length);
     }
     let settled = false;
+    // Once the request has left, a broken connection may have lost an answer to a call that
+    // took effect; before, the platform cannot have seen it.
+    let sent = false;
+    // A TLS failure (with TLS 1.3 a refused client certificate shows after sending) means the
+    // request never got past the TLS layer.
+    const broken = (error: NodeJS.ErrnoException) =>
+      sent && !/^ERR_(SSL|TLS)_/.test(error.code ?? '')
+        ? new PlatformAnswerLostError(error.code ?? 'connection error')
+        : new PlatformUnreachableError(error.code ?? 'connection error');
     const startedAt = performance.now();
     const finish = (outcome: () => void, status?: number) => {
       if (!settled) {
@@ -65,7 +80,7 @@ function platformRequest(
           {
             operation: request.operation,
             method: request.method,
-            path: request.url.pathname,
+            path: request.path,
             status: status ?? null,
             ms: Math.round(performance.now() - startedAt),
           },
@@ -75,8 +90,15 @@ function platformRequest(
       }
     };
     const outgoing = transport.request(
-      request.url,
-      { method: request.method, headers, agent },
+      {
+        protocol: request.url.protocol,
+        hostname: request.url.hostname,
+        port: request.url.port,
+        path: `${request.path}${request.url.search}`,
+        method: request.method,
+        headers,
+        agent,
+      },
       (incoming) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -84,13 +106,14 @@ function platformRequest(
           size += chunk.length;
           if (size > MAX_RESPONSE_BYTES) {
             outgoing.destroy();
-            finish(() => reject(new PlatformUnreachableError('the answer is too large')));
+            finish(() => reject(new PlatformAnswerLostError('the answer is too large')));
             return;
           }
           chunks.push(chunk);
         });
-        incoming.on('error', (error: NodeJS.ErrnoException) =>
-          finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
+        incoming.on('error', (error: NodeJS.ErrnoException) => finish(() => reject(broken(error))));
+        incoming.on('aborted', () =>
+          finish(() => reject(new PlatformAnswerLostError('the answer was cut off'))),
         );
         incoming.on('end', () =>
           finish(() => {
@@ -110,9 +133,10 @@ function platformRequest(
       finish(() => reject(new PlatformTimeoutError(timeoutMs)));
       outgoing.destroy();
     }, timeoutMs);
-    outgoing.on('error', (error: NodeJS.ErrnoException) =>
-      finish(() => reject(new PlatformUnreachableError(error.code ?? 'connection error'))),
-    );
+    outgoing.on('finish', () => {
+      sent = true;
+    });
+    outgoing.on('error', (error: NodeJS.ErrnoException) => finish(() => reject(broken(error))));
     outgoing.end(body);
   });
 }
@@ -161,6 +185,35 @@ export async function observedRequest(
   }
 }
 
+/**
+ * Where a call to `path` under the configured base URL goes: the base's own path prefix, then
+ * `path` as written (never resolved), and the query.
+ */
+export function platformTarget(
+  baseUrl: string,
+  path: string,
+  query: Record<string, string>,
+): { url: URL; path: string } {
+  const url = new URL(baseUrl);
+  const prefix = url.pathname.replace(/\/+$/, '');
+  url.pathname = '/';
+  for (const [key, value] of Object.entries(query)) {
+    url.searchParams.set(key, value);
+  }
+  return { url, path: `${prefix}${path}` };
+}
+
+/**
+ * An id as one path segment, percent-encoded in full: everything but letters, digits, `-`, `_`
+ * and `~`, dots included, so that no id (`.`, `..`) can change the path that is signed and called.
+ */
+export function pathSegment(id: string): string {
+  return encodeURIComponent(id).replace(
+    /[!'()*.]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
 /** The error code and message of a platform answer, whatever the HTTP status; undefined if none. */
 export function errorInBody(json: unknown): { code: string; message: string } | undefined {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -181,8 +234,16 @@ function scalar(value: unknown): string | undefined {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
 }
 
-/** An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError. */
-function refusalOf(response: PlatformResponse): PlatformRefusedError | undefined {
+/**
+ * An answer that is not a 2xx, or a 2xx with an error code inside, as PlatformRefusedError; a 5xx
+ * (a gateway's, or the platform's own failure) as a lost answer: the call may have taken effect.
+ */
+function refusalOf(
+  response: PlatformResponse,
+): PlatformRefusedError | PlatformAnswerLostError | undefined {
+  if (response.status >= 500) {
+    return new PlatformAnswerLostError(`HTTP ${response.status}`);
+  }
   const inBody = errorInBody(response.json);
   if (inBody !== undefined) {
     return new PlatformRefusedError(inBody.code, inBody.message, response.status);
@@ -201,10 +262,36 @@ function resultOf(error: unknown): CallResult {
   if (error instanceof PlatformTimeoutError) {
     return 'timeout';
   }
+  if (error instanceof PlatformAnswerLostError) {
+    return 'lost';
+  }
   if (error instanceof PlatformRefusedError) {
     return error.httpStatus === 404 ? 'not_found' : 'refused';
   }
   return 'unreachable';
+}
+
+/**
+ * A command id the platform answered, checked like a request's: a valid identifier and, when one
+ * was asked for, that one.
+ */
+export function answeredId(value: unknown, asked?: string): string {
+  const problem = identifierProblem(value);
+  if (problem !== undefined) {
+    throw new PlatformInvalidAnswerError(`the command id it answered ${problem}`);
+  }
+  if (asked !== undefined && value !== asked) {
+    throw new PlatformInvalidAnswerError('it answered another command than the one asked for');
+  }
+  return value as string;
+}
+
+/** The device id of an answered record: absent, or the one asked for. */
+export function answeredDevice(value: unknown, asked: string): string {
+  if (value !== undefined && value !== null && value !== asked) {
+    throw new PlatformInvalidAnswerError('it answered a command of another device');
+  }
+  return asked;
 }
 
 /** The compact platform time `yyyyMMdd'T'HHmmss'Z'`, or ISO 8601; undefined if neither. */

@@ -16,7 +16,7 @@ export class PlatformMetrics {
     const registers = [metrics.registry];
     this.calls = new Counter({
       name: 'platform_calls_total',
-      help: 'Calls to the IoT platform, by platform, operation and result (ok, refused, not_found, timeout, unreachable)',
+      help: 'Calls to the IoT platform, by platform, operation and result (ok, refused, not_found, timeout, lost, unreachable)',
       labelNames: ['platform', 'operation', 'result'] as const,
       registers,
     });

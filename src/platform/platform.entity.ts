@@ -21,6 +21,7 @@ import { CommandEntity } from '../commands/command.entity.js';
 @Index('dispatch_intents_idempotency_key_idx', ['idempotencyKey'], { unique: true })
 @Index('dispatch_intents_command_id_idx', ['commandId'], { unique: true })
 @Index('dispatch_intents_unresolved_idx', { synchronize: false })
+@Index('dispatch_intents_lookup_idx', { synchronize: false })
 export class DispatchIntentEntity {
   @PrimaryGeneratedColumn('identity', {
     type: 'bigint',
@@ -67,6 +68,9 @@ export class DispatchIntentEntity {
 
   @Column({ name: 'updated_at', type: 'timestamptz', precision: 3 })
   updatedAt!: Date;
+
+  @Column({ name: 'looked_up_at', type: 'timestamptz', precision: 3, nullable: true })
+  lookedUpAt!: Date | null;
 }
 
 @Entity('platform_call_budget')

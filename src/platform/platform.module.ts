@@ -47,6 +47,6 @@ export function createPlatformClient(
       useFactory: createPlatformClient,
     },
   ],
-  exports: [PlatformService, Reconciler],
+  exports: [PlatformService, Reconciler, DispatchRepository, PLATFORM_CLIENT, PlatformMetrics],
 })
 export class PlatformModule {}

@@ -7,9 +7,11 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { type DispatchCommandDto } from './dispatch.dto.js';
 import { type DispatchIntent, DispatchRepository } from './dispatch.repository.js';
 import {
+  PlatformAnswerLostError,
   type PlatformClient,
   type PlatformCommand,
   PlatformCommandNotFoundError,
+  PlatformInvalidAnswerError,
   PlatformNotImplementedError,
   PlatformRefusedError,
   PlatformTimeoutError,
@@ -87,9 +89,11 @@ export class PlatformService {
     } catch (error) {
       const problem = this.problemOf(error, 'dispatch');
       const answer = { status: problem.status, body: JSON.stringify(problem.details(requestId)) };
+      // An uncertain answer (504) may hide a command the platform created: reconciliation
+      // searches for it, and the key answers 504 until it has settled.
       await this.intents.settle(
         intentId,
-        error instanceof PlatformTimeoutError ? 'lost' : 'refused',
+        problem.status === 504 ? 'lost' : 'refused',
         null,
         answer,
       );
@@ -250,6 +254,24 @@ export class PlatformService {
           ? 'The platform refused to cancel the command (it cancels only PENDING commands)'
           : 'The platform refused the request',
         { code: error.code, message: error.platformMessage },
+      );
+    }
+    if (error instanceof PlatformInvalidAnswerError) {
+      return new PlatformProblem(
+        502,
+        'The platform answered something this service does not accept',
+        {
+          code: 'INVALID_ANSWER',
+          message: error.reason,
+        },
+      );
+    }
+    if (error instanceof PlatformAnswerLostError) {
+      return new PlatformProblem(
+        504,
+        action === 'dispatch'
+          ? `The platform's answer was lost (${error.reason}); whether the command exists is unknown, and reconciliation finds it if it does`
+          : `The platform's answer was lost (${error.reason})`,
       );
     }
     if (error instanceof PlatformUnreachableError) {

@@ -11,7 +11,8 @@ import { isDatabaseError } from '../database/database-errors.js';
 import { type DispatchIntent, DispatchRepository } from './dispatch.repository.js';
 import { type PlatformClient, type PlatformCommand } from './platform-client.js';
 import { PlatformMetrics } from './platform-metrics.js';
-import { PLATFORM_CLIENT } from './platform-problem.js';
+import { PLATFORM_CLIENT, PlatformProblem } from './platform-problem.js';
+import { type CommandStatus, rankOf } from '../commands/command-status.js';
 import { PlatformService, canonicalJson } from './platform.service.js';
 
 /** What one pass did. */
@@ -108,7 +109,12 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     }
     await this.intents.purgeExpired();
     const stuckSeconds = Math.ceil((this.config.platformTimeoutMs + STUCK_AFTER_MS) / 1000);
-    for (const intent of await this.intents.unresolved(stuckSeconds, MAX_INTENTS_PER_PASS)) {
+    const unresolved = await this.intents.claimUnresolved(
+      stuckSeconds,
+      this.config.reconcileIntervalSeconds / 2,
+      MAX_INTENTS_PER_PASS,
+    );
+    for (const intent of unresolved) {
       try {
         if (await this.findLostDispatch(client, intent)) {
           result.found++;
@@ -127,7 +133,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
       try {
         const found = await client.show(command, this.gate);
         result.checked++;
-        if (found !== undefined) {
+        if (found !== undefined && learnsSomething(command.status, found.status)) {
           await this.platform.reportFound(found, command.deviceId);
         }
       } catch (error) {
@@ -140,9 +146,13 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
 
   /**
    * Lists the device's commands since the intent and takes the earliest one with the same
-   * serviceId, method and paras that no other dispatch holds.
+   * serviceId, method and paras that no other dispatch holds. None found once no call for the
+   * intent can still be running: the platform has no such command, and the dispatch is refused.
    */
-  private async findLostDispatch(client: PlatformClient, intent: DispatchIntent): Promise<boolean> {
+  private async findLostDispatch(
+    client: PlatformClient,
+    intent: DispatchIntent & { callOver: boolean },
+  ): Promise<boolean> {
     const since = new Date(intent.createdAt.getTime() - CLOCK_SLACK_MS);
     const paras = canonicalJson(intent.paras);
     const matches = (await client.recent(intent.deviceId, since, this.gate))
@@ -164,6 +174,15 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
         );
         return true;
       }
+    }
+    if (intent.callOver) {
+      const problem = new PlatformProblem(
+        502,
+        "The platform's answer to this dispatch was lost, and the platform has no such command",
+        { code: 'NOT_CREATED', message: 'the platform has no command for this dispatch' },
+      );
+      const answer = { status: 502, body: JSON.stringify(problem.details(`intent-${intent.id}`)) };
+      await this.intents.settle(intent.id, 'refused', null, answer);
     }
     return false;
   }
@@ -192,6 +211,11 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     }
     this.metrics.reconciliationFailed('platform');
   }
+}
+
+/** Whether the platform's status is news: neither the current one nor behind it. */
+function learnsSomething(current: CommandStatus, found: CommandStatus): boolean {
+  return found !== current && rankOf(found) >= rankOf(current);
 }
 
 function byCreation(a: PlatformCommand, b: PlatformCommand): number {

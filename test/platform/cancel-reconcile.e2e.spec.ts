@@ -75,13 +75,13 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('cancel and reconcile on 
       const { commandId } = await dispatched();
       platform.emulator.failNext(kind === 'iotda' ? 'show' : 'list', {
         kind: 'refuse',
-        httpStatus: 500,
-        code: 'E500',
-        message: 'internal error',
+        httpStatus: 400,
+        code: 'E400',
+        message: 'invalid input',
       });
       const response = await post(`/commands/${commandId}/reconcile`);
       expect(response.statusCode).toBe(502);
-      expect(response.json().platformError).toEqual({ code: 'E500', message: 'internal error' });
+      expect(response.json().platformError).toEqual({ code: 'E400', message: 'invalid input' });
     });
 
     it('answers 504 when the platform does not answer in time', async () => {

@@ -1,0 +1,111 @@
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { ProblemResponse } from '../commands/dto/command.response.js';
+import { ApiKeyGuard } from '../http/auth.guards.js';
+import { ApiBodyFields, BodyPipe } from '../http/body.js';
+import { ValidationProblem } from '../http/problem.js';
+import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
+import {
+  LIST_DISPATCHES_QUERY,
+  type ListDispatchesQuery,
+  QUEUE_DISPATCH_BODY,
+  type QueueDispatchDto,
+} from './dispatches.dto.js';
+import { type DispatchJson, DispatchesService } from './dispatches.service.js';
+
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
+
+@ApiTags('dispatches')
+@ApiBearerAuth()
+@UseGuards(ApiKeyGuard)
+@ApiResponse({ status: 401, type: ProblemResponse, description: 'API_KEYS set and no valid key' })
+@ApiResponse({ status: 503, type: ProblemResponse, description: 'The database is unavailable' })
+@Controller('dispatches')
+export class DispatchesController {
+  constructor(private readonly dispatches: DispatchesService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiBodyFields(QUEUE_DISPATCH_BODY, { title: 'QueueDispatch' })
+  @ApiOperation({ summary: 'Queue a command for a device: sent in order, retried, paced' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: '1 to 128 printable characters',
+  })
+  @ApiAcceptedResponse({ description: 'Queued (or the dispatch that holds this Idempotency-Key)' })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
+  @ApiResponse({
+    status: 422,
+    type: ProblemResponse,
+    description: 'Idempotency-Key reused with another body',
+  })
+  @ApiResponse({
+    status: 501,
+    type: ProblemResponse,
+    description: 'No platform configured (PLATFORM)',
+  })
+  enqueue(
+    @Body(new BodyPipe(QUEUE_DISPATCH_BODY)) dto: QueueDispatchDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+  ): Promise<DispatchJson> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw ValidationProblem.of('Idempotency-Key', 'must be 1 to 128 printable characters');
+    }
+    return this.dispatches.enqueue(dto, idempotencyKey);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Dispatches, newest first, in cursor pages' })
+  @ApiQueryParameters(LIST_DISPATCHES_QUERY)
+  @ApiOkResponse({ description: '{ items, nextCursor }' })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
+  list(
+    @Query(new QueryPipe(LIST_DISPATCHES_QUERY)) query: ListDispatchesQuery,
+  ): Promise<{ items: DispatchJson[]; nextCursor: string | null }> {
+    return this.dispatches.list(query);
+  }
+
+  @Get(':dispatchId')
+  @ApiOperation({ summary: 'A dispatch with its attempts' })
+  @ApiParam({ name: 'dispatchId' })
+  @ApiOkResponse({ description: 'The dispatch' })
+  @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown dispatch' })
+  get(
+    @Param('dispatchId', new IdentifierPipe('dispatchId')) dispatchId: string,
+  ): Promise<DispatchJson> {
+    return this.dispatches.get(dispatchId);
+  }
+
+  @Post(':dispatchId/cancel')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel a queued dispatch' })
+  @ApiParam({ name: 'dispatchId' })
+  @ApiOkResponse({ description: 'Canceled' })
+  @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown dispatch' })
+  @ApiResponse({ status: 409, type: ProblemResponse, description: 'Sending or closed already' })
+  cancel(
+    @Param('dispatchId', new IdentifierPipe('dispatchId')) dispatchId: string,
+  ): Promise<DispatchJson> {
+    return this.dispatches.cancel(dispatchId);
+  }
+}
