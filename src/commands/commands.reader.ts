@@ -72,6 +72,7 @@ export class CommandsReader {
       statuses: query.status,
       since: query.since,
       until: query.until,
+      campaignId: query.campaignId,
       after: query.cursor,
       limit: query.limit,
     });

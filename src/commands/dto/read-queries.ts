@@ -52,6 +52,7 @@ export const LIST_COMMANDS_QUERY = {
     description: 'createdAt before (exclusive)',
     example: '2026-11-27T00:00:00Z',
   }),
+  campaignId: optional(identifier, { description: "The commands of this campaign's dispatches" }),
   limit: withDefault(DEFAULT_PAGE_SIZE, pageSize(MAX_PAGE_SIZE), {
     description: `Page size, 1 to ${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}); a page also stops early at 4 MB of JSON`,
     example: String(DEFAULT_PAGE_SIZE),

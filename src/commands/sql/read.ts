@@ -168,6 +168,8 @@ export interface ListFilter {
   statuses?: string[];
   since?: Date;
   until?: Date;
+  /** Commands sent by this campaign's dispatches. */
+  campaignId?: string;
   /** Keyset: the last command of the previous page. */
   after?: { createdAt: Date; commandId: string };
   limit: number;
@@ -220,6 +222,13 @@ export function listStatement(filter: ListFilter): {
   if (filter.until !== undefined) {
     conditions.push(`c.created_at < ${param(filter.until)}`);
     shape += '_until';
+  }
+  if (filter.campaignId !== undefined) {
+    conditions.push(
+      `c.command_id IN (SELECT d.command_id FROM dispatches d
+         WHERE d.campaign_id = ${param(filter.campaignId)} AND d.command_id IS NOT NULL)`,
+    );
+    shape += '_campaign';
   }
   if (filter.after !== undefined) {
     // The keyset through a sub-SELECT: the index scan takes its values at run time all the same,
