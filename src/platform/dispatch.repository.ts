@@ -77,6 +77,22 @@ WHERE id = $2
   AND LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) >= 1
 RETURNING tokens`;
 
+// Up to $3 tokens at once from budget $2 (refilled at $1 a second, holding at most $1): how many
+// it gave. Tokens a caller could not use are given back with RETURN_CALL_TOKENS_SQL.
+export const TAKE_CALL_TOKENS_SQL = `
+WITH budget AS (
+  SELECT LEAST($1::float8, tokens + EXTRACT(EPOCH FROM clock_timestamp() - refilled_at) * $1::float8) AS available
+  FROM platform_call_budget WHERE id = $2 FOR UPDATE
+)
+UPDATE platform_call_budget b
+SET tokens = budget.available - LEAST($3::int, floor(budget.available)), refilled_at = clock_timestamp()
+FROM budget
+WHERE b.id = $2 AND budget.available >= 1
+RETURNING LEAST($3::int, floor(budget.available))::int AS granted`;
+
+export const RETURN_CALL_TOKENS_SQL = `
+UPDATE platform_call_budget SET tokens = LEAST($1::float8, tokens + $3::float8) WHERE id = $2`;
+
 // Open commands without news for $1 seconds and not looked up for as long, claimed for one
 // lookup: the conditional upsert lets only one instance claim a command per period.
 export const CLAIM_STALE_COMMANDS_SQL = `
@@ -246,6 +262,25 @@ export class DispatchRepository {
       budget === 'reconcile' ? 1 : 2,
     ]);
     return rows.length > 0;
+  }
+
+  /** Takes up to `wanted` platform calls from a shared budget at once: how many it got. */
+  async takeCallTokens(ratePerSecond: number, budget: CallBudget, wanted: number): Promise<number> {
+    const rows: { granted: number }[] = await this.rows(TAKE_CALL_TOKENS_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+      wanted,
+    ]);
+    return rows[0]?.granted ?? 0;
+  }
+
+  /** Gives back tokens taken and not used. */
+  async returnCallTokens(ratePerSecond: number, budget: CallBudget, unused: number): Promise<void> {
+    await this.rows(RETURN_CALL_TOKENS_SQL, [
+      ratePerSecond,
+      budget === 'reconcile' ? 1 : 2,
+      unused,
+    ]);
   }
 
   async claimStaleCommands(

@@ -253,6 +253,14 @@ export class DispatchQueueRepository {
     return current === undefined ? undefined : { canceled: false, dispatch: current };
   }
 
+  /** Whether any dispatch is due (it may still wait behind its device's earlier ones). */
+  async hasDue(): Promise<boolean> {
+    const rows: unknown[] = await this.rows(
+      `SELECT 1 FROM dispatches WHERE state = 'queued' AND next_attempt_at <= now() LIMIT 1`,
+    );
+    return rows.length > 0;
+  }
+
   /** Leases up to `limit` due dispatches to this instance. */
   async claim(
     limit: number,

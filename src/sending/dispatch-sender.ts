@@ -5,7 +5,6 @@ import {
   Logger,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type CommandStatus } from '../commands/command-status.js';
 import { CommandsService } from '../commands/commands.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
@@ -19,9 +18,12 @@ import {
   type Dispatch,
   DispatchQueueRepository,
 } from './dispatch-queue.repository.js';
+import { SendingMetrics } from './sending-metrics.js';
 
 // How often an idle instance looks for due dispatches.
 const POLL_MS = 250;
+// How often leases that ran out and dispatches past sendBy are looked for.
+const SWEEP_MS = 2000;
 // Platform calls one instance keeps in flight at most; a 20 s synchronous call holds one of them.
 const MAX_IN_FLIGHT = 64;
 // A lost attempt not settled yet is looked at again after this long.
@@ -31,8 +33,6 @@ const PENDING_LIMIT = 20;
 // A lease outlives the longest platform call (a synchronous one) by this much.
 const LEASE_MARGIN_SECONDS = 30;
 const SYNC_CALL_SECONDS = 25;
-
-class Stopped extends Error {}
 
 /**
  * The queue's one loop per instance: claims due dispatches from the database (leased, SKIP
@@ -46,8 +46,8 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  private sweptAt = 0;
   private stopped = false;
-  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -55,6 +55,7 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
     private readonly queue: DispatchQueueRepository,
     private readonly intents: DispatchRepository,
     private readonly commands: CommandsService,
+    private readonly metrics: SendingMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -65,7 +66,6 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.stopping.abort();
     clearTimeout(this.timer);
     await this.polling;
     await Promise.allSettled([...this.inFlight]);
@@ -98,30 +98,44 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
     if (client === null || this.stopped) {
       return 0;
     }
-    await this.queue.sweep();
+    if (Date.now() - this.sweptAt >= SWEEP_MS) {
+      this.sweptAt = Date.now();
+      await this.queue.sweep();
+    }
+    // Tokens first, then as many rows: a claimed dispatch is attempted at once, well within its
+    // lease, never left waiting for the budget while its lease runs out.
     const room = MAX_IN_FLIGHT - this.inFlight.size;
-    if (room <= 0) {
+    if (room <= 0 || !(await this.queue.hasDue())) {
+      return 0;
+    }
+    const tokens = await this.intents.takeCallTokens(this.config.dispatchRate, 'dispatch', room);
+    if (tokens === 0) {
       return 0;
     }
     const leaseSeconds =
       Math.max(Math.ceil(this.config.platformTimeoutMs / 1000), SYNC_CALL_SECONDS) +
       LEASE_MARGIN_SECONDS;
     const claimed = await this.queue.claim(
-      Math.min(room, this.config.dispatchRate),
+      tokens,
       this.config.dispatchDeviceConcurrency,
       PENDING_LIMIT,
       leaseSeconds,
     );
+    if (claimed.length < tokens) {
+      await this.intents.returnCallTokens(
+        this.config.dispatchRate,
+        'dispatch',
+        tokens - claimed.length,
+      );
+    }
     for (const dispatch of claimed) {
       const attempt = this.attempt(client, dispatch)
         .catch((error: unknown) => {
           // The lease runs out and the sweep takes the dispatch up again.
-          if (!(error instanceof Stopped)) {
-            this.logger.warn(
-              { err: describe(error), dispatchId: dispatch.dispatchId },
-              'A dispatch attempt failed',
-            );
-          }
+          this.logger.warn(
+            { err: describe(error), dispatchId: dispatch.dispatchId },
+            'A dispatch attempt failed',
+          );
         })
         .finally(() => this.inFlight.delete(attempt));
       this.inFlight.add(attempt);
@@ -145,7 +159,6 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
       });
       return;
     }
-    await this.gate();
     const request: DispatchRequest = {
       deviceId: dispatch.deviceId,
       serviceId: dispatch.serviceId,
@@ -158,6 +171,9 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
       dispatch.mode === 'sync' && client.createSync !== undefined
         ? await this.sendSync(client, dispatch, request)
         : await this.sendAsync(client, dispatch, request);
+    if ('attempt' in end && end.attempt !== null) {
+      this.metrics.attempted(end.attempt.outcome);
+    }
     await this.queue.end(dispatch.dispatchId, end);
   }
 
@@ -284,24 +300,6 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
       deadline: null,
       timeoutSeconds: dispatch.timeoutSeconds,
     };
-  }
-
-  /** Waits for a token of DISPATCH_RATE's budget, shared by all instances. */
-  private async gate(): Promise<void> {
-    const waitMs = Math.max(5, Math.ceil(1000 / this.config.dispatchRate));
-    for (;;) {
-      if (this.stopped) {
-        throw new Stopped();
-      }
-      if (await this.intents.takeCallToken(this.config.dispatchRate, 'dispatch')) {
-        return;
-      }
-      try {
-        await sleep(waitMs, undefined, { signal: this.stopping.signal });
-      } catch {
-        throw new Stopped();
-      }
-    }
   }
 }
 

@@ -9,6 +9,7 @@ import { DispatchQueueRepository } from './dispatch-queue.repository.js';
 import { DispatchSender } from './dispatch-sender.js';
 import { DispatchesController } from './dispatches.controller.js';
 import { DispatchesService } from './dispatches.service.js';
+import { SendingMetrics } from './sending-metrics.js';
 
 /** /dispatches and /campaigns: the per-device queue in the database, and the loops over it. */
 @Module({
@@ -18,6 +19,7 @@ import { DispatchesService } from './dispatches.service.js';
     DispatchQueueRepository,
     DispatchesService,
     DispatchSender,
+    SendingMetrics,
     CampaignsRepository,
     CampaignsService,
     CampaignReleaser,

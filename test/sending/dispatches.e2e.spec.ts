@@ -240,6 +240,18 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('/dispatches on %s', (kin
     expect(other.statusCode).toBe(422);
   });
 
+  it('shows dispatches by state, attempts by outcome, queue depth and oldest age in /metrics', async () => {
+    await queued(
+      dispatchBody({ notBefore: '2099-01-01T00:00:00Z', sendBy: '2099-01-02T00:00:00Z' }),
+    );
+    const metrics = (await platform.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^dispatches\{state="queued"\} [1-9]/m);
+    expect(metrics).toMatch(/^dispatches\{state="sent"\} [1-9]/m);
+    expect(metrics).toMatch(/^dispatch_attempts_total\{outcome="offline"\} [1-9]/m);
+    expect(metrics).toMatch(/^dispatch_queue_depth [1-9]/m);
+    expect(metrics).toMatch(/^dispatch_oldest_queued_age_seconds \d/m);
+  });
+
   it('lists dispatches newest first in cursor pages, filtered by device and state', async () => {
     const deviceId = `listed-${kind}-${Math.random().toString(36).slice(2)}`;
     const later = { notBefore: '2099-01-01T00:00:00Z', sendBy: '2099-01-02T00:00:00Z' };

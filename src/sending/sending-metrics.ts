@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge } from 'prom-client';
+import { CommandMetrics } from '../metrics/command-metrics.js';
+import { DispatchQueueRepository } from './dispatch-queue.repository.js';
+import { ATTEMPT_OUTCOMES, type AttemptOutcome, DISPATCH_STATES } from './dispatches.dto.js';
+
+// One scrape reads the queue's counts once for its three gauges.
+const STATS_FRESH_MS = 1000;
+
+/** The queue in /metrics: dispatches by state, attempts by outcome, depth and oldest age. */
+@Injectable()
+export class SendingMetrics {
+  private readonly attempts: Counter<'outcome'>;
+  private stats: { at: number; read: ReturnType<DispatchQueueRepository['stats']> } | undefined;
+
+  constructor(
+    metrics: CommandMetrics,
+    private readonly queue: DispatchQueueRepository,
+  ) {
+    const registers = [metrics.registry];
+    this.attempts = new Counter({
+      name: 'dispatch_attempts_total',
+      help: 'Platform calls made for /dispatches by this instance, by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    for (const outcome of ATTEMPT_OUTCOMES) {
+      this.attempts.inc({ outcome }, 0);
+    }
+    const latest = () => this.latest();
+    new Gauge({
+      name: 'dispatches',
+      help: 'Dispatches by state, across all instances (read from the database at each scrape)',
+      labelNames: ['state'] as const,
+      registers,
+      async collect() {
+        const { byState } = await latest();
+        for (const state of DISPATCH_STATES) {
+          this.set({ state }, byState.get(state) ?? 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'dispatch_queue_depth',
+      help: 'Dispatches queued or sending, across all instances',
+      registers,
+      async collect() {
+        const { byState } = await latest();
+        this.set((byState.get('queued') ?? 0) + (byState.get('sending') ?? 0));
+      },
+    });
+    new Gauge({
+      name: 'dispatch_oldest_queued_age_seconds',
+      help: 'Age of the oldest queued dispatch; 0 when none is queued',
+      registers,
+      async collect() {
+        const { oldestQueuedAt } = await latest();
+        this.set(oldestQueuedAt === null ? 0 : (Date.now() - oldestQueuedAt.getTime()) / 1000);
+      },
+    });
+  }
+
+  attempted(outcome: AttemptOutcome): void {
+    this.attempts.inc({ outcome });
+  }
+
+  private latest(): ReturnType<DispatchQueueRepository['stats']> {
+    if (this.stats === undefined || Date.now() - this.stats.at > STATS_FRESH_MS) {
+      this.stats = { at: Date.now(), read: this.queue.stats() };
+    }
+    return this.stats.read;
+  }
+}
