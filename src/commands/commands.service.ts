@@ -3,6 +3,7 @@ import { CommandMismatchError, CommandNotFoundError } from './command-errors.js'
 import { type ApplyResult, type Report } from './commands.repository.js';
 import { GroupCommit } from './group-commit.js';
 import { ChangeReader } from '../feed/change-reader.js';
+import { CommandLatency } from '../metrics/command-latency.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { CommandsReader, type ResponseBody } from './commands.reader.js';
 import { type HistoryPageQuery, type ListCommandsQuery } from './dto/read-queries.js';
@@ -16,6 +17,7 @@ export class CommandsService {
     private readonly feed: ChangeReader,
     private readonly metrics: CommandMetrics,
     private readonly reader: CommandsReader,
+    private readonly latency: CommandLatency,
   ) {}
 
   /** Applies a report by the rank rule and records it; wakes the change feed once committed. */
@@ -28,6 +30,7 @@ export class CommandsService {
     if (result.outcome === 'applied') {
       // Committed: the change feed reads it now rather than at its next poll.
       this.feed.wake();
+      this.latency.applied(result.commandId, result.status, result.previousStatus);
     }
     return result;
   }

@@ -86,8 +86,11 @@ WITH k AS (
 picked AS (
   SELECT d.dispatch_id FROM dispatches d
   WHERE d.campaign_id = $1 AND d.released_at IS NULL AND d.state = 'queued'
+    AND EXISTS (SELECT 1 FROM k)
   ORDER BY d.seq
-  LIMIT (SELECT LEAST(floor(available), COALESCE(canary_room, floor(available)))::int FROM k)
+  -- No campaign row (paused, past endAt, ...) releases nothing: LIMIT NULL would be no limit.
+  LIMIT COALESCE(
+    (SELECT LEAST(floor(available), COALESCE(canary_room, floor(available)))::int FROM k), 0)
   FOR UPDATE OF d SKIP LOCKED
 ),
 released AS (

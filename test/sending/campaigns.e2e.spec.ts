@@ -238,6 +238,12 @@ describe('/campaigns on iotda', () => {
         .items.map((c: { deviceId: string }) => c.deviceId)
         .sort(),
     ).toEqual([...devices].sort());
+    const analytics = await platform.app.inject({
+      method: 'GET',
+      url: `/analytics/commands?campaignId=${campaign.campaignId}`,
+    });
+    expect(analytics.json()).toMatchObject({ commands: 6, successPercent: 100 });
+    expect(analytics.json().final.SUCCESSFUL).toBe(6);
   });
 
   it('aborts past the failure threshold and cancels its queued dispatches', async () => {
@@ -282,6 +288,39 @@ describe('/campaigns on iotda', () => {
     await until(campaign.campaignId, 'more sent', (c) => c.dispatches.sent > before);
     expect((await act(campaign.campaignId, 'cancel')).statusCode).toBe(200);
     expect((await act(campaign.campaignId, 'resume')).statusCode).toBe(409);
+  });
+
+  it('releases only between startAt and endAt; what is left expires', async () => {
+    const devices = devicesOf(20);
+    const startAt = new Date(Date.now() + 1500);
+    const campaign = await create(
+      body(devices, {
+        ratePerMinute: 60,
+        startAt: startAt.toISOString(),
+        endAt: new Date(startAt.getTime() + 2500).toISOString(),
+      }),
+    );
+    expect(campaign.state).toBe('scheduled');
+    await sleep(1000);
+    expect(createdOnPlatform(devices)).toBe(0);
+    const ended = await until(
+      campaign.campaignId,
+      'the rest expired',
+      (c) => c.dispatches.queued === 0 && c.dispatches.sending === 0,
+    );
+    expect(ended.dispatches.sent).toBeGreaterThanOrEqual(1);
+    expect(ended.dispatches.sent).toBeLessThanOrEqual(5);
+    expect(ended.dispatches.expired).toBe(20 - ended.dispatches.sent);
+    const released: { released_at: Date }[] = await platform.app
+      .get(DataSource)
+      .query(
+        `SELECT released_at FROM dispatches WHERE campaign_id = $1 AND released_at IS NOT NULL`,
+        [campaign.campaignId],
+      );
+    for (const row of released) {
+      expect(row.released_at.getTime()).toBeGreaterThanOrEqual(startAt.getTime());
+      expect(row.released_at.getTime()).toBeLessThan(startAt.getTime() + 2500);
+    }
   });
 
   it('retries only the devices whose command failed or timed out', async () => {
