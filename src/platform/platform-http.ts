@@ -64,8 +64,10 @@ function platformRequest(
     // Once the request has left, a broken connection may have lost an answer to a call that
     // took effect; before, the platform cannot have seen it.
     let sent = false;
+    // A TLS failure (with TLS 1.3 a refused client certificate shows after sending) means the
+    // request never got past the TLS layer.
     const broken = (error: NodeJS.ErrnoException) =>
-      sent
+      sent && !/^ERR_(SSL|TLS)_/.test(error.code ?? '')
         ? new PlatformAnswerLostError(error.code ?? 'connection error')
         : new PlatformUnreachableError(error.code ?? 'connection error');
     const startedAt = performance.now();

@@ -175,6 +175,14 @@ export class DispatchQueueRepository {
   async enqueue(
     dispatch: NewDispatch,
   ): Promise<{ created: boolean; dispatch: Dispatch } | undefined> {
+    if (dispatch.idempotencyKey !== null) {
+      // A key is kept 24 hours, as for POST /commands/dispatch; the dispatch stays.
+      await this.rows(
+        `UPDATE dispatches SET idempotency_key = NULL
+         WHERE idempotency_key = $1 AND created_at < now() - interval '24 hours'`,
+        [dispatch.idempotencyKey],
+      );
+    }
     const inserted: DispatchRow[] = await this.rows(ENQUEUE_SQL, [
       dispatch.dispatchId,
       dispatch.idempotencyKey,

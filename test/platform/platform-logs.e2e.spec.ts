@@ -30,7 +30,7 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])(
       expect(created.statusCode).toBe(201);
       platform.emulator.failNext('create', {
         kind: 'refuse',
-        httpStatus: 500,
+        httpStatus: 400,
         code: 'E',
         message: 'refused',
       });

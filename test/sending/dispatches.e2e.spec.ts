@@ -197,6 +197,18 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('/dispatches on %s', (kin
     expect(createdFor(body.deviceId as string)).toHaveLength(1);
   });
 
+  it('retries a throttled attempt (HTTP 429)', async () => {
+    platform.emulator.failNext('create', {
+      kind: 'refuse',
+      httpStatus: 429,
+      code: 'APIGW.0308',
+      message: 'The throttling threshold has been reached',
+    });
+    const dispatch = await queued(dispatchBody());
+    const sent = await until(dispatch.dispatchId, 'sent');
+    expect(sent.attempts.map((attempt) => attempt.outcome)).toEqual(['throttled', 'sent']);
+  });
+
   it('fails a dispatch the platform refuses for good, at once', async () => {
     platform.emulator.failNext('create', {
       kind: 'refuse',
