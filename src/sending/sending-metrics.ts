@@ -6,12 +6,17 @@ import { ATTEMPT_OUTCOMES, type AttemptOutcome, DISPATCH_STATES } from './dispat
 
 // One scrape reads the queue's counts once for its three gauges.
 const STATS_FRESH_MS = 1000;
+// /metrics answers while the database is slow or down: with the last counts read, if need be.
+const STATS_WAIT_MS = 500;
+
+type QueueStats = Awaited<ReturnType<DispatchQueueRepository['stats']>>;
 
 /** The queue in /metrics: dispatches by state, attempts by outcome, depth and oldest age. */
 @Injectable()
 export class SendingMetrics {
   private readonly attempts: Counter<'outcome'>;
-  private stats: { at: number; read: ReturnType<DispatchQueueRepository['stats']> } | undefined;
+  private stats: { at: number; read: Promise<QueueStats> } | undefined;
+  private known: QueueStats = { byState: new Map(), oldestQueuedAt: null };
 
   constructor(
     metrics: CommandMetrics,
@@ -64,10 +69,18 @@ export class SendingMetrics {
     this.attempts.inc({ outcome });
   }
 
-  private latest(): ReturnType<DispatchQueueRepository['stats']> {
+  private latest(): Promise<QueueStats> {
     if (this.stats === undefined || Date.now() - this.stats.at > STATS_FRESH_MS) {
-      this.stats = { at: Date.now(), read: this.queue.stats() };
+      const read = this.queue.stats().then(
+        (stats) => (this.known = stats),
+        () => this.known,
+      );
+      this.stats = { at: Date.now(), read };
     }
-    return this.stats.read;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<QueueStats>((resolve) => {
+      timer = setTimeout(() => resolve(this.known), STATS_WAIT_MS);
+    });
+    return Promise.race([this.stats.read, waited]).finally(() => clearTimeout(timer));
   }
 }

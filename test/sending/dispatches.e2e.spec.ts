@@ -253,13 +253,18 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('/dispatches on %s', (kin
   });
 
   it('shows dispatches by state, attempts by outcome, queue depth and oldest age in /metrics', async () => {
+    const sent = await queued(dispatchBody());
+    await until(sent.dispatchId, 'sent');
     await queued(
       dispatchBody({ notBefore: '2099-01-01T00:00:00Z', sendBy: '2099-01-02T00:00:00Z' }),
     );
+    // Past the second during which a scrape reuses the counts it read.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     const metrics = (await platform.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metrics).toMatch(/^dispatches\{state="queued"\} [1-9]/m);
     expect(metrics).toMatch(/^dispatches\{state="sent"\} [1-9]/m);
-    expect(metrics).toMatch(/^dispatch_attempts_total\{outcome="offline"\} [1-9]/m);
+    expect(metrics).toMatch(/^dispatch_attempts_total\{outcome="sent"\} [1-9]/m);
+    expect(metrics).toMatch(/^dispatch_attempts_total\{outcome="offline"\} \d/m);
     expect(metrics).toMatch(/^dispatch_queue_depth [1-9]/m);
     expect(metrics).toMatch(/^dispatch_oldest_queued_age_seconds \d/m);
   });
