@@ -6,7 +6,12 @@
 // npm run simulate -- --platform iotda|oceanconnect [--commands 40] [--loss 0.25] [--seed 1]
 //   starts the service itself against the platform emulator: dispatch, pushes (some lost),
 //   reconciliation; exits 1 unless every command ends as the platform has it.
+//
+// npm run simulate -- --platform iotda|oceanconnect --campaign 200
+//   two campaigns through the emulator: one whose canary passes and completes, one whose abort
+//   threshold trips; exits 1 unless both end so.
 import { parseArgs } from 'node:util';
+import { parseCampaignSimulationArgs, runCampaignSimulation } from './campaign-simulation.js';
 import {
   formatPlatformSummary,
   parsePlatformSimulationArgs,
@@ -66,6 +71,15 @@ export function parseSimulationArgs(args: string[]): SimulationOptions {
 }
 
 async function main(): Promise<void> {
+  const campaignOptions = parseCampaignSimulationArgs(process.argv.slice(2));
+  if (campaignOptions !== undefined) {
+    const problems = await runCampaignSimulation(campaignOptions);
+    console.log(
+      problems.length === 0 ? '\nBoth campaigns ended as expected.' : problems.join('\n'),
+    );
+    process.exitCode = problems.length === 0 ? 0 : 1;
+    return;
+  }
   const platformOptions = parsePlatformSimulationArgs(process.argv.slice(2));
   if (platformOptions !== undefined) {
     console.log(

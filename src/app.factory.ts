@@ -22,6 +22,7 @@ import { CommandMetrics } from './metrics/command-metrics.js';
 import { openApiDocument } from './http/openapi.js';
 import { redactUrl } from './http/redact.js';
 import { addSecurityHeaders } from './http/security-headers.js';
+import { CAMPAIGN_BODY_LIMIT_BYTES } from './sending/campaigns.dto.js';
 
 /** Where the service keeps its data: a PostgreSQL server, or the embedded one it started. */
 export interface Database {
@@ -74,6 +75,12 @@ export async function createApp(
     frameworkErrors: answerFrameworkError,
   });
   const fastify = adapter.getInstance();
+  // POST /campaigns alone takes up to 100,000 device ids; every other route keeps BODY_LIMIT_BYTES.
+  fastify.addHook('onRoute', (route) => {
+    if (route.url === '/campaigns' && route.method === 'POST') {
+      route.bodyLimit = Math.max(CAMPAIGN_BODY_LIMIT_BYTES, config.bodyLimitBytes);
+    }
+  });
   // Only JSON bodies are accepted; anything else is 415.
   fastify.removeContentTypeParser('text/plain');
   // The id in log lines and problem responses, given back so a client can quote it.

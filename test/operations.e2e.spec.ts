@@ -180,8 +180,17 @@ describe('operations', () => {
         'query:status',
         'query:since',
         'query:until',
+        'query:campaignId',
         'query:limit',
         'query:cursor',
+      ]);
+      expect(parameters('/analytics/commands')).toEqual([
+        'query:serviceId',
+        'query:method',
+        'query:campaignId',
+        'query:deviceId',
+        'query:since',
+        'query:until',
       ]);
       expect(parameters('/commands/{commandId}/history')).toEqual([
         'path:commandId',

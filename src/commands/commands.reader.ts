@@ -85,6 +85,7 @@ export class CommandsReader {
       until: query.until,
       updatedBefore: query.updatedBefore,
       order: query.order,
+      campaignId: query.campaignId,
       after: query.cursor,
       limit: query.limit,
     });
@@ -118,6 +119,7 @@ export class CommandsReader {
         since: query.since,
         until: query.until,
         updatedBefore: query.updatedBefore,
+        campaignId: query.campaignId,
       },
       query.groupBy,
       query.limit,

@@ -3,6 +3,7 @@ import { CommandMismatchError, CommandNotFoundError } from './command-errors.js'
 import { type ApplyResult, type Report } from './commands.repository.js';
 import { GroupCommit } from './group-commit.js';
 import { ChangeReader } from '../feed/change-reader.js';
+import { CommandLatency } from '../metrics/command-latency.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
 import { CommandsReader, type ResponseBody } from './commands.reader.js';
 import {
@@ -20,6 +21,7 @@ export class CommandsService {
     private readonly feed: ChangeReader,
     private readonly metrics: CommandMetrics,
     private readonly reader: CommandsReader,
+    private readonly latency: CommandLatency,
   ) {}
 
   /** Applies a report by the rank rule and records it; wakes the change feed once committed. */
@@ -32,6 +34,7 @@ export class CommandsService {
     if (result.outcome === 'applied') {
       // Committed: the change feed reads it now rather than at its next poll.
       this.feed.wake();
+      this.latency.applied(result.commandId, result.status, result.previousStatus);
     }
     return result;
   }

@@ -11,6 +11,7 @@ import { PlatformDispatch1796500000000 } from '../../migrations/1796500000000-Pl
 import { ApplyReportsFunction1796600000000 } from '../../migrations/1796600000000-ApplyReportsFunction.js';
 import { ReconcileLookups1796710000000 } from '../../migrations/1796710000000-ReconcileLookups.js';
 import { Dispatches1796720000000 } from '../../migrations/1796720000000-Dispatches.js';
+import { Campaigns1796800000000 } from '../../migrations/1796800000000-Campaigns.js';
 import { EventSinks1796810000000 } from '../../migrations/1796810000000-EventSinks.js';
 import { ReadFilterIndexes1796820000000 } from '../../migrations/1796820000000-ReadFilterIndexes.js';
 import {
@@ -30,6 +31,7 @@ export const MIGRATIONS = [
   ApplyReportsFunction1796600000000,
   ReconcileLookups1796710000000,
   Dispatches1796720000000,
+  Campaigns1796800000000,
   EventSinks1796810000000,
   ReadFilterIndexes1796820000000,
 ];

@@ -1,6 +1,7 @@
 import { Global, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { type FastifyInstance } from 'fastify';
+import { CommandLatency } from './command-latency.js';
 import { CommandMetrics } from './command-metrics.js';
 import { MetricsController } from './metrics.controller.js';
 
@@ -11,8 +12,8 @@ const UNMATCHED_ROUTE = 'unmatched';
 @Global()
 @Module({
   controllers: [MetricsController],
-  providers: [CommandMetrics],
-  exports: [CommandMetrics],
+  providers: [CommandMetrics, CommandLatency],
+  exports: [CommandMetrics, CommandLatency],
 })
 export class MetricsModule implements OnModuleInit {
   constructor(

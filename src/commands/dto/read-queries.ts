@@ -65,6 +65,7 @@ const COMMAND_FILTERS = {
     description: 'updatedAt before (exclusive): silent since then',
     example: '2026-11-26T04:00:00Z',
   }),
+  campaignId: optional(identifier, { description: "The commands of this campaign's dispatches" }),
 };
 
 /** GET /commands */

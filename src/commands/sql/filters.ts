@@ -11,6 +11,8 @@ export interface CommandFilter {
   until?: Date;
   /** updatedAt before: silent since then. */
   updatedBefore?: Date;
+  /** Commands sent by this campaign's dispatches. */
+  campaignId?: string;
 }
 
 /** Conditions (joined with AND) and a name for their shape, with their values in `values`. */
@@ -53,6 +55,13 @@ export function filterConditions(
   if (filter.updatedBefore !== undefined) {
     conditions.push(`c.updated_at < ${param(filter.updatedBefore)}`);
     shape += '_updated';
+  }
+  if (filter.campaignId !== undefined) {
+    conditions.push(
+      `c.command_id IN (SELECT d.command_id FROM dispatches d
+         WHERE d.campaign_id = ${param(filter.campaignId)} AND d.command_id IS NOT NULL)`,
+    );
+    shape += '_campaign';
   }
   return { conditions, shape };
 }

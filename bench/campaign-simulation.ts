@@ -1,0 +1,188 @@
+// The campaign demo (npm run simulate -- --platform iotda|oceanconnect --campaign N): the service,
+// started here on its own database, runs two campaigns of N devices through the platform
+// emulator, whose devices answer each command SUCCESSFUL or FAILED. In the first, few devices
+// fail: its canary passes and it completes. In the second, most devices after the canary fail:
+// its abort threshold trips and its queued dispatches are canceled.
+import { type AddressInfo, createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig } from '../src/config/config.js';
+import { PlatformEmulator } from './platform-emulator.js';
+
+export interface CampaignSimulationOptions {
+  platform: 'iotda' | 'oceanconnect';
+  devices: number;
+}
+
+interface CampaignJson {
+  campaignId: string;
+  state: string;
+  dispatches: Record<string, number>;
+  commands: Record<string, number>;
+  abortReason: string | null;
+}
+
+const CREDENTIALS = { ak: 'SIMULATOR-AK', sk: 'simulator-secret-key' };
+const OC = { appId: 'simulator-app', secret: 'simulator-secret' };
+
+/** `--campaign N` with `--platform`; undefined without --campaign. */
+export function parseCampaignSimulationArgs(args: string[]): CampaignSimulationOptions | undefined {
+  const { values } = parseArgs({
+    args,
+    strict: false,
+    options: { platform: { type: 'string' }, campaign: { type: 'string' } },
+  });
+  if (values.campaign === undefined) {
+    return undefined;
+  }
+  const devices = Number(values.campaign);
+  if (typeof values.campaign !== 'string' || !Number.isInteger(devices) || devices < 20) {
+    throw new Error(
+      `--campaign must be a whole number of at least 20, got ${String(values.campaign)}`,
+    );
+  }
+  if (values.platform !== 'iotda' && values.platform !== 'oceanconnect') {
+    throw new Error('--campaign needs --platform iotda or --platform oceanconnect');
+  }
+  return { platform: values.platform, devices };
+}
+
+/** Runs both campaigns; the problems found (none when the canary passed and the abort tripped). */
+export async function runCampaignSimulation(options: CampaignSimulationOptions): Promise<string[]> {
+  const failing = new Set<string>();
+  const iotda = {
+    projectId: 'simulator-project',
+    credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
+    forwardingUrl: '',
+  };
+  const emulator = await PlatformEmulator.start({ iotda, oceanconnect: OC, pushLossRate: 0 });
+  // Each device answers a moment after its command is created.
+  emulator.onCreated = (command) => {
+    setTimeout(() => {
+      void emulator
+        .advance(command.commandId, failing.has(command.deviceId) ? 'FAILED' : 'SUCCESSFUL', {
+          code: failing.has(command.deviceId) ? 1 : 0,
+        })
+        .catch(() => undefined);
+    }, 200).unref();
+  };
+  const port = await freePort();
+  const config = loadConfig({
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
+    CALLBACK_TOKEN: '',
+    API_KEYS: '',
+    PLATFORM: options.platform,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    IOTDA_ENDPOINT: emulator.url,
+    IOTDA_PROJECT_ID: iotda.projectId,
+    IOTDA_AK: CREDENTIALS.ak,
+    IOTDA_SK: CREDENTIALS.sk,
+    OC_BASE_URL: emulator.url,
+    OC_APP_ID: OC.appId,
+    OC_SECRET: OC.secret,
+    PLATFORM_TIMEOUT_MS: '2000',
+  });
+  const { createApp, openDatabase } = await import('../src/app.factory.js');
+  const database = await openDatabase(config);
+  let app: NestFastifyApplication | undefined;
+  const problems: string[] = [];
+  try {
+    app = await createApp(config, database);
+    await app.listen({ port, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${port}`;
+    iotda.forwardingUrl = `${url}/callbacks/iotda`;
+    const run = Math.random().toString(36).slice(2, 8);
+    const devicesOf = (name: string) =>
+      Array.from({ length: options.devices }, (_, i) => `${name}-${run}-${i}`);
+    const canary = Math.max(5, Math.floor(options.devices / 10));
+
+    // 1: one device in twenty fails, none of the canary: the canary passes and it completes.
+    const healthy = devicesOf('healthy');
+    healthy.forEach((id, i) => i >= canary && i % 20 === 0 && failing.add(id));
+    const first = await runCampaign(url, 'canary passes', healthy, canary);
+    if (first.state !== 'completed') {
+      problems.push(`the first campaign ended ${first.state}, not completed`);
+    }
+
+    // 2: the canary succeeds, then most devices fail: the abort threshold trips.
+    const failing2 = devicesOf('faulty');
+    failing2.forEach((id, i) => i >= canary && i % 4 !== 0 && failing.add(id));
+    const second = await runCampaign(url, 'abort trips', failing2, canary);
+    if (second.state !== 'aborted' || (second.dispatches.canceled ?? 0) === 0) {
+      problems.push(
+        `the second campaign ended ${second.state}, not aborted with dispatches canceled`,
+      );
+    }
+  } finally {
+    await app?.close();
+    await database.embedded?.stop();
+    await emulator.close();
+  }
+  return problems;
+}
+
+async function runCampaign(
+  url: string,
+  name: string,
+  devices: string[],
+  canary: number,
+): Promise<CampaignJson> {
+  const response = await fetch(`${url}/campaigns`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name,
+      command: { serviceId: 'WaterMeter', method: 'SET_READ_PERIOD', paras: { value: 5 } },
+      devices,
+      ratePerMinute: 1200,
+      canary: { devices: canary, minSuccessPercent: 90 },
+      abort: { failurePercent: 30, minResults: canary * 2 },
+    }),
+  });
+  if (response.status !== 201) {
+    throw new Error(`POST /campaigns answered ${response.status}: ${await response.text()}`);
+  }
+  const { campaignId } = (await response.json()) as CampaignJson;
+  console.log(`\nCampaign "${name}": ${devices.length} devices, canary ${canary}, 1,200 a minute`);
+  let last = '';
+  for (;;) {
+    const campaign = (await (await fetch(`${url}/campaigns/${campaignId}`)).json()) as CampaignJson;
+    const line =
+      `  ${campaign.state.padEnd(9)} dispatches ${format(campaign.dispatches)} | ` +
+      `commands ${format(campaign.commands)}`;
+    if (line !== last) {
+      console.log(line);
+      last = line;
+    }
+    if (['completed', 'aborted', 'canceled'].includes(campaign.state)) {
+      if (campaign.abortReason !== null) {
+        console.log(`  abortReason: ${campaign.abortReason}`);
+      }
+      return campaign;
+    }
+    await sleep(500);
+  }
+}
+
+function format(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([key, n]) => `${key} ${n}`)
+    .join(', ');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,119 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { PLATFORM_CLIENT } from '../platform/platform-problem.js';
+import { type PlatformClient } from '../platform/platform-client.js';
+import { type ActiveCampaign, CampaignsRepository } from './campaigns.repository.js';
+
+// How often the running campaigns' budgets are taken from: short enough that a campaign at
+// 60,000 a minute releases in small steps, rather than a second's worth at once.
+const RELEASE_MS = 50;
+// How often canaries, abort thresholds and completion are looked at.
+const EVALUATE_MS = 500;
+
+/**
+ * Each instance's campaign loop: starts scheduled campaigns, releases running campaigns'
+ * dispatches from each campaign's budget in the database (shared by all instances, so together
+ * they release at ratePerMinute), decides canaries, trips abort thresholds and completes
+ * campaigns. Every step is a guarded statement, so instances running it at once agree.
+ */
+@Injectable()
+export class CampaignReleaser implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(CampaignReleaser.name);
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private lastEvaluation = 0;
+
+  constructor(
+    @Inject(PLATFORM_CLIENT) private readonly client: PlatformClient | null,
+    private readonly campaigns: CampaignsRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.client !== null) {
+      this.schedule(0);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) {
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .catch((error: unknown) => {
+          this.logger.warn(
+            { err: error instanceof Error ? error.message : String(error) },
+            'A campaign pass failed; the next one runs later',
+          );
+        })
+        .then(() => {
+          this.running = undefined;
+          this.schedule(RELEASE_MS);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One pass: releases what each running campaign's budget allows, and now and then evaluates. */
+  async pass(): Promise<void> {
+    const evaluate = Date.now() - this.lastEvaluation >= EVALUATE_MS;
+    if (evaluate) {
+      this.lastEvaluation = Date.now();
+      await this.campaigns.start();
+    }
+    for (const campaign of await this.campaigns.active()) {
+      if (this.stopped) {
+        return;
+      }
+      if (evaluate) {
+        await this.evaluate(campaign);
+      }
+      await this.campaigns.release(campaign.campaignId);
+    }
+  }
+
+  private async evaluate(campaign: ActiveCampaign): Promise<void> {
+    const { campaignId, canary, abort } = campaign;
+    if (canary !== null && !campaign.canaryPassed && campaign.released >= canary.devices) {
+      const result = await this.campaigns.canary(campaignId, canary.devices);
+      if (result.open === 0) {
+        if (result.successful * 100 >= canary.minSuccessPercent * result.total) {
+          await this.campaigns.passCanary(campaignId);
+        } else {
+          await this.campaigns.close(
+            campaignId,
+            ['running'],
+            'aborted',
+            `canary: ${result.successful} of ${result.total} devices SUCCESSFUL, below ${canary.minSuccessPercent} %`,
+          );
+          return;
+        }
+      }
+    }
+    if (abort !== null) {
+      const { results, failures } = await this.campaigns.results(campaignId);
+      if (results >= abort.minResults && failures * 100 > abort.failurePercent * results) {
+        await this.campaigns.close(
+          campaignId,
+          ['running'],
+          'aborted',
+          `${failures} of ${results} results not SUCCESSFUL, over ${abort.failurePercent} %`,
+        );
+        return;
+      }
+    }
+    await this.campaigns.completeIfDone(campaignId);
+  }
+}
