@@ -177,10 +177,13 @@ describe('operations', () => {
         );
       expect(parameters('/commands')).toEqual([
         'query:deviceId',
+        'query:deviceIdPrefix',
         'query:status',
         'query:since',
         'query:until',
+        'query:updatedBefore',
         'query:campaignId',
+        'query:order',
         'query:limit',
         'query:cursor',
       ]);
