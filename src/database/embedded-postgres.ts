@@ -24,7 +24,13 @@ const SERVER_MODULE = fileURLToPath(new URL('./embedded-server.js', import.meta.
 
 // The database process's JavaScript heap holds little (PGlite's memory is WebAssembly's, outside
 // it): a dump or a data directory passes through it as one buffer. Semi-spaces: see bin/start.
-const SERVER_NODE_OPTIONS = ['--max-old-space-size=64', '--max-semi-space-size=16'];
+const SERVER_NODE_OPTIONS = [
+  '--max-old-space-size=64',
+  '--max-semi-space-size=16',
+  // PGlite's WebAssembly in V8's baseline compiler only: no second, optimised copy of its code
+  // (docs/decisions/embedded-database-process.md).
+  '--liftoff-only',
+];
 
 /**
  * Creates a new data directory in a short-lived process: initdb's WebAssembly memory (about 750 MB
