@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from './config/config.js';
+import { loadConfig } from './config/config.js';
+import { ConfigError } from './config/env-values.js';
 import {
   AcceptDescriptors,
   EXTRA_ACCEPT_DESCRIPTORS,

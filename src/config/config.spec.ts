@@ -1,13 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ConfigError,
-  LOG_LEVELS,
-  MIN_SECRET_LENGTH,
-  SECRETS_FROM_FILES,
-  loadConfig,
-} from './config.js';
+import { LOG_LEVELS, SECRETS_FROM_FILES, loadConfig } from './config.js';
+import { ConfigError, MIN_SECRET_LENGTH } from './env-values.js';
 
 function failure(env: Record<string, string>): ConfigError {
   try {

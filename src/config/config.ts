@@ -3,6 +3,18 @@
 
 import { readFileSync } from 'node:fs';
 import { assertNever } from '../commands/command-status.js';
+import {
+  ConfigError,
+  type Env,
+  MIN_SECRET_LENGTH,
+  boolean,
+  brokerUrl,
+  httpUrl,
+  integer,
+  oneOf,
+  optionalString,
+} from './env-values.js';
+import { type EventsConfig, eventsConfig } from './events-config.js';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
@@ -51,17 +63,6 @@ export interface AppConfig {
   readonly events: EventsConfig;
 }
 
-export interface EventsConfig {
-  /** AMQP 0-9-1 broker URL (with credentials) and the topic exchange published to. */
-  readonly amqp: { readonly url: string; readonly exchange: string } | undefined;
-  /** NATS server URL and the subject prefix (`<subject>.<status>`). */
-  readonly nats: { readonly url: string; readonly subject: string } | undefined;
-  /** Where changes are POSTed, and the secret that signs them. */
-  readonly webhook: { readonly url: string; readonly secret: string } | undefined;
-  /** A sink further behind than this shows `degraded` in /health/ready. */
-  readonly maxLagSeconds: number;
-}
-
 const PLATFORMS = ['iotda', 'oceanconnect'] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
@@ -87,18 +88,6 @@ export type PlatformConfig =
       readonly keyFile: string | undefined;
       readonly caFile: string | undefined;
     };
-
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    problem: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Secrets that may be given as a file instead (`<NAME>_FILE`: its path), as orchestrators mount
@@ -194,92 +183,6 @@ function defaultReconcileRate(env: Env): number {
   return optionalString(env, 'PLATFORM') === 'oceanconnect' ? 1 : 10;
 }
 
-// RabbitMQ's exchange names: up to 255 of these characters.
-const EXCHANGE_NAME = /^[A-Za-z0-9_.:-]{1,255}$/;
-// NATS subject tokens without wildcards, so that `<subject>.<status>` is a literal subject.
-const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-// A Standard Webhooks secret: whsec_ and the base64 of the key.
-const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
-
-function eventsConfig(env: Env): EventsConfig {
-  const amqpUrl = optionalString(env, 'EVENTS_AMQP_URL');
-  const exchange = optionalString(env, 'EVENTS_AMQP_EXCHANGE')?.trim() ?? 'command-tracker.events';
-  if (!EXCHANGE_NAME.test(exchange)) {
-    throw new ConfigError(
-      'EVENTS_AMQP_EXCHANGE',
-      'must be 1 to 255 letters, digits, hyphens, underscores, periods or colons',
-    );
-  }
-  const natsUrl = optionalString(env, 'EVENTS_NATS_URL');
-  const subject = optionalString(env, 'EVENTS_NATS_SUBJECT')?.trim() ?? 'commands';
-  if (!SUBJECT_PREFIX.test(subject) || subject.length > 200) {
-    throw new ConfigError(
-      'EVENTS_NATS_SUBJECT',
-      'must be a NATS subject without wildcards (tokens of letters, digits, - or _ joined by periods)',
-    );
-  }
-  const webhookUrl = optionalString(env, 'WEBHOOK_URL');
-  const secret = optionalString(env, 'WEBHOOK_SECRET');
-  if (webhookUrl !== undefined && secret === undefined) {
-    throw new ConfigError('WEBHOOK_SECRET', 'must be set when WEBHOOK_URL is');
-  }
-  if (secret !== undefined && webhookUrl === undefined) {
-    throw new ConfigError('WEBHOOK_URL', 'must be set when WEBHOOK_SECRET is');
-  }
-  if (secret !== undefined) {
-    checkWebhookSecret(secret);
-  }
-  return {
-    amqp:
-      amqpUrl === undefined
-        ? undefined
-        : { url: brokerUrl('EVENTS_AMQP_URL', amqpUrl, ['amqp:', 'amqps:']), exchange },
-    nats:
-      natsUrl === undefined
-        ? undefined
-        : { url: brokerUrl('EVENTS_NATS_URL', natsUrl, ['nats:', 'tls:']), subject },
-    webhook:
-      webhookUrl === undefined || secret === undefined
-        ? undefined
-        : { url: httpUrl(env, 'WEBHOOK_URL'), secret },
-    maxLagSeconds: integer(env, 'EVENTS_MAX_LAG_SECONDS', 60, 1, 86400),
-  };
-}
-
-/** A broker URL with a host; the message never repeats it, since it may hold a password. */
-function brokerUrl(name: string, raw: string, protocols: readonly string[]): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(raw.trim());
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === undefined || !protocols.includes(parsed.protocol) || !parsed.hostname) {
-    const schemes = protocols.map((protocol) => `${protocol}//`).join(' or ');
-    throw new ConfigError(name, `must be an ${schemes} URL with a host`);
-  }
-  return raw.trim();
-}
-
-/** At least MIN_SECRET_LENGTH characters, and a whsec_ secret must hold a key that long. */
-function checkWebhookSecret(secret: string): void {
-  const whsec = WHSEC.exec(secret.trim());
-  if (secret.trim().startsWith('whsec_') && whsec === null) {
-    throw new ConfigError('WEBHOOK_SECRET', 'starts with whsec_ but the rest is not base64');
-  }
-  const length = whsec === null ? secret.length : Buffer.from(whsec[1], 'base64').length;
-  if (length < MIN_SECRET_LENGTH) {
-    throw new ConfigError(
-      'WEBHOOK_SECRET',
-      `must be at least ${MIN_SECRET_LENGTH} characters (a whsec_ secret: ${MIN_SECRET_LENGTH} bytes) long: generate one, e.g. openssl rand -hex 24`,
-    );
-  }
-}
-
-/** Shortest secret accepted in production: guessable ones are refused. */
-export const MIN_SECRET_LENGTH = 16;
-
-// The placeholders of docker-compose.yml and the documentation, published with this repository.
 const PLACEHOLDER = /^change-me/i;
 
 /**
@@ -390,65 +293,4 @@ function requiredString(env: Env, name: string, platform: PlatformName): string 
     throw new ConfigError(name, `must be set with PLATFORM=${platform}`);
   }
   return value.trim();
-}
-
-/** An http(s) URL without a trailing slash. */
-function httpUrl(env: Env, name: string): string {
-  const raw = optionalString(env, name);
-  let url: URL | undefined;
-  try {
-    url = raw === undefined ? undefined : new URL(raw.trim());
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new ConfigError(name, `must be an http:// or https:// URL`);
-  }
-  return url.toString().replace(/\/+$/, '');
-}
-
-function optionalString(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === undefined || value.trim() === '' ? undefined : value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = optionalString(env, name);
-  if (raw === undefined) {
-    return fallback;
-  }
-  if (!/^\d+$/.test(raw.trim())) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  const value = Number(raw.trim());
-  if (value < min || value > max) {
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = optionalString(env, name)?.trim().toLowerCase();
-  if (raw === undefined) {
-    return fallback;
-  }
-  if (raw === 'true' || raw === '1') {
-    return true;
-  }
-  if (raw === 'false' || raw === '0') {
-    return false;
-  }
-  throw new ConfigError(name, `must be true or false, got "${raw}"`);
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = optionalString(env, name)?.trim();
-  if (raw === undefined) {
-    return fallback;
-  }
-  const found = allowed.find((value) => value === raw);
-  if (found === undefined) {
-    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
-  }
-  return found;
 }

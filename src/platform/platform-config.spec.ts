@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/env-values.js';
 
 const IOTDA = {
   PLATFORM: 'iotda',

@@ -5,7 +5,7 @@ import { type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, connect as natsConnect } from '@nats-io/transport-node';
 import amqp, { type ChannelModel } from 'amqplib';
 import { Webhook } from 'standardwebhooks';
-import { type EventsConfig } from '../../src/config/config.js';
+import { type EventsConfig } from '../../src/config/events-config.js';
 import { eventually } from './eventually.js';
 import { streamName } from '../../src/events/nats-sink.js';
 import { comparePositions, decodePosition } from '../../src/feed/feed-position.js';
