@@ -183,6 +183,7 @@ function defaultReconcileRate(env: Env): number {
   return optionalString(env, 'PLATFORM') === 'oceanconnect' ? 1 : 10;
 }
 
+// The placeholders of docker-compose.yml and the documentation, published with this repository.
 const PLACEHOLDER = /^change-me/i;
 
 /**

@@ -16,8 +16,6 @@ export type Env = Readonly<Record<string, string | undefined>>;
 /** Shortest secret accepted in production: guessable ones are refused. */
 export const MIN_SECRET_LENGTH = 16;
 
-// The placeholders of docker-compose.yml and the documentation, published with this repository.
-
 /** An http(s) URL without a trailing slash. */
 export function httpUrl(env: Env, name: string): string {
   const raw = optionalString(env, name);
