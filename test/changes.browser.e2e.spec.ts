@@ -1,37 +1,16 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { ChangeFeed } from '../src/feed/change-feed.js';
 import { type FeedPosition, decodePosition } from '../src/feed/feed-position.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 import { SseClient, listenUrl } from './support/sse.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
+import { describeInBrowser, launchChromium } from './support/browser.js';
 
 /**
  * GET /changes followed by a real browser's EventSource (Debian's chromium): the id-only message
  * that begins every stream becomes its last event id, so a stream dropped before any change
  * resumes where it began. Skipped without Chromium, except in CI.
  */
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
-const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-
-if (!haveChromium && inCi) {
-  describe('GET /changes in a browser', () => {
-    it('needs Chromium in CI', () => {
-      throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`);
-    });
-  });
-}
-const describeInBrowser = haveChromium ? describe : describe.skip;
 
 describeInBrowser('GET /changes in a browser', () => {
   let t: TestApp;
@@ -41,7 +20,7 @@ describeInBrowser('GET /changes in a browser', () => {
   beforeAll(async () => {
     t = await startTestApp();
     base = await listenUrl(t.app);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -1,12 +1,12 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { ensureDashboardBuilt } from './support/dashboard-page.js';
 import { listenUrl } from './support/sse.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
+import { describeInBrowser, launchChromium } from './support/browser.js';
 
 /**
  * The operations page as on call uses it first: the stuck view, a device, time in one zone,
@@ -14,23 +14,12 @@ import { type TestApp, startTestApp } from './support/test-app.js';
  * Skipped without Chromium, as dashboard.browser.e2e.spec.ts is.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const KEY = 'browser-test-key-0123456789';
 const KEY_IN_SESSION = {
   content: `sessionStorage.setItem('command-tracker.api-key', ${JSON.stringify(KEY)})`,
 };
 const DOCS = resolve(import.meta.dirname, '../docs');
 const WAIT = { timeout: 10_000 };
-const describeInBrowser = existsSync(CHROMIUM) ? describe : describe.skip;
-
 describeInBrowser('operations page: stuck commands, devices, time, search, keyboard', () => {
   let t: TestApp;
   let base: string;
@@ -82,7 +71,7 @@ describeInBrowser('operations page: stuck commands, devices, time, search, keybo
     t = await startTestApp({ apiKeys: [KEY] });
     base = await listenUrl(t.app);
     db = t.app.get(DataSource);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
     for (const [device, id, status] of silent) {
       await report(device, id, status);
     }

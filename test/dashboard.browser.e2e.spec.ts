@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type Browser,
@@ -6,28 +5,19 @@ import {
   type Locator,
   type Page,
   type Request,
-  chromium,
 } from 'playwright-core';
 import { DataSource } from 'typeorm';
 import { ensureDashboardBuilt } from './support/dashboard-page.js';
 import { listenUrl } from './support/sse.js';
 import { callbackBody, newCommandId } from './support/factories.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
+import { describeInBrowser, launchChromium } from './support/browser.js';
 
 /**
  * The operations page in a real browser (Debian's chromium), against the service on a real port.
  * Without Chromium these tests are skipped, except in CI, where that is a failure.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const KEY = 'browser-test-key-0123456789';
 // Scripts run in the page are strings: this file is type-checked without the DOM's types.
 const KEY_IN_SESSION = {
@@ -35,25 +25,6 @@ const KEY_IN_SESSION = {
 };
 const DOCS = resolve(import.meta.dirname, '../docs');
 const WAIT = { timeout: 10_000 };
-const haveChromium = existsSync(CHROMIUM);
-const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-
-if (!haveChromium && inCi) {
-  describe('operations page in a browser', () => {
-    it('needs Chromium in CI', () => {
-      throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`);
-    });
-  });
-}
-
-if (!haveChromium && !inCi) {
-  // One line, not a console.warn with its stack: the reason the browser tests did not run.
-  process.stderr.write(
-    `Skipping the operations page's browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium)\n`,
-  );
-}
-const describeInBrowser = haveChromium ? describe : describe.skip;
-
 describeInBrowser('operations page in a browser', () => {
   let t: TestApp;
   let base: string;
@@ -95,7 +66,7 @@ describeInBrowser('operations page in a browser', () => {
     await ensureDashboardBuilt();
     t = await startTestApp({ apiKeys: [KEY] });
     base = await listenUrl(t.app);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
     // 30 commands of one device over several statuses, a few of another.
     const statuses = ['SENT', 'DELIVERED', 'SUCCESSFUL', 'FAILED', 'PENDING', 'TIMEOUT'];
     for (let i = 0; i < 30; i += 1) {

@@ -1,22 +1,13 @@
-import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { listenUrl } from './support/sse.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
+import { describeInBrowser, launchChromium } from './support/browser.js';
 
 /**
  * Swagger UI at /docs in a real browser (Debian's chromium) under its Content-Security-Policy:
  * it renders, and the browser reports no violation. Skipped without Chromium, except in CI.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const WAIT = { timeout: 15_000 };
 // Run in the page before its scripts: a string, as this file is type-checked without the DOM's types.
 const RECORD_VIOLATIONS = {
@@ -25,18 +16,6 @@ const RECORD_VIOLATIONS = {
       window.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI);
     });`,
 };
-const haveChromium = existsSync(CHROMIUM);
-const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
-
-if (!haveChromium && inCi) {
-  describe('Swagger UI in a browser', () => {
-    it('needs Chromium in CI', () => {
-      throw new Error(`Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`);
-    });
-  });
-}
-const describeInBrowser = haveChromium ? describe : describe.skip;
-
 describeInBrowser('Swagger UI in a browser', () => {
   let t: TestApp;
   let base: string;
@@ -45,7 +24,7 @@ describeInBrowser('Swagger UI in a browser', () => {
   beforeAll(async () => {
     t = await startTestApp();
     base = await listenUrl(t.app);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
