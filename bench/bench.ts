@@ -1,5 +1,5 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
-//   --only callbacks|queries|overload|feed --targets yardstick,service,service-unbatched --profile
+//   --only callbacks|queries|overload|feed --targets yardstick,service,service-unbatched,service-sinks --profile
 //   --explain --query-rate 200 --keep-queries-database]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
@@ -16,7 +16,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Agent, request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -100,7 +101,78 @@ const TARGETS: Record<string, Target> = {
     args: SERVICE_ARGS,
     env: { GROUP_COMMIT: 'false' },
   },
+  // All three event sinks on (docs/events.md): RabbitMQ and NATS on this machine, and a webhook
+  // receiver in a process of its own; its URL is filled in when the receiver listens.
+  'service-sinks': {
+    name: 'service-sinks',
+    args: SERVICE_ARGS,
+    env: {
+      GROUP_COMMIT: 'true',
+      EVENTS_AMQP_URL: process.env.BENCH_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+      EVENTS_NATS_URL: process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222',
+      EVENTS_NATS_SUBJECT: 'bench-commands',
+      EVENTS_AMQP_EXCHANGE: 'command-tracker.bench',
+      WEBHOOK_SECRET: `whsec_${Buffer.from('bench-webhook-secret-0123456789ab').toString('base64')}`,
+    },
+  },
 };
+
+/**
+ * A webhook receiver for the service-sinks target, in a child process so that its CPU is not the
+ * load generator's: it reads each body and answers 204.
+ */
+async function startWebhookReceiver(): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('node:http').createServer((req, res) => { req.resume(); ` +
+        `req.on('end', () => { res.statusCode = 204; res.end(); }); }).listen(${port}, '127.0.0.1')`,
+    ],
+    { stdio: 'ignore' },
+  );
+  for (let tries = 0; ; tries++) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+      });
+      break;
+    } catch (error) {
+      if (tries > 100) {
+        child.kill('SIGKILL');
+        throw error;
+      }
+      await sleep(50);
+    }
+  }
+  return { url: `http://127.0.0.1:${port}/events`, stop: () => child.kill('SIGKILL') };
+}
+
+/**
+ * Waits until every sink of the service has confirmed every change (events_lag_seconds 0), so
+ * that no sink's backlog takes CPU from the next target's measurement; returns the seconds it took
+ * and the deliveries per sink so far.
+ */
+async function sinksDrained(url: string): Promise<{ seconds: number; delivered: string }> {
+  const started = Date.now();
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const lags = [...text.matchAll(/^events_lag_seconds\{sink="([^"]+)"\} (\S+)$/gm)];
+    const delivered = [...text.matchAll(/^events_delivered_total\{sink="([^"]+)"\} (\S+)$/gm)]
+      .map((m) => `${m[1]} ${m[2]}`)
+      .join(', ');
+    const seconds = (Date.now() - started) / 1000;
+    if ((lags.length > 0 && lags.every((m) => Number(m[2]) === 0)) || seconds > 120) {
+      return { seconds, delivered };
+    }
+    await sleep(250);
+  }
+}
 
 interface Row extends LoadResult {
   target: string;
@@ -599,9 +671,15 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
     path: '/callbacks/command-status',
     body: () => traffic.body(),
   });
+  const receiver = options.targets.includes('service-sinks')
+    ? await startWebhookReceiver()
+    : undefined;
   try {
     for (const name of options.targets) {
-      const target = TARGETS[name];
+      const target =
+        name === 'service-sinks' && receiver !== undefined
+          ? { ...TARGETS[name], env: { ...TARGETS[name].env, WEBHOOK_URL: receiver.url } }
+          : TARGETS[name];
       const database = await scratchDatabase(
         options.server,
         'cb',
@@ -612,6 +690,9 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
     for (const { name, server } of running) {
       log(`${name}: warm-up ${options.warmup} s`);
       await load(server.url, 16, options.warmup, callback(new YardstickTraffic(1)));
+      if (name === 'service-sinks') {
+        await sinksDrained(server.url);
+      }
     }
     // Alternating, so that the machine's drift during the run spreads over every target alike.
     for (let round = 1; round <= options.rounds; round++) {
@@ -630,6 +711,13 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
             ),
           );
           rows.push({ target: name, load: `callbacks c${connections} #${round}`, ...measured });
+          if (name === 'service-sinks') {
+            const drained = await sinksDrained(server.url);
+            log(
+              `${name}: sinks caught up ${drained.seconds.toFixed(1)} s after the load; ` +
+                `delivered so far: ${drained.delivered}`,
+            );
+          }
         }
       }
     }
@@ -644,6 +732,7 @@ async function benchCallbacks(options: BenchOptions): Promise<Row[]> {
       await server.stop();
       await database.drop();
     }
+    receiver?.stop();
   }
   return rows;
 }
@@ -971,6 +1060,15 @@ function table(rows: Row[]): string {
           `p99 ${ratio(row.p99, base.p99)}x (${(row.p99 - base.p99).toFixed(0)} ms), ` +
           `CPU per report: server ${ratio(row.serverCpuMs, base.serverCpuMs)}x, ` +
           `PostgreSQL ${ratio(row.postgresCpuMs, base.postgresCpuMs)}x`,
+      );
+    }
+    const none = rows.find((b) => b.target === 'service' && b.load === row.load);
+    if (row.target === 'service-sinks' && none !== undefined) {
+      lines.push(
+        `\nservice-sinks / service, ${row.load}: throughput ${ratio(row.rps, none.rps)}x, ` +
+          `p99 ${ratio(row.p99, none.p99)}x, CPU per report: server ` +
+          `${ratio(row.serverCpuMs, none.serverCpuMs)}x, PostgreSQL ` +
+          `${ratio(row.postgresCpuMs, none.postgresCpuMs)}x`,
       );
     }
   }
