@@ -67,6 +67,8 @@ export class DatabaseClient extends pg.Client {
   private unanswered = 0;
   /** When the oldest of them was sent or the last one settled; 0 when idle. */
   private waitingSince = 0;
+  /** How long a query may go unanswered; see allowSlowQueries. */
+  private patienceMs = QUERY_TIMEOUT_MS;
   private readonly socket: Socket;
 
   constructor(config?: string | pg.ClientConfig) {
@@ -122,6 +124,15 @@ export class DatabaseClient extends pg.Client {
     this.waitingSince = this.unanswered > 0 ? Date.now() : 0;
   }
 
+  /**
+   * Lets this client's queries go unanswered up to `ms` (one that sets a longer
+   * statement_timeout of its own), or back to QUERY_TIMEOUT_MS with undefined: reset it before
+   * the client goes back to the pool.
+   */
+  allowSlowQueries(ms: number | undefined): void {
+    this.patienceMs = ms ?? QUERY_TIMEOUT_MS;
+  }
+
   /** Queries not settled yet (for tests). */
   get pendingQueries(): number {
     return this.unanswered;
@@ -129,7 +140,7 @@ export class DatabaseClient extends pg.Client {
 
   /** Called by the watchdog; false once this client is gone for good. */
   check(now: number): boolean {
-    if (this.waitingSince !== 0 && now - this.waitingSince > QUERY_TIMEOUT_MS) {
+    if (this.waitingSince !== 0 && now - this.waitingSince > this.patienceMs) {
       this.waitingSince = 0;
       this.socket.destroy();
     }

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { type DatabaseClient } from '../database/data-source.js';
 import { type CampaignCursor, type CampaignState } from './campaigns.dto.js';
 import {
   ABORT_SQL,
@@ -53,6 +54,8 @@ export interface ActiveCampaign {
   abort: { failurePercent: number; minResults: number } | null;
 }
 
+const LONG_STATEMENT_MS = 120_000;
+
 @Injectable()
 export class CampaignsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -66,13 +69,46 @@ export class CampaignsRepository {
   }
 
   /**
+   * One statement allowed LONG_STATEMENT_MS instead of the pool's statement timeout: a campaign's
+   * 100,000 dispatches are inserted, canceled or retried at once, which takes seconds on a busy
+   * machine (10 s was seen on PostgreSQL under load), and such a change is rare and asked for by
+   * an operator, or by the releaser's abort, which must not fail for want of time.
+   */
+  private async longStatement<T extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[],
+  ): Promise<T[]> {
+    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+    const client = await pool.connect();
+    // The connection's watchdog (data-source.ts) would cut it at the pool's usual bound.
+    const watched = client as unknown as Partial<DatabaseClient>;
+    watched.allowSlowQueries?.(LONG_STATEMENT_MS + 1000);
+    try {
+      await client.query(`BEGIN; SET LOCAL statement_timeout = ${LONG_STATEMENT_MS}`);
+      const { rows } = await client.query<T>(sql, params);
+      await client.query('COMMIT');
+      watched.allowSlowQueries?.(undefined);
+      client.release();
+      return rows;
+    } catch (error) {
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      );
+      watched.allowSlowQueries?.(undefined);
+      client.release(rolledBack ? undefined : (error as Error));
+      throw error;
+    }
+  }
+
+  /**
    * The campaign and one dispatch per device, in one statement; unless its Idempotency-Key is
    * taken: then the campaign that holds it (or undefined if it went meanwhile).
    */
   async create(
     campaign: NewCampaign,
   ): Promise<{ created: boolean; campaign: CampaignRow } | undefined> {
-    const inserted: { campaign_id: string }[] = await this.rows(CREATE_SQL, [
+    const inserted = await this.longStatement<{ campaign_id: string }>(CREATE_SQL, [
       campaign.campaignId,
       campaign.idempotencyKey,
       campaign.requestHash,
@@ -126,13 +162,18 @@ export class CampaignsRepository {
     to: 'aborted' | 'canceled',
     reason: string | null,
   ): Promise<boolean> {
-    const rows: { changed: string }[] = await this.rows(ABORT_SQL, [campaignId, from, to, reason]);
+    const rows = await this.longStatement<{ changed: string }>(ABORT_SQL, [
+      campaignId,
+      from,
+      to,
+      reason,
+    ]);
     return Number(rows[0]?.changed ?? 0) > 0;
   }
 
   /** Pauses a campaign; its released dispatches not sent yet are held again. */
   async pause(campaignId: string): Promise<boolean> {
-    const rows: { changed: string }[] = await this.rows(PAUSE_SQL, [campaignId]);
+    const rows = await this.longStatement<{ changed: string }>(PAUSE_SQL, [campaignId]);
     return Number(rows[0]?.changed ?? 0) > 0;
   }
 
@@ -143,7 +184,10 @@ export class CampaignsRepository {
 
   /** New dispatches for the devices whose latest result in the campaign failed; how many. */
   async retryFailed(campaignId: string, sendBy: Date): Promise<number> {
-    const rows: { created: string }[] = await this.rows(RETRY_FAILED_SQL, [campaignId, sendBy]);
+    const rows = await this.longStatement<{ created: string }>(RETRY_FAILED_SQL, [
+      campaignId,
+      sendBy,
+    ]);
     return Number(rows[0]?.created ?? 0);
   }
 
