@@ -10,6 +10,15 @@ const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 60_000;
 // Commands whose changes are POSTed at once; each command's changes go one after another.
 const CONCURRENCY = 8;
+// How often the calls of a batch are checked against TIMEOUT_MS (one timer per batch, not per call).
+const TIMEOUT_CHECK_MS = 500;
+
+/** The calls of one batch in flight, ended together when the batch is given up. */
+interface InFlight {
+  readonly calls: Map<http.ClientRequest, number>;
+  readonly signal: AbortSignal;
+  readonly failed: (error: unknown) => void;
+}
 
 /**
  * The HMAC key of a Standard Webhooks secret: `whsec_` and base64 is decoded, as the spec's
@@ -51,20 +60,36 @@ export function signatureHeaders(
 export class WebhookSink implements EventSink {
   readonly name = 'webhook';
   private readonly key: KeyObject;
-  private readonly url: URL;
-  private readonly agent: http.Agent;
   private readonly request: typeof http.request;
+  private readonly options: http.RequestOptions;
+  private readonly agent: http.Agent;
 
   constructor(url: string, secret: string) {
     this.key = createSecretKey(webhookKey(secret));
-    this.url = new URL(url);
-    const secure = this.url.protocol === 'https:';
-    const options = { keepAlive: true, maxSockets: CONCURRENCY, maxFreeSockets: CONCURRENCY };
-    this.agent = secure ? new https.Agent(options) : new http.Agent(options);
+    const target = new URL(url);
+    const secure = target.protocol === 'https:';
+    const agentOptions = { keepAlive: true, maxSockets: CONCURRENCY, maxFreeSockets: CONCURRENCY };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.request = secure ? https.request : http.request;
+    // Parsed once: a URL given to request() is turned into these options on every call.
+    this.options = {
+      method: 'POST',
+      protocol: target.protocol,
+      hostname: target.hostname.replace(/^\[|\]$/g, ''),
+      port: target.port === '' ? undefined : Number(target.port),
+      path: `${target.pathname}${target.search}`,
+      auth:
+        target.username === ''
+          ? undefined
+          : `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`,
+      agent: this.agent,
+    };
   }
 
-  async deliver(changes: readonly FeedChange[], context: DeliveryContext): Promise<void> {
+  async deliver(
+    changes: readonly FeedChange[],
+    { signal, failed }: DeliveryContext,
+  ): Promise<void> {
     const byCommand = new Map<string, FeedChange[]>();
     for (const change of changes) {
       const queue = byCommand.get(change.commandId);
@@ -75,15 +100,35 @@ export class WebhookSink implements EventSink {
       }
     }
     const queues = [...byCommand.values()];
+    const inFlight: InFlight = { calls: new Map(), signal, failed };
+    const abort = () => {
+      for (const request of inFlight.calls.keys()) {
+        request.destroy(new Error('stopped'));
+      }
+    };
+    const overdue = setInterval(() => {
+      const now = Date.now();
+      for (const [request, startedAt] of inFlight.calls) {
+        if (now - startedAt >= TIMEOUT_MS) {
+          request.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`));
+        }
+      }
+    }, TIMEOUT_CHECK_MS);
+    signal.addEventListener('abort', abort, { once: true });
     let next = 0;
     const worker = async () => {
       while (next < queues.length) {
         for (const change of queues[next++]) {
-          await this.post(change, context);
+          await this.post(change, inFlight);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queues.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, queues.length) }, worker));
+    } finally {
+      clearInterval(overdue);
+      signal.removeEventListener('abort', abort);
+    }
   }
 
   connect(): Promise<void> {
@@ -95,11 +140,11 @@ export class WebhookSink implements EventSink {
     return Promise.resolve();
   }
 
-  /** Resolves once the receiver answered 2xx; rejects only when the context's signal aborts. */
-  private async post(change: FeedChange, { signal, failed }: DeliveryContext): Promise<void> {
+  /** Resolves once the receiver answered 2xx; rejects only when the batch's signal aborts. */
+  private async post(change: FeedChange, inFlight: InFlight): Promise<void> {
     const id = encodePosition(change.position);
     for (let attempt = 0; ; attempt++) {
-      signal.throwIfAborted();
+      inFlight.signal.throwIfAborted();
       try {
         const timestamp = Math.floor(Date.now() / 1000);
         const status = await this.send(
@@ -108,53 +153,40 @@ export class WebhookSink implements EventSink {
             'content-type': 'application/json',
             ...signatureHeaders(this.key, id, timestamp, change.data),
           },
-          signal,
+          inFlight,
         );
         if (status >= 200 && status < 300) {
           return;
         }
-        failed(new Error(`the receiver answered ${status}`));
+        inFlight.failed(new Error(`the receiver answered ${status}`));
       } catch (error) {
-        signal.throwIfAborted();
-        failed(error);
+        inFlight.signal.throwIfAborted();
+        inFlight.failed(error);
       }
-      await pause(backoffMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS), signal);
+      await pause(backoffMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS), inFlight.signal);
     }
   }
 
   /**
    * One POST of `body`: the answer's status once its body was read (so that the connection is
-   * reused), or a rejection when there is none within TIMEOUT_MS or `signal` aborts. Redirects are
-   * not followed (a 3xx is not a 2xx).
+   * reused), or a rejection when the batch's timer finds it unanswered after TIMEOUT_MS or the
+   * batch is given up. Redirects are not followed (a 3xx is not a 2xx).
    */
-  private send(
-    body: string,
-    headers: Record<string, string>,
-    signal: AbortSignal,
-  ): Promise<number> {
+  private send(body: string, headers: Record<string, string>, inFlight: InFlight): Promise<number> {
     return new Promise((resolve, reject) => {
-      const request = this.request(this.url, { method: 'POST', headers, agent: this.agent });
-      const abort = () => request.destroy(new Error('stopped'));
-      const timer = setTimeout(
-        () => request.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)),
-        TIMEOUT_MS,
-      );
-      const settle = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', abort);
-      };
-      signal.addEventListener('abort', abort, { once: true });
+      const request = this.request({ ...this.options, headers });
+      inFlight.calls.set(request, Date.now());
       request.on('error', (error) => {
-        settle();
+        inFlight.calls.delete(request);
         reject(error);
       });
       request.on('response', (response) => {
         response.on('error', (error) => {
-          settle();
+          inFlight.calls.delete(request);
           reject(error);
         });
         response.on('end', () => {
-          settle();
+          inFlight.calls.delete(request);
           resolve(response.statusCode ?? 0);
         });
         response.resume();
