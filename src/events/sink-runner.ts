@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { type ChangeReader, type FeedListener } from '../feed/change-reader.js';
-import { type FeedPosition } from '../feed/feed-position.js';
+import { type FeedChange } from '../feed/feed-change.js';
+import { type FeedPosition, comparePositions } from '../feed/feed-position.js';
 import { type EventMetrics } from './event-metrics.js';
 import { type EventSink, backoffMs, describeError, pause } from './event-sink.js';
 import { type SinkCursors } from './sink-cursors.js';
@@ -14,6 +15,10 @@ const CLAIM_RETRY_MS = 2_000;
 // overlaps the next one.
 const LEASE_MARGIN_MS = 2_000;
 const BATCH_SIZE = 500;
+// Changes the reader passed that a runner keeps for its sink (the same objects for every sink, and
+// for the streams of GET /changes); past this, it drops them and reads them back from the database
+// when its sink gets there, so that a sink that is down or slow costs no more memory than this.
+const MAX_BUFFERED = 5_000;
 // The reader wakes the runner when it passes a change; this is only a safety net.
 const IDLE_WAIT_MS = 1_000;
 // Reads of one sink are at least this far apart unless it is catching up (a full batch): while
@@ -88,10 +93,13 @@ class Lease {
 }
 
 /**
- * Feeds one sink: while this instance holds the sink's lease, reads the applied changes after the
- * sink's stored position (ChangeReader.replay, up to the reader's head), delivers them in feed
- * order, retrying until the sink confirms, then stores the new position. Runs beside the write
- * path and never blocks it: a sink that is down only makes this loop wait.
+ * Feeds one sink: while this instance holds the sink's lease, takes the applied changes after the
+ * sink's stored position, delivers them in feed order, retrying until the sink confirms, then
+ * stores the new position. The changes come from the instance's one ChangeReader: those it passes
+ * while the runner listens are kept (up to MAX_BUFFERED), so that a sink that keeps up costs no
+ * query; older ones (those before the runner listened, or dropped) are read back with
+ * ChangeReader.replay. Runs beside the write path and never blocks it: a sink that is down only
+ * makes this loop wait.
  */
 export class SinkRunner implements FeedListener {
   readonly filter = {};
@@ -103,6 +111,9 @@ export class SinkRunner implements FeedListener {
   private interruptedRead = false;
   private failing = false;
   private lease: Lease | undefined;
+  // The changes the reader passed after `bufferedAfter`, in feed order, none missing.
+  private buffered: FeedChange[] = [];
+  private bufferedAfter: FeedPosition = { xid: 0n, id: 0n };
 
   constructor(
     readonly sink: EventSink,
@@ -130,8 +141,15 @@ export class SinkRunner implements FeedListener {
     await this.sink.close().catch(() => undefined);
   }
 
-  /** FeedListener: the reader passed a change, so there is something to read. */
-  deliver(): void {
+  /** FeedListener: the reader passed a change (the next one after those kept). */
+  deliver(change: FeedChange): void {
+    if (this.buffered.length >= MAX_BUFFERED) {
+      // Dropped: from the database after all, when the sink gets there.
+      this.buffered = [];
+      this.bufferedAfter = change.position;
+    } else {
+      this.buffered.push(change);
+    }
     this.wake();
   }
 
@@ -181,6 +199,8 @@ export class SinkRunner implements FeedListener {
     await this.sink.connect().catch(() => undefined);
     await this.reader.acquire();
     this.interruptedRead = false;
+    this.buffered = [];
+    this.bufferedAfter = this.reader.head;
     const unsubscribe = this.reader.subscribe(this);
     const signal = AbortSignal.any([this.stopping.signal, lease.lost]);
     let position = from;
@@ -190,7 +210,7 @@ export class SinkRunner implements FeedListener {
           throw new Error('the change feed stopped reading');
         }
         this.woken = false;
-        const changes = await this.reader.replay(position, this.reader.head, {}, BATCH_SIZE);
+        const changes = await this.next(position);
         if (changes.length === 0) {
           await this.idle(signal);
           await pause(READ_GAP_MS, signal);
@@ -211,8 +231,38 @@ export class SinkRunner implements FeedListener {
       }
     } finally {
       unsubscribe();
+      this.buffered = [];
       this.reader.release();
     }
+  }
+
+  /** Up to BATCH_SIZE changes after `position`, in feed order: kept ones, or read back. */
+  private async next(position: FeedPosition): Promise<readonly FeedChange[]> {
+    for (;;) {
+      const upTo = this.bufferedAfter;
+      if (comparePositions(position, upTo) >= 0) {
+        break;
+      }
+      // Everything up to bufferedAfter has been passed by the reader, so it is all committed.
+      const changes = await this.reader.replay(position, upTo, {}, BATCH_SIZE);
+      if (changes.length > 0) {
+        return changes;
+      }
+      if (upTo === this.bufferedAfter) {
+        // Nothing between `position` and the kept changes: those come next.
+        position = upTo;
+      }
+    }
+    const buffered = this.buffered;
+    let delivered = 0;
+    while (
+      delivered < buffered.length &&
+      comparePositions(buffered[delivered].position, position) <= 0
+    ) {
+      delivered++;
+    }
+    buffered.splice(0, delivered);
+    return buffered.slice(0, BATCH_SIZE);
   }
 
   /** Delivers until the sink confirms all (true) or the signal aborts (false). */
