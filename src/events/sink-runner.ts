@@ -27,6 +27,58 @@ const IDLE_WAIT_MS = 1_000;
 const READ_GAP_MS = 250;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
+// Callbacks come first: while changes arrive faster than BUSY_CHANGES_PER_SECOND (a burst of
+// reports), a sink waits YIELD_FACTOR times as long as its last batch took before the next one,
+// so that it takes at most a fifth of its time and the write path keeps the CPU. It falls behind
+// during the burst (the lag shows in /metrics and, past EVENTS_MAX_LAG_SECONDS, in /health/ready)
+// and catches up when the burst ends. Below that rate, delivery costs too little to matter.
+const BUSY_CHANGES_PER_SECOND = 1_000;
+const YIELD_FACTOR = 4;
+const MAX_YIELD_MS = 2_000;
+
+/**
+ * How long a sink waits after delivering a batch of `delivered` changes that took `spentMs`, with
+ * changes arriving at `changesPerSecond`: yielding to a burst, or READ_GAP_MS after a batch that
+ * was not full, or not at all while catching up.
+ */
+export function pauseAfterBatch(
+  changesPerSecond: number,
+  spentMs: number,
+  delivered: number,
+): number {
+  if (changesPerSecond > BUSY_CHANGES_PER_SECOND) {
+    return Math.min(MAX_YIELD_MS, Math.max(READ_GAP_MS, spentMs * YIELD_FACTOR));
+  }
+  return delivered < BATCH_SIZE ? READ_GAP_MS : 0;
+}
+
+/** Changes passed by the reader in the current and the previous second. */
+class Inflow {
+  private second = 0;
+  private current = 0;
+  private previous = 0;
+
+  count(): void {
+    this.roll();
+    this.current++;
+  }
+
+  /** About the changes of the last second. */
+  perSecond(): number {
+    this.roll();
+    const into = (Date.now() % 1000) / 1000;
+    return this.current + this.previous * (1 - into);
+  }
+
+  private roll(): void {
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.second) {
+      this.previous = second === this.second + 1 ? this.current : 0;
+      this.current = 0;
+      this.second = second;
+    }
+  }
+}
 
 /** A held lease of one sink: renews itself, and aborts `lost` once it cannot be sure it holds it. */
 class Lease {
@@ -114,6 +166,7 @@ export class SinkRunner implements FeedListener {
   // The changes the reader passed after `bufferedAfter`, in feed order, none missing.
   private buffered: FeedChange[] = [];
   private bufferedAfter: FeedPosition = { xid: 0n, id: 0n };
+  private readonly inflow = new Inflow();
 
   constructor(
     readonly sink: EventSink,
@@ -143,6 +196,7 @@ export class SinkRunner implements FeedListener {
 
   /** FeedListener: the reader passed a change (the next one after those kept). */
   deliver(change: FeedChange): void {
+    this.inflow.count();
     if (this.buffered.length >= MAX_BUFFERED) {
       // Dropped: from the database after all, when the sink gets there.
       this.buffered = [];
@@ -210,6 +264,7 @@ export class SinkRunner implements FeedListener {
           throw new Error('the change feed stopped reading');
         }
         this.woken = false;
+        const started = performance.now();
         const changes = await this.next(position);
         if (changes.length === 0) {
           await this.idle(signal);
@@ -225,8 +280,13 @@ export class SinkRunner implements FeedListener {
         }
         position = last;
         this.metrics.delivered(this.sink.name, changes.length);
-        if (changes.length < BATCH_SIZE) {
-          await pause(READ_GAP_MS, signal);
+        const wait = pauseAfterBatch(
+          this.inflow.perSecond(),
+          performance.now() - started,
+          changes.length,
+        );
+        if (wait > 0) {
+          await pause(wait, signal);
         }
       }
     } finally {
