@@ -14,6 +14,7 @@ import { Dispatches1796720000000 } from '../../migrations/1796720000000-Dispatch
 import { Campaigns1796800000000 } from '../../migrations/1796800000000-Campaigns.js';
 import { EventSinks1796810000000 } from '../../migrations/1796810000000-EventSinks.js';
 import { ReadFilterIndexes1796820000000 } from '../../migrations/1796820000000-ReadFilterIndexes.js';
+import { CampaignDispatchIndex1796830000000 } from '../../migrations/1796830000000-CampaignDispatchIndex.js';
 import {
   CommandReconciliationEntity,
   DispatchIntentEntity,
@@ -34,6 +35,7 @@ export const MIGRATIONS = [
   Campaigns1796800000000,
   EventSinks1796810000000,
   ReadFilterIndexes1796820000000,
+  CampaignDispatchIndex1796830000000,
 ];
 
 interface DatabaseConnectionOptions {
