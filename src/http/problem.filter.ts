@@ -166,8 +166,7 @@ function describe(exception: unknown): string {
 }
 
 export function sendProblem(reply: FastifyReply, { details, headers }: Problem): void {
-  const { type, title, detail } = details;
-  answeredWithProblem(reply.request, { type, title, ...(detail === undefined ? {} : { detail }) });
+  answeredWithProblem(reply.request, details);
   void reply
     .status(details.status)
     .headers(headers)

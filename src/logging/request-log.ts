@@ -34,9 +34,20 @@ export interface ProblemSummary {
 // on it, and gone with it.
 const problems = new WeakMap<object, ProblemSummary>();
 
-/** Records the problem details a request is answered with, for its completion line. */
-export function answeredWithProblem(request: object, problem: ProblemSummary): void {
-  problems.set(request, problem);
+/**
+ * Records the problem details a request is answered with, for its completion line. A detail may
+ * quote the request's URL (Nest's "Cannot GET /x?token=..."): its query string is redacted as the
+ * URL's own is.
+ */
+export function answeredWithProblem(
+  request: object,
+  { type, title, detail }: ProblemSummary,
+): void {
+  problems.set(request, {
+    type,
+    title,
+    ...(detail === undefined ? {} : { detail: redactQueryString(detail) }),
+  });
 }
 
 /**
