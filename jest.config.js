@@ -14,5 +14,7 @@ export default {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', useESM: true }],
   },
   testEnvironment: 'node',
+  // Nest's default logger prints debug lines of code run without an application: see the file.
+  setupFiles: ['<rootDir>/test/support/nest-logger-setup.ts'],
   testTimeout: 60000,
 };

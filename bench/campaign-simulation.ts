@@ -4,7 +4,6 @@
 // fail: its canary passes and it completes. In the second, most devices after the canary fail:
 // its abort threshold trips and its queued dispatches are canceled.
 import { type AddressInfo, createServer } from 'node:net';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig } from '../src/config/config.js';
@@ -25,28 +24,6 @@ interface CampaignJson {
 
 const CREDENTIALS = { ak: 'SIMULATOR-AK', sk: 'simulator-secret-key' };
 const OC = { appId: 'simulator-app', secret: 'simulator-secret' };
-
-/** `--campaign N` with `--platform`; undefined without --campaign. */
-export function parseCampaignSimulationArgs(args: string[]): CampaignSimulationOptions | undefined {
-  const { values } = parseArgs({
-    args,
-    strict: false,
-    options: { platform: { type: 'string' }, campaign: { type: 'string' } },
-  });
-  if (values.campaign === undefined) {
-    return undefined;
-  }
-  const devices = Number(values.campaign);
-  if (typeof values.campaign !== 'string' || !Number.isInteger(devices) || devices < 20) {
-    throw new Error(
-      `--campaign must be a whole number of at least 20, got ${String(values.campaign)}`,
-    );
-  }
-  if (values.platform !== 'iotda' && values.platform !== 'oceanconnect') {
-    throw new Error('--campaign needs --platform iotda or --platform oceanconnect');
-  }
-  return { platform: values.platform, devices };
-}
 
 /** Runs both campaigns; the problems found (none when the canary passed and the abort tripped). */
 export async function runCampaignSimulation(options: CampaignSimulationOptions): Promise<string[]> {

@@ -5,7 +5,6 @@
 // reconciliation recovers what was lost. The summary says which source supplied each status.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { parseArgs } from 'node:util';
 import { type AddressInfo } from 'node:net';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig } from '../src/config/config.js';
@@ -21,13 +20,6 @@ export interface PlatformSimulationOptions {
   /** How long to wait for reconciliation to recover the lost pushes. */
   settleTimeoutMs: number;
 }
-
-export const DEFAULT_PLATFORM_SIMULATION: Omit<PlatformSimulationOptions, 'platform'> = {
-  commands: 40,
-  loss: 0.25,
-  seed: 1,
-  settleTimeoutMs: 60_000,
-};
 
 export interface PlatformSimulationSummary {
   platform: string;
@@ -234,47 +226,4 @@ export function formatPlatformSummary(summary: PlatformSimulationSummary): strin
     lines.push(`  ${problem}`);
   }
   return lines.join('\n');
-}
-
-/** The options of `--platform` runs; undefined without --platform (the legacy --target run). */
-export function parsePlatformSimulationArgs(args: string[]): PlatformSimulationOptions | undefined {
-  const { values } = parseArgs({
-    args,
-    strict: false,
-    options: {
-      platform: { type: 'string' },
-      commands: { type: 'string' },
-      loss: { type: 'string' },
-      seed: { type: 'string' },
-    },
-  });
-  if (values.platform === undefined) {
-    return undefined;
-  }
-  if (values.platform !== 'iotda' && values.platform !== 'oceanconnect') {
-    throw new Error(`--platform must be iotda or oceanconnect, got ${String(values.platform)}`);
-  }
-  const number = (
-    name: 'commands' | 'loss' | 'seed',
-    fallback: number,
-    valid: (value: number) => boolean,
-  ) => {
-    const raw = values[name];
-    const value = raw === undefined ? fallback : Number(raw);
-    if (typeof raw === 'boolean' || !valid(value)) {
-      throw new Error(`--${name} is out of range, got ${String(raw)}`);
-    }
-    return value;
-  };
-  return {
-    ...DEFAULT_PLATFORM_SIMULATION,
-    platform: values.platform,
-    commands: number(
-      'commands',
-      DEFAULT_PLATFORM_SIMULATION.commands,
-      (v) => Number.isInteger(v) && v >= 1,
-    ),
-    loss: number('loss', DEFAULT_PLATFORM_SIMULATION.loss, (v) => v >= 0 && v <= 1),
-    seed: number('seed', DEFAULT_PLATFORM_SIMULATION.seed, (v) => Number.isInteger(v) && v >= 0),
-  };
 }

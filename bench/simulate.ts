@@ -1,7 +1,9 @@
-// npm run simulate -- --target http://localhost:3000 --commands 1000 --concurrency 16 [--register]
-//   [--token T] [--api-key K] [--push-timeout-ms 15000] [--retry-delay-ms 1000]
-//   [--repush-window-ms 600000] [--devices 50] [--seed 1]
-// Exits 1 when any command does not end as the rank rule says, or a push is refused.
+// npm run simulate (bin/simulate.mjs checks the arguments, builds if needed, then runs this file);
+// bench/simulate-args.ts lists the options.
+//
+// npm run simulate -- [--target http://localhost:3000] [--commands 200] [--register] ...
+//   plays the platform against a running service. Exits 1 when any command does not end as the
+//   rank rule says, or a push is refused.
 //
 // npm run simulate -- --platform iotda|oceanconnect [--commands 40] [--loss 0.25] [--seed 1]
 //   starts the service itself against the platform emulator: dispatch, pushes (some lost),
@@ -10,101 +12,100 @@
 // npm run simulate -- --platform iotda|oceanconnect --campaign 200
 //   two campaigns through the emulator: one whose canary passes and completes, one whose abort
 //   threshold trips; exits 1 unless both end so.
-import { parseArgs } from 'node:util';
-import { parseCampaignSimulationArgs, runCampaignSimulation } from './campaign-simulation.js';
+import { runCampaignSimulation } from './campaign-simulation.js';
+import { formatPlatformSummary, runPlatformSimulation } from './platform-simulation.js';
+import { type SimulateArgs, USAGE, parseSimulateArgs } from './simulate-args.js';
 import {
-  formatPlatformSummary,
-  parsePlatformSimulationArgs,
-  runPlatformSimulation,
-} from './platform-simulation.js';
-import {
-  DEFAULT_SIMULATION,
+  PlatformSimulator,
   type SimulationOptions,
+  type SimulationSummary,
   formatSummary,
-  runSimulation,
 } from './simulator.js';
 
-export function parseSimulationArgs(args: string[]): SimulationOptions {
-  const { values } = parseArgs({
-    args,
-    options: {
-      target: { type: 'string' },
-      commands: { type: 'string' },
-      concurrency: { type: 'string' },
-      register: { type: 'boolean' },
-      token: { type: 'string' },
-      'api-key': { type: 'string' },
-      'push-timeout-ms': { type: 'string' },
-      'retry-delay-ms': { type: 'string' },
-      'repush-window-ms': { type: 'string' },
-      devices: { type: 'string' },
-      seed: { type: 'string' },
-    },
-  });
-  const count = (name: keyof typeof values, fallback: number, min = 1): number => {
-    const raw = values[name];
-    if (raw === undefined) {
-      return fallback;
-    }
-    const value = Number(raw);
-    if (typeof raw !== 'string' || !Number.isInteger(value) || value < min) {
-      throw new Error(`--${name} must be a whole number of at least ${min}, got ${String(raw)}`);
-    }
-    return value;
-  };
-  if (values.target === undefined) {
-    throw new Error('--target <url> is required, e.g. --target http://localhost:3000');
+const PROGRESS_EVERY_MS = 2000;
+
+/** Says so at once when nothing answers at the target, rather than re-pushing for 10 minutes. */
+async function checkTarget(target: string): Promise<string | undefined> {
+  try {
+    const response = await fetch(`${target}/health/live`, { signal: AbortSignal.timeout(5000) });
+    await response.body?.cancel();
+    return undefined;
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+    return (
+      `No service answers at ${target} (${cause instanceof Error ? cause.message : String(cause)}). ` +
+      'Start it with `npm start` (or `npm run start:dev`), or give its address with --target.'
+    );
   }
-  return {
-    target: values.target.replace(/\/+$/, ''),
-    commands: count('commands', DEFAULT_SIMULATION.commands),
-    concurrency: count('concurrency', DEFAULT_SIMULATION.concurrency),
-    register: values.register ?? false,
-    token: values.token,
-    apiKey: values['api-key'],
-    pushTimeoutMs: count('push-timeout-ms', DEFAULT_SIMULATION.pushTimeoutMs),
-    retryDelayMs: count('retry-delay-ms', DEFAULT_SIMULATION.retryDelayMs, 0),
-    repushWindowMs: count('repush-window-ms', DEFAULT_SIMULATION.repushWindowMs, 0),
-    devices: count('devices', DEFAULT_SIMULATION.devices),
-    seed: count('seed', DEFAULT_SIMULATION.seed, 0),
+}
+
+async function simulateAgainstService(options: SimulationOptions): Promise<SimulationSummary> {
+  const simulator = new PlatformSimulator(options);
+  const report = () => {
+    const { phase, done } = simulator.progress;
+    const { acked, retried, rejected } = simulator.summary;
+    console.log(
+      `${phase}: ${done}/${options.commands} commands; ${acked} acknowledged, ` +
+        `${retried} re-pushed, ${rejected} refused`,
+    );
   };
+  const timer = setInterval(report, PROGRESS_EVERY_MS).unref();
+  try {
+    return await simulator.run();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 async function main(): Promise<void> {
-  const campaignOptions = parseCampaignSimulationArgs(process.argv.slice(2));
-  if (campaignOptions !== undefined) {
-    const problems = await runCampaignSimulation(campaignOptions);
-    console.log(
-      problems.length === 0 ? '\nBoth campaigns ended as expected.' : problems.join('\n'),
-    );
-    process.exitCode = problems.length === 0 ? 0 : 1;
-    return;
-  }
-  const platformOptions = parsePlatformSimulationArgs(process.argv.slice(2));
-  if (platformOptions !== undefined) {
-    console.log(
-      `Dispatching ${platformOptions.commands} commands through the ${platformOptions.platform} emulator, ` +
-        `losing ${Math.round(platformOptions.loss * 100)} % of the pushes`,
-    );
-    const platformSummary = await runPlatformSimulation(platformOptions);
-    console.log(formatPlatformSummary(platformSummary));
-    process.exitCode = platformSummary.problems.length === 0 ? 0 : 1;
-    return;
-  }
-  let options: SimulationOptions;
+  let args: SimulateArgs;
   try {
-    options = parseSimulationArgs(process.argv.slice(2));
+    args = parseSimulateArgs(process.argv.slice(2));
   } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     process.exit(2);
   }
-  console.log(
-    `Simulating the platform against ${options.target}: ${options.commands} commands, ` +
-      `concurrency ${options.concurrency}${options.register ? ', registered first' : ''}`,
-  );
-  const summary = await runSimulation(options);
-  console.log(formatSummary(summary));
-  process.exitCode = summary.mismatches.length === 0 ? 0 : 1;
+  switch (args.mode) {
+    case 'campaign': {
+      console.log(
+        `Running two campaigns of ${args.options.devices} devices through the ` +
+          `${args.options.platform} emulator`,
+      );
+      const problems = await runCampaignSimulation(args.options);
+      console.log(
+        problems.length === 0 ? '\nBoth campaigns ended as expected.' : problems.join('\n'),
+      );
+      process.exitCode = problems.length === 0 ? 0 : 1;
+      return;
+    }
+    case 'platform': {
+      const options = args.options;
+      console.log(
+        `Dispatching ${options.commands} commands through the ${options.platform} emulator, ` +
+          `losing ${Math.round(options.loss * 100)} % of the pushes`,
+      );
+      const platformSummary = await runPlatformSimulation(options);
+      console.log(formatPlatformSummary(platformSummary));
+      process.exitCode = platformSummary.problems.length === 0 ? 0 : 1;
+      return;
+    }
+    case 'service': {
+      const options = args.options;
+      const unreachable = await checkTarget(options.target);
+      if (unreachable !== undefined) {
+        console.error(unreachable);
+        process.exit(1);
+      }
+      console.log(
+        `Simulating the platform against ${options.target}: ${options.commands} commands, ` +
+          `concurrency ${options.concurrency}${options.register ? ', registered first' : ''}`,
+      );
+      const summary = await simulateAgainstService(options);
+      console.log(formatSummary(summary));
+      process.exitCode = summary.mismatches.length === 0 ? 0 : 1;
+      return;
+    }
+  }
 }
 
 void main().catch((error: unknown) => {

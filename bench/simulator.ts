@@ -21,17 +21,6 @@ export interface SimulationOptions {
   seed: number;
 }
 
-export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'target'> = {
-  commands: 200,
-  concurrency: 16,
-  register: false,
-  pushTimeoutMs: 15_000,
-  retryDelayMs: 1_000,
-  repushWindowMs: 600_000,
-  devices: 50,
-  seed: 1,
-};
-
 export interface SimulationSummary {
   commands: number;
   /** HTTP requests made for reports and registrations, re-pushes included. */
@@ -127,9 +116,16 @@ type PushResult =
 
 const RETRIED_STATUSES = new Set([501, 502, 503, 504]);
 
+/** How far a run has come: which phase, and how many commands are through it. */
+export interface SimulationProgress {
+  phase: 'pushing' | 'verifying' | 'done';
+  done: number;
+}
+
 export class PlatformSimulator {
   private readonly next: () => number;
   readonly summary: SimulationSummary;
+  readonly progress: SimulationProgress = { phase: 'pushing', done: 0 };
 
   constructor(private readonly options: SimulationOptions) {
     this.next = random(options.seed);
@@ -185,10 +181,17 @@ export class PlatformSimulator {
           await this.deliver(run, 'callback', push.status);
         }
       }
+      this.progress.done++;
     });
     const pushMs = performance.now() - started;
     this.summary.throughput = this.summary.acked / (pushMs / 1000);
-    await this.forEach(runs.length, (i) => this.verify(runs[i]));
+    this.progress.phase = 'verifying';
+    this.progress.done = 0;
+    await this.forEach(runs.length, async (i) => {
+      await this.verify(runs[i]);
+      this.progress.done++;
+    });
+    this.progress.phase = 'done';
     this.summary.elapsedMs = performance.now() - started;
     return this.summary;
   }

@@ -3,18 +3,15 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import { type DestinationStream } from 'pino';
+import { type DestinationStream, type Logger as Pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module.js';
 import { type AppConfig } from './config/config.js';
 import { EmbeddedPostgres } from './database/embedded-postgres.js';
 import { runMigrations } from './database/migrate.js';
-import {
-  PinoNestLogger,
-  createLogger,
-  logRequests,
-  startupLogger,
-} from './logging/logger.module.js';
+import { createLogger } from './logging/logger.js';
+import { nestLogger } from './logging/nest-logger.js';
+import { logRequests } from './logging/request-log.js';
 import { answerFrameworkError } from './http/problem.filter.js';
 import { refuseCallbacksWhileOverloaded } from './http/admission.js';
 import { GroupCommit } from './commands/group-commit.js';
@@ -56,11 +53,15 @@ export async function openDatabase(config: AppConfig): Promise<Database> {
 // An incoming X-Request-Id is kept when it is short and printable; otherwise a new one is made.
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** Builds the whole service on a database, migrated; the caller listens (or injects, in tests). */
+/**
+ * Builds the whole service on a database, migrated; the caller listens (or injects, in tests).
+ * Logs go to `logger` (main.ts's, made before the configuration was read), else to a new one at
+ * LOG_LEVEL writing to `logDestination` (which tests give) or stdout.
+ */
 export async function createApp(
   config: AppConfig,
   database: Database,
-  options: { logDestination?: DestinationStream } = {},
+  options: { logger?: Pino; logDestination?: DestinationStream } = {},
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
@@ -91,19 +92,18 @@ export async function createApp(
 
   addSecurityHeaders(fastify);
 
-  const logger = createLogger(config, options.logDestination);
+  const logger = options.logger ?? createLogger(config.logLevel, options.logDestination);
   logRequests(fastify, logger);
 
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, { url: database.url, poolSize: database.poolSize }),
     adapter,
     // bodyParser off: Fastify's own JSON parser is the only one, so form bodies are 415 too.
-    // Logs wait for pino (JSON at LOG_LEVEL), which then takes over Nest's Logger everywhere.
-    // abortOnError off: a failure reaches the caller (main.ts says what it means) instead of
+    // Nest logs through pino from its first line, so a failing start-up is logged as JSON too.
+    // abortOnError off: a failure reaches the caller (main.ts logs what it means) instead of
     // Nest ending the process itself.
-    { logger: startupLogger(config), bufferLogs: true, bodyParser: false, abortOnError: false },
+    { logger: nestLogger(logger), bodyParser: false, abortOnError: false },
   );
-  app.useLogger(new PinoNestLogger(logger));
   // Routes are registered when the app is initialised, after this: the hook applies to them.
   refuseCallbacksWhileOverloaded(fastify, app.get(GroupCommit), app.get(CommandMetrics));
 

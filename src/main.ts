@@ -1,31 +1,43 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { loadConfig } from './config/config.js';
+import { type AppConfig, loadConfig } from './config/config.js';
 import { ConfigError } from './config/env-values.js';
 import {
   AcceptDescriptors,
   EXTRA_ACCEPT_DESCRIPTORS,
   LISTEN_BACKLOG,
 } from './http/accept-descriptors.js';
+import { processLogger } from './logging/logger.js';
 
-async function bootstrap(): Promise<void> {
-  const logger = new Logger('Bootstrap');
-  let config;
+// The logger comes first, so that every line the process writes, a bad variable's included, has
+// one shape: JSON (or pretty-printed for a person, outside production).
+const { logger: pino, problem } = await processLogger(process.env, process.stdout.isTTY === true);
+
+function configOrExit(): AppConfig {
   try {
-    config = loadConfig();
+    if (problem !== undefined) {
+      throw problem;
+    }
+    return loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
-      console.error(error.message);
+      pino.fatal({ variable: error.variable }, error.message);
       process.exit(1);
     }
     throw error;
   }
+}
+
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Bootstrap');
+  const config = configOrExit();
+  pino.level = config.logLevel;
   // The application (Nest, TypeORM, Swagger) is loaded once the configuration is known to be good,
   // so that a bad variable is reported at once.
   const { createApp, openDatabase } = await import('./app.factory.js');
   const database = await openDatabase(config);
-  const app = await createApp(config, database);
-  // After createApp: from there on Nest's Logger writes pino's JSON lines.
+  const app = await createApp(config, database, { logger: pino });
+  // After createApp: from there on Nest's Logger writes through pino.
   logger.log(`Database: ${database.description}`);
   // Without its database process every query fails: exiting lets the supervisor start both again.
   database.embedded?.onUnexpectedExit((reason) => {
@@ -79,13 +91,15 @@ void bootstrap().catch(async (error: unknown) => {
   // Wrong credentials or a missing database are said as such: retrying will not help.
   const { databaseConfigurationProblem } = await import('./database/database-errors.js');
   const configuration = databaseConfigurationProblem(error);
-  console.error(
-    'Failed to start:',
-    configuration !== undefined
-      ? `database configuration error: ${configuration}`
-      : error instanceof Error
-        ? error.message
-        : error,
+  pino.fatal(
+    { context: 'Bootstrap', err: error },
+    `Failed to start: ${
+      configuration !== undefined
+        ? `database configuration error: ${configuration}`
+        : error instanceof Error
+          ? error.message
+          : String(error)
+    }`,
   );
   process.exit(1);
 });

@@ -475,6 +475,9 @@ describe('the built service (node dist/src/main.js)', () => {
       timeout: 20_000,
     });
     expect(result.status).toBe(1);
-    expect(result.stderr).toContain(`Invalid configuration: ${variable}`);
+    // One JSON line, like every other the service writes (stdout is not a terminal here).
+    const line = JSON.parse(result.stdout.trim()) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 60, variable });
+    expect(line.msg).toContain(`Invalid configuration: ${variable}`);
   });
 });

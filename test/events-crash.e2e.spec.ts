@@ -14,6 +14,9 @@ import {
 import { callbackBody, newCommandId } from './support/factories.js';
 import { type ServiceProcess, startService } from './support/service-process.js';
 import { type TestDatabase, createTestDatabase, serverUrl } from './support/test-database.js';
+import { describeWithBrokers } from './support/brokers.js';
+
+const describeOnBrokers = await describeWithBrokers(['rabbitmq', 'nats']);
 
 const STATUSES = ['PENDING', 'SENT', 'DELIVERED', 'SUCCESSFUL'] as const;
 
@@ -107,7 +110,7 @@ async function appliedChanges(
   return applied;
 }
 
-describe('events out when the publishing instance is killed (kill -9)', () => {
+describeOnBrokers('events out when the publishing instance is killed (kill -9)', () => {
   let sinks: Sinks;
   let database: TestDatabase | undefined;
   let dataDir: string | undefined;

@@ -17,6 +17,9 @@ import { callbackBody, newCommandId } from './support/factories.js';
 import { FaultProxy } from './support/fault-proxy.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { createTestDatabase, serverUrl } from './support/test-database.js';
+import { describeWithBrokers } from './support/brokers.js';
+
+const describeOnBrokers = await describeWithBrokers(['rabbitmq', 'nats']);
 
 const STATUSES = ['PENDING', 'SENT', 'DELIVERED', 'SUCCESSFUL'] as const;
 
@@ -78,7 +81,7 @@ async function metric(t: TestApp, name: string, sink: string): Promise<number> {
   return line === undefined ? Number.NaN : Number(line.split(' ')[1]);
 }
 
-describe('events out: RabbitMQ, NATS JetStream, webhooks', () => {
+describeOnBrokers('events out: RabbitMQ, NATS JetStream, webhooks', () => {
   let sinks: Sinks;
 
   beforeEach(async () => {

@@ -1,6 +1,9 @@
+import { jest } from '@jest/globals';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { GroupCommit } from '../src/commands/group-commit.js';
 import { eventually } from './support/eventually.js';
 import { callbackBody } from './support/factories.js';
+import { freePort, spawnService } from './support/service-process.js';
 import { SseClient, listenUrl } from './support/sse.js';
 import { startTestApp } from './support/test-app.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
@@ -54,6 +57,46 @@ describe('logs', () => {
       res: { statusCode: 404 },
     });
     expect(typeof completed?.responseTime).toBe('number');
+  });
+
+  it('puts the problem type, title and detail on the line of a 4xx answer', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/commands?limit=0',
+      headers: { 'x-request-id': 'req-ops-problem', authorization: 'Bearer key-secret' },
+    });
+    expect(response.statusCode).toBe(400);
+    const answer = response.json<{ type: string; title: string; detail: string }>();
+    const line = logs().find((log) => log.requestId === 'req-ops-problem');
+    expect(line).toMatchObject({
+      level: 40,
+      res: { statusCode: 400 },
+      problem: { type: answer.type, title: answer.title, detail: answer.detail },
+    });
+    expect(answer.detail.length).toBeGreaterThan(0);
+  });
+
+  it('logs a status push shed under overload at warn, with its problem', async () => {
+    // The write path's own measure of being full, forced: the refusal and its line are the real ones.
+    const overloaded = jest.spyOn(app.get(GroupCommit), 'overloaded', 'get').mockReturnValue(true);
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/callbacks/command-status',
+        headers: { 'x-request-id': 'req-ops-shed', 'x-callback-token': 'callback-secret' },
+        payload: callbackBody(),
+      });
+      expect(response.statusCode).toBe(503);
+    } finally {
+      overloaded.mockRestore();
+    }
+    expect(logs().find((log) => log.requestId === 'req-ops-shed')).toMatchObject({
+      level: 40,
+      msg: 'request errored',
+      res: { statusCode: 503 },
+      problem: { title: 'Service Unavailable', detail: 'The service is overloaded; try again' },
+      req: { headers: { 'x-callback-token': '[redacted]' } },
+    });
   });
 
   it('does not log each health probe and metrics scrape', async () => {
@@ -171,4 +214,42 @@ describe('logs', () => {
       res: { statusCode: 503 },
     });
   });
+});
+
+describe('logs of a start-up that fails', () => {
+  const jsonLines = (output: string) =>
+    output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it('reports a bad variable as one JSON line at fatal', async () => {
+    const service = await spawnService({ PORT: 'not-a-port', LOG_LEVEL: 'info' });
+    expect(await service.exited).toEqual({ code: 1, signal: null });
+    expect(jsonLines(service.output())).toEqual([
+      expect.objectContaining({
+        level: 60,
+        variable: 'PORT',
+        msg: expect.stringContaining('Invalid configuration: PORT') as unknown,
+      }),
+    ]);
+  });
+
+  it('writes every line as JSON when the database cannot be reached, ending with why at fatal', async () => {
+    // Nothing listens on this port: every connection is refused.
+    const port = await freePort();
+    const service = await spawnService({
+      DATABASE_URL: `postgres://tracker:db-secret@127.0.0.1:${port}/tracker`,
+    });
+    expect(await service.exited).toEqual({ code: 1, signal: null });
+    const lines = jsonLines(service.output());
+    // Nest's own lines (module initialisation, TypeORM's retries) have the service's shape too.
+    expect(lines.some((line) => line.context === 'InstanceLoader' && line.level === 30)).toBe(true);
+    expect(lines.at(-1)).toMatchObject({
+      level: 60,
+      context: 'Bootstrap',
+      msg: expect.stringMatching(/^Failed to start: .*ECONNREFUSED/) as unknown,
+    });
+    expect(service.output()).not.toContain('db-secret');
+  }, 60_000);
 });

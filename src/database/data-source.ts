@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { type DataSourceOptions } from 'typeorm';
 import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
@@ -21,7 +21,8 @@ import {
   PlatformCallBudgetEntity,
 } from '../platform/platform.entity.js';
 
-// Every migration, in order. The TypeORM CLI (npm run migration:*) and the service share this list.
+// Every migration, in order. The TypeORM CLI (npm run migration:*, cli-data-source.ts) and the
+// service share this list.
 export const MIGRATIONS = [
   InitialSchema1764133200000,
   CommandApiJson1795690800000,
@@ -203,11 +204,3 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
     },
   };
 }
-
-// The TypeORM CLI's data source: `npm run migration:run` etc. against DATABASE_URL.
-export default new DataSource(
-  dataSourceOptions({
-    url: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    poolSize: 1,
-  }),
-);

@@ -23,7 +23,7 @@ import {
   ValidationProblem,
 } from './problem.js';
 import { OverloadedError } from '../commands/report-batcher.js';
-import { refusedOnPurpose } from '../logging/logger.module.js';
+import { answeredWithProblem } from '../logging/request-log.js';
 
 const logger = new Logger('Problem');
 
@@ -115,8 +115,8 @@ export function toProblem(exception: unknown, request: { id: string; url: string
   }
   const onCallback = request.url.startsWith(CALLBACK_PATH);
   if (exception instanceof OverloadedError) {
-    // Refused on purpose, possibly thousands a second: counted, not logged one by one.
-    refusedOnPurpose(request);
+    // Refused on purpose, possibly thousands a second: counted, and logged only by the request's
+    // own line (at warn), not here too.
     return {
       details: problem(503, 'The service is overloaded; try again', { requestId }),
       headers: { 'retry-after': '1' },
@@ -166,6 +166,7 @@ function describe(exception: unknown): string {
 }
 
 export function sendProblem(reply: FastifyReply, { details, headers }: Problem): void {
+  answeredWithProblem(reply.request, details);
   void reply
     .status(details.status)
     .headers(headers)

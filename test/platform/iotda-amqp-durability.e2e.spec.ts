@@ -6,6 +6,7 @@ import {
   queueDepth,
   queueDrained,
 } from '../support/amqp.js';
+import { describeWithBrokers } from '../support/brokers.js';
 import { eventuallyDefined } from '../support/eventually.js';
 import { commandIdOf, iotdaMessage } from '../support/iotda.js';
 import { type ServiceProcess, ensureBuilt, startService } from '../support/service-process.js';
@@ -19,7 +20,7 @@ import {
 // The real built service as a child process consuming a RabbitMQ queue: what it has not settled
 // stays on the broker, whether the service was never up or was killed with SIGKILL mid-stream.
 
-const onServer = serverUrl() === undefined ? describe.skip : describe;
+const onServer = serverUrl() === undefined ? describe.skip : await describeWithBrokers(['amqp1']);
 
 onServer('IoTDA AMQP consumption across stops and SIGKILL (PostgreSQL)', () => {
   let broker: TestBroker;

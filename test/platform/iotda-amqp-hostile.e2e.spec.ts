@@ -11,6 +11,9 @@ import {
 import { eventuallyDefined } from '../support/eventually.js';
 import { commandIdOf, iotdaMessage } from '../support/iotda.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
+import { describeWithBrokers } from '../support/brokers.js';
+
+const describeOnBrokers = await describeWithBrokers(['amqp1']);
 
 // Messages that are not what IoTDA sends: each is rejected (RabbitMQ dead-letters it), and the
 // consumer stays up and goes on with the next one.
@@ -36,7 +39,7 @@ function padded(message: Record<string, unknown>, pad: string): unknown {
   return { ...notify, body: { ...notify.body, result: { pad } } };
 }
 
-describe('IoTDA over AMQP 1.0: malformed and oversized messages', () => {
+describeOnBrokers('IoTDA over AMQP 1.0: malformed and oversized messages', () => {
   let broker: TestBroker;
   let queue: TestQueue & { dead: TestQueue };
   let t: TestApp;

@@ -14,6 +14,9 @@ import { eventuallyDefined } from '../support/eventually.js';
 import { commandIdOf, iotdaMessage } from '../support/iotda.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { createTestDatabase, serverUrl } from '../support/test-database.js';
+import { describeWithBrokers } from '../support/brokers.js';
+
+const describeOnBrokers = await describeWithBrokers(['amqp1']);
 
 interface LogLine {
   level: number;
@@ -21,7 +24,7 @@ interface LogLine {
   err?: unknown;
 }
 
-describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
+describeOnBrokers('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
   let broker: TestBroker;
   let queue: TestQueue;
   let t: TestApp;
@@ -178,7 +181,7 @@ describe('IoTDA over AMQP 1.0 (RabbitMQ)', () => {
   });
 });
 
-describe('IoTDA AMQP consumer when the broker connection is lost', () => {
+describeOnBrokers('IoTDA AMQP consumer when the broker connection is lost', () => {
   it('reports it degraded, reconnects by itself, and applies what was published meanwhile', async () => {
     const broker = await TestBroker.open();
     const queue = await broker.queue();
@@ -220,56 +223,59 @@ describe('IoTDA AMQP consumer when the broker connection is lost', () => {
   });
 });
 
-describe(`IoTDA AMQP consumer while the database is cut (${serverUrl() === undefined ? 'embedded' : 'PostgreSQL'})`, () => {
-  it('releases the message no sooner than the backoff, counts it, and applies it once the database is back', async () => {
-    const broker = await TestBroker.open();
-    const queue = await broker.queue();
-    const database = await createTestDatabase();
-    const proxy = await FaultProxy.start(database.url);
-    const t = await startTestApp(
-      { iotdaAmqp: { url: AMQP_URL, queue: queue.address } },
-      { ...database, url: proxy.url(database.url), drop: async () => {} },
-    );
-    const failures = async () =>
-      Number(
-        /command_callback_failures_total\{reason="database"\} (\d+)/.exec(
-          (await t.app.inject({ method: 'GET', url: '/metrics' })).body,
-        )?.[1],
+describeOnBrokers(
+  `IoTDA AMQP consumer while the database is cut (${serverUrl() === undefined ? 'embedded' : 'PostgreSQL'})`,
+  () => {
+    it('releases the message no sooner than the backoff, counts it, and applies it once the database is back', async () => {
+      const broker = await TestBroker.open();
+      const queue = await broker.queue();
+      const database = await createTestDatabase();
+      const proxy = await FaultProxy.start(database.url);
+      const t = await startTestApp(
+        { iotdaAmqp: { url: AMQP_URL, queue: queue.address } },
+        { ...database, url: proxy.url(database.url), drop: async () => {} },
       );
-    try {
-      await consumerReceiving(t.app);
-      proxy.cut();
-      const message = iotdaMessage({ status: 'SUCCESSFUL' });
-      await broker.publish(queue, [message]);
-      await eventuallyDefined('released at least once', async () =>
-        (await failures()) > 0 ? true : undefined,
-      );
-      // The backoff gives the released message back after 250 ms, then 500, 1000, 2000: within
-      // the next 3 s it comes 3 times, not again and again on the link's remaining credit.
-      const first = await failures();
-      await sleep(3_000);
-      expect((await failures()) - first).toBeLessThanOrEqual(4);
-      await proxy.restore();
-      await eventuallyDefined(
-        'applied once the database is back',
-        async () => {
-          const response = await t.app.inject({
-            method: 'GET',
-            url: `/commands/${commandIdOf(message)}`,
-          });
-          return response.statusCode === 200 && response.json().status === 'SUCCESSFUL'
-            ? true
-            : undefined;
-        },
-        30_000,
-      );
-      await queueDrained(queue);
-    } finally {
-      await t.close();
-      await proxy.close();
-      await database.drop();
-      broker.close();
-      await deleteQueue(queue);
-    }
-  });
-});
+      const failures = async () =>
+        Number(
+          /command_callback_failures_total\{reason="database"\} (\d+)/.exec(
+            (await t.app.inject({ method: 'GET', url: '/metrics' })).body,
+          )?.[1],
+        );
+      try {
+        await consumerReceiving(t.app);
+        proxy.cut();
+        const message = iotdaMessage({ status: 'SUCCESSFUL' });
+        await broker.publish(queue, [message]);
+        await eventuallyDefined('released at least once', async () =>
+          (await failures()) > 0 ? true : undefined,
+        );
+        // The backoff gives the released message back after 250 ms, then 500, 1000, 2000: within
+        // the next 3 s it comes 3 times, not again and again on the link's remaining credit.
+        const first = await failures();
+        await sleep(3_000);
+        expect((await failures()) - first).toBeLessThanOrEqual(4);
+        await proxy.restore();
+        await eventuallyDefined(
+          'applied once the database is back',
+          async () => {
+            const response = await t.app.inject({
+              method: 'GET',
+              url: `/commands/${commandIdOf(message)}`,
+            });
+            return response.statusCode === 200 && response.json().status === 'SUCCESSFUL'
+              ? true
+              : undefined;
+          },
+          30_000,
+        );
+        await queueDrained(queue);
+      } finally {
+        await t.close();
+        await proxy.close();
+        await database.drop();
+        broker.close();
+        await deleteQueue(queue);
+      }
+    });
+  },
+);

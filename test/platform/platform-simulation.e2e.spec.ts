@@ -1,7 +1,5 @@
-import {
-  parsePlatformSimulationArgs,
-  runPlatformSimulation,
-} from '../../bench/platform-simulation.js';
+import { runPlatformSimulation } from '../../bench/platform-simulation.js';
+import { parsePlatformSimulationArgs } from '../../bench/simulate-args.js';
 
 describe('the platform demo (npm run simulate -- --platform)', () => {
   it('recovers lost legacy pushes by reconciliation, and every command ends as the platform has it', async () => {
