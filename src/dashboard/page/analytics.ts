@@ -1,4 +1,4 @@
-import { type Analytics, api, type CommandAnalytics, type Percentiles } from './api.js';
+import { type Analytics, api, type CommandAnalytics } from './api.js';
 import { durationText, h, heading, timeText, ZONE } from './dom.js';
 import { DEFAULT_WINDOW_MINUTES, WINDOWS } from './overview.js';
 import { type View, type ViewContext } from './view.js';
@@ -40,9 +40,7 @@ function row(name: string, figures: CommandAnalytics, overall: boolean): HTMLTab
       figures.successPercent === null ? '—' : `${Math.round(figures.successPercent * 10) / 10}%`,
     ),
     PHASES.flatMap((phase) =>
-      CUTS.map((cut) =>
-        h('td', { class: 'num' }, latencyText((figures.latencyMs[phase.key] as Percentiles)[cut])),
-      ),
+      CUTS.map((cut) => h('td', { class: 'num' }, latencyText(figures.latencyMs[phase.key][cut]))),
     ),
   );
 }
