@@ -196,7 +196,7 @@ describeInBrowser('operations page: dispatches, campaigns, analytics', () => {
     await row.waitFor(WAIT);
     // Sending only for the instant of each attempt.
     expect(await row.locator('td').nth(1).innerText()).toMatch(/^(queued|sending)$/);
-    expect(await row.locator('td').nth(6).innerText()).toBe('offline');
+    expect(await row.locator('td').nth(5).innerText()).toBe('offline');
     expect(await page.locator('#device-open-dispatches tbody tr').count()).toBe(1);
     await screenshot('device');
 

@@ -101,7 +101,7 @@ function attemptsTable(dispatch: Dispatch): HTMLElement {
   );
 }
 
-/** A list of dispatches (a device's open ones), each linking to its view. */
+/** A list of dispatches (a device's open ones, newest first), each linking to its view. */
 export function dispatchTable(id: string, caption: string, items: Dispatch[]): HTMLElement {
   return h(
     'div',
@@ -116,15 +116,9 @@ export function dispatchTable(id: string, caption: string, items: Dispatch[]): H
         h(
           'tr',
           {},
-          [
-            'Dispatch',
-            'State',
-            'Service / method',
-            'Created',
-            'Next attempt',
-            'Attempts',
-            'Last outcome',
-          ].map((text) => h('th', { scope: 'col' }, text)),
+          ['Dispatch', 'State', 'Service / method', 'Next attempt', 'Attempts', 'Last outcome'].map(
+            (text) => h('th', { scope: 'col' }, text),
+          ),
         ),
       ),
       h(
@@ -137,7 +131,6 @@ export function dispatchTable(id: string, caption: string, items: Dispatch[]): H
             h('td', { class: 'id' }, link(dispatchRoute(dispatch.dispatchId), dispatch.dispatchId)),
             h('td', {}, dispatchStateBadge(dispatch.state)),
             h('td', {}, `${dispatch.serviceId} / ${dispatch.method}`),
-            h('td', {}, time(dispatch.createdAt)),
             h('td', {}, dispatch.state === 'queued' ? time(dispatch.nextAttemptAt) : '—'),
             h('td', { class: 'num' }, dispatch.attempts.length),
             h('td', {}, dispatch.attempts.at(-1)?.outcome ?? '—'),
