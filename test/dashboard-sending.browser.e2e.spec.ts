@@ -201,7 +201,18 @@ describeInBrowser('operations page: dispatches, campaigns, analytics', () => {
     await screenshot('device');
 
     // By keyboard: the dispatch's link, Enter, focus on its heading.
+    // The view reads again by itself (a dispatch's attempts are not on the change feed), and the
+    // keyboard stays where it was.
     await row.locator('a').focus();
+    const attempts = await row.locator('td').nth(4).innerText();
+    await page
+      .locator(`#device-open-dispatches tr[data-dispatch-id="${queuedDispatch.dispatchId}"] td`)
+      .nth(4)
+      .filter({ hasNotText: new RegExp(`^${attempts}$`) })
+      .waitFor(WAIT);
+    expect(await page.evaluate<string>('document.activeElement?.getAttribute("href") ?? ""')).toBe(
+      `#/dispatch/${queuedDispatch.dispatchId}`,
+    );
     await page.keyboard.press('Enter');
     await page.waitForURL(new RegExp(`#/dispatch/${queuedDispatch.dispatchId}$`));
     await page.locator('#dispatch-facts').waitFor(WAIT);
@@ -326,7 +337,8 @@ describeInBrowser('operations page: dispatches, campaigns, analytics', () => {
       .locator('#campaign-states tr[data-segment="command-successful"]', { hasText: '2' })
       .waitFor(WAIT);
 
-    await page.locator('#campaign-pause').click();
+    await page.locator('#campaign-pause').focus();
+    await page.keyboard.press('Enter');
     await page.locator('#campaign-state', { hasText: 'paused' }).waitFor(WAIT);
     expect((await campaign()).state).toBe('paused');
     expect(await page.locator('#campaign-pause').isDisabled()).toBe(true);

@@ -8,7 +8,7 @@ import {
   segment,
 } from './api.js';
 import { campaignRoute } from './dispatch.js';
-import { h, heading, link, listRoute, svg, time } from './dom.js';
+import { h, heading, link, listRoute, replaceKeepingFocus, svg, time } from './dom.js';
 import { statusNames } from './statuses.js';
 import { commandTable } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
@@ -181,7 +181,8 @@ export function campaignsView(context: ViewContext): View {
     try {
       const page = await api<Page<Campaign>>(`/campaigns?limit=${LIST_SIZE}`);
       context.read();
-      results.replaceChildren(
+      replaceKeepingFocus(
+        results,
         page.items.length === 0 ? h('p', {}, 'No campaigns.') : campaignTable(page.items),
       );
       results.setAttribute('aria-busy', 'false');
@@ -276,7 +277,8 @@ export function campaignView(context: ViewContext, campaignId: string): View {
       h('dt', {}, term),
       h('dd', {}, ...value),
     ];
-    facts.replaceChildren(
+    replaceKeepingFocus(
+      facts,
       h(
         'dl',
         { class: 'summary', id: 'campaign-facts' },
@@ -310,7 +312,8 @@ export function campaignView(context: ViewContext, campaignId: string): View {
     );
     const c = campaign.commands;
     const d = campaign.dispatches;
-    failures.replaceChildren(
+    replaceKeepingFocus(
+      failures,
       h(
         'p',
         { id: 'campaign-failure-counts' },

@@ -1,7 +1,7 @@
 import { api, type Change, type Command, type Dispatch, type Page } from './api.js';
 import { dispatchTable, OPEN_DISPATCH_STATES } from './dispatch.js';
 import { counts } from './counts.js';
-import { h, heading, listRoute, statusBadge, time } from './dom.js';
+import { h, heading, listRoute, replaceKeepingFocus, statusBadge, time } from './dom.js';
 import { finishedStatuses, statusNames } from './statuses.js';
 import { commandTable } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
@@ -47,7 +47,8 @@ export function deviceView(context: ViewContext, deviceId: string): View {
           last === undefined || command.updatedAt > last.updatedAt ? command : last,
         undefined,
       );
-      facts.replaceChildren(
+      replaceKeepingFocus(
+        facts,
         h(
           'dl',
           { class: 'summary', id: 'device-facts' },
@@ -79,7 +80,8 @@ export function deviceView(context: ViewContext, deviceId: string): View {
         ),
       );
       facts.setAttribute('aria-busy', 'false');
-      dispatches.replaceChildren(
+      replaceKeepingFocus(
+        dispatches,
         open.items.length === 0
           ? h('p', {}, 'No open dispatch (queued or sending).')
           : dispatchTable(
@@ -88,7 +90,8 @@ export function deviceView(context: ViewContext, deviceId: string): View {
               open.items,
             ),
       );
-      results.replaceChildren(
+      replaceKeepingFocus(
+        results,
         page.items.length === 0
           ? h('p', {}, 'No commands.')
           : commandTable('device-commands', `Commands of ${deviceId}, newest first`, page.items, [

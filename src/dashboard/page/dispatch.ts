@@ -1,5 +1,5 @@
 import { api, ApiError, type Change, type Dispatch, segment } from './api.js';
-import { commandRoute, deviceRoute, h, heading, link, time } from './dom.js';
+import { commandRoute, deviceRoute, h, heading, link, replaceKeepingFocus, time } from './dom.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
 /** The states of a dispatch that may still send (GET /dispatches?state=). */
@@ -158,7 +158,7 @@ export function dispatchView(context: ViewContext, dispatchId: string): View {
       context.read();
       deviceId = dispatch.deviceId;
       commandId = dispatch.commandId;
-      content.replaceChildren(dispatchDetails(dispatch));
+      replaceKeepingFocus(content, dispatchDetails(dispatch));
       content.setAttribute('aria-busy', 'false');
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
