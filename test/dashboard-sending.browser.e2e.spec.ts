@@ -229,6 +229,19 @@ describeInBrowser('operations page: dispatches, campaigns, analytics', () => {
     );
   });
 
+  it('finds a queued dispatch by its id from the search box', async () => {
+    await open('#/');
+    const box = page.getByRole('searchbox', { name: 'Command id or device id' });
+    await box.fill(queuedDispatch.dispatchId);
+    await box.press('Enter');
+    const found = page.locator('#search-dispatch');
+    await found.waitFor(WAIT);
+    expect(await found.innerText()).toMatch(/\(device .*-offline, (queued|sending)\)$/);
+    await found.getByRole('link').click();
+    await page.waitForURL(new RegExp(`#/dispatch/${queuedDispatch.dispatchId}$`));
+    await page.locator('#dispatch-facts').waitFor(WAIT);
+  });
+
   it('shows no open dispatch for a device whose dispatch was sent', async () => {
     await open(`#/device/${lateDevice}`);
     await page.locator('#device-dispatches', { hasText: 'No open dispatch' }).waitFor(WAIT);

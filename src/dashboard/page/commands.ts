@@ -4,6 +4,7 @@ import {
   type Change,
   type Command,
   type CommandWithHistory,
+  type Dispatch,
   type Page,
   segment,
 } from './api.js';
@@ -21,7 +22,7 @@ import {
   ZONE,
 } from './dom.js';
 import { statusNames } from './statuses.js';
-import { campaignRoute } from './dispatch.js';
+import { campaignRoute, dispatchRoute } from './dispatch.js';
 import { commandTable, markNoLongerMatching } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
@@ -263,6 +264,20 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
       if (error instanceof ApiError && error.status === 404) {
         found.replaceChildren(
           h('p', {}, `No command has the id ${q}; commands of devices whose id starts with it:`),
+        );
+        // A dispatch id pasted from a ticket: its dispatch, also while it has no command yet.
+        api<Dispatch>(`/dispatches/${segment(q)}`).then(
+          (dispatch) =>
+            found.prepend(
+              h(
+                'p',
+                { id: 'search-dispatch' },
+                'Dispatch ',
+                link(dispatchRoute(dispatch.dispatchId), dispatch.dispatchId),
+                ` (device ${dispatch.deviceId}, ${dispatch.state})`,
+              ),
+            ),
+          () => undefined,
         );
         element.querySelector<HTMLElement>('#list-part')?.removeAttribute('hidden');
         void load();
