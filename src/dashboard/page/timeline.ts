@@ -162,7 +162,8 @@ export function timelineView(context: ViewContext, commandId: string): View {
   const load = async () => {
     try {
       show(await api<CommandWithHistory>(path));
-      await loadDispatch();
+      // Apart from the command: a failure here shows in the dispatch's place, not over the command.
+      loadDispatch().catch((error: unknown) => context.fail(error, dispatchPart));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         summary.replaceChildren(
