@@ -230,7 +230,6 @@ describeInBrowser('operations page: stuck commands, devices, time, search, keybo
     expect((await rowIds('#device-commands')).sort()).toEqual(
       [`s1-${tag}`, `s2-${tag}`, `s5-${tag}`, ...finished.map(([id]) => id)].sort(),
     );
-    await screenshot('device');
   });
 
   it('names the top failing devices and commands of the window on the overview', async () => {

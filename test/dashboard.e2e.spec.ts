@@ -223,16 +223,18 @@ describe('dashboard', () => {
   });
 
   describe('keys', () => {
-    it.each(['/dashboard/api/overview', '/dashboard/api/settings'])(
-      'answers 401 to %s without a valid key, 200 with one',
-      async (url) => {
-        expect((await get(url, {})).statusCode).toBe(401);
-        expect((await get(url, { authorization: 'Bearer wrong-key-0123456789' })).statusCode).toBe(
-          401,
-        );
-        expect((await get(url)).statusCode).toBe(200);
-      },
-    );
+    it.each([
+      '/dashboard/api/overview',
+      '/dashboard/api/settings',
+      '/dashboard/api/statuses',
+      '/dashboard/api/commands/any-command/dispatch',
+    ])('answers 401 to %s without a valid key, 200 with one', async (url) => {
+      expect((await get(url, {})).statusCode).toBe(401);
+      expect((await get(url, { authorization: 'Bearer wrong-key-0123456789' })).statusCode).toBe(
+        401,
+      );
+      expect((await get(url)).statusCode).toBe(200);
+    });
 
     it('serves the page itself without a key, so that it can ask for one', async () => {
       expect((await get('/dashboard', {})).statusCode).toBe(200);
@@ -254,6 +256,66 @@ describe('dashboard', () => {
       ['oceanconnect', { platform: 'oceanconnect', reconcile: true, cancel: true }],
     ] as const)('with PLATFORM=%p offers %p', (platform, settings) => {
       expect(dashboardSettings(platform)).toEqual(settings);
+    });
+  });
+
+  describe('GET /dashboard/api/statuses', () => {
+    it('lists the status model of the contract: names in order, ranks, open and final', async () => {
+      const response = await get('/dashboard/api/statuses');
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({
+        statuses: [
+          { name: 'PENDING', rank: 0, open: true, final: false },
+          { name: 'SENT', rank: 1, open: true, final: false },
+          { name: 'DELIVERED', rank: 2, open: true, final: false },
+          { name: 'TIMEOUT', rank: 3, open: false, final: false },
+          { name: 'EXPIRED', rank: 3, open: false, final: false },
+          { name: 'CANCELED', rank: 3, open: false, final: false },
+          { name: 'SUCCESSFUL', rank: 4, open: false, final: true },
+          { name: 'FAILED', rank: 4, open: false, final: true },
+        ],
+      });
+    });
+  });
+
+  describe('GET /dashboard/api/commands/{commandId}/dispatch', () => {
+    const insertDispatch = (dispatchId: string, deviceId: string, commandId: string | null) =>
+      sql.query(
+        `INSERT INTO dispatches (dispatch_id, request_hash, device_id, service_id, method, paras,
+           send_strategy, mode, not_before, send_by, state, next_attempt_at, command_id,
+           created_at, updated_at)
+         VALUES ($1, 'h', $2, 'S', 'M', '{}', 'immediately', 'async', now(), now() + interval '1 hour',
+           $3, now(), $4, now(), now())`,
+        [dispatchId, deviceId, commandId === null ? 'queued' : 'sent', commandId],
+      );
+
+    it('names the dispatch that created the command', async () => {
+      const deviceId = `dispatched-${newCommandId().slice(0, 8)}`;
+      const commandId = newCommandId();
+      await report(deviceId, commandId, 'PENDING');
+      await insertDispatch(`d-${commandId}`, deviceId, commandId);
+      // Another device's queued dispatch, without a command, is nobody's.
+      await insertDispatch(`d-other-${commandId}`, `${deviceId}-other`, null);
+      const response = await get(`/dashboard/api/commands/${commandId}/dispatch`);
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ dispatchId: `d-${commandId}` });
+    });
+
+    it('answers null for a command not sent through /dispatches, and for an unknown one', async () => {
+      const commandId = newCommandId();
+      await report('plain-device', commandId, 'SENT');
+      expect((await get(`/dashboard/api/commands/${commandId}/dispatch`)).json()).toEqual({
+        dispatchId: null,
+      });
+      expect((await get(`/dashboard/api/commands/${newCommandId()}/dispatch`)).json()).toEqual({
+        dispatchId: null,
+      });
+    });
+
+    it('answers 400 to an invalid command id', async () => {
+      const response = await get(`/dashboard/api/commands/${'x'.repeat(300)}/dispatch`);
+      expect(response.statusCode).toBe(400);
+      expect(response.json().errors[0].field).toBe('commandId');
     });
   });
 

@@ -1,11 +1,20 @@
-import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
 import { type ParsedFields, instant, optional } from '../http/fields.js';
-import { ApiQueryParameters, QueryPipe } from '../http/query.js';
+import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
 import { DashboardOverview, type Overview } from './dashboard-overview.js';
 import { type DashboardSettings } from './dashboard-settings.js';
+import { type StatusInfo, statusList } from './dashboard-statuses.js';
+import { DashboardRepository } from './dashboard.repository.js';
 
 export const DASHBOARD_SETTINGS = Symbol('DashboardSettings');
 
@@ -28,6 +37,7 @@ const OVERVIEW_QUERY = {
 export class DashboardApiController {
   constructor(
     private readonly overview: DashboardOverview,
+    private readonly repository: DashboardRepository,
     @Inject(DASHBOARD_SETTINGS) private readonly settings: DashboardSettings,
   ) {}
 
@@ -50,5 +60,28 @@ export class DashboardApiController {
   @ApiOkResponse({ description: '{ platform, reconcile, cancel }' })
   getSettings(): DashboardSettings {
     return this.settings;
+  }
+
+  @Get('statuses')
+  @ApiOperation({
+    summary: 'The command statuses in order, with their rank and whether they are open or final',
+  })
+  @ApiOkResponse({ description: '{ statuses: [{ name, rank, open, final }] }' })
+  getStatuses(): { statuses: StatusInfo[] } {
+    return { statuses: statusList() };
+  }
+
+  @Get('commands/:commandId/dispatch')
+  @ApiOperation({
+    summary:
+      'The id of the dispatch (POST /dispatches) that created this command, or null (unknown command, or not sent through /dispatches)',
+  })
+  @ApiParam({ name: 'commandId' })
+  @ApiOkResponse({ description: '{ dispatchId: string | null }; GET /dispatches/{id} has it' })
+  @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid commandId' })
+  async getDispatchOf(
+    @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
+  ): Promise<{ dispatchId: string | null }> {
+    return { dispatchId: await this.repository.dispatchOf(commandId) };
   }
 }

@@ -45,6 +45,16 @@ FROM command_history
 WHERE received_at >= $1
 GROUP BY 1, 2`;
 
+// The dispatch that created a command: through the command's device, so that the device's index
+// of dispatches narrows the search (dispatches have no index on command_id).
+const DISPATCH_OF_COMMAND = `
+SELECT d.dispatch_id
+FROM commands c
+JOIN dispatches d ON d.device_id = c.device_id AND d.command_id = c.command_id
+WHERE c.command_id = $1
+ORDER BY d.created_at DESC
+LIMIT 1`;
+
 function zeroCounts(): StatusCounts {
   return Object.fromEntries(COMMAND_STATUSES.map((status) => [status, 0])) as StatusCounts;
 }
@@ -86,5 +96,13 @@ export class DashboardRepository {
         ? [{ minute: Number(row.minute), outcome: row.outcome, reports: row.reports }]
         : [],
     );
+  }
+
+  /** The id of the dispatch (POST /dispatches) whose command this is, if any. */
+  async dispatchOf(commandId: string): Promise<string | null> {
+    const rows: { dispatch_id: string }[] = await this.dataSource.query(DISPATCH_OF_COMMAND, [
+      commandId,
+    ]);
+    return rows[0]?.dispatch_id ?? null;
   }
 }

@@ -1,16 +1,7 @@
 // The service's API as the page uses it: JSON over fetch with the key kept for this browser session.
 
-export const STATUSES = [
-  'PENDING',
-  'SENT',
-  'DELIVERED',
-  'TIMEOUT',
-  'EXPIRED',
-  'CANCELED',
-  'SUCCESSFUL',
-  'FAILED',
-] as const;
-export type Status = (typeof STATUSES)[number];
+/** A command status; the list and what each means come from the service (statuses.ts). */
+export type Status = string;
 
 export const OUTCOMES = ['applied', 'duplicate', 'stale', 'conflict', 'ignored'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -158,4 +149,64 @@ export async function api<T>(path: string, method: 'GET' | 'POST' = 'GET'): Prom
 /** A path segment for an id, which may hold any printable character. */
 export function segment(id: string): string {
   return encodeURIComponent(id);
+}
+
+/** One try at sending a dispatch to the platform. */
+export interface Attempt {
+  at: string;
+  outcome: string;
+  platformError?: { code?: unknown; message?: unknown } | null;
+}
+
+/** A dispatch of POST /dispatches: the service's job of sending one command to one device. */
+export interface Dispatch {
+  dispatchId: string;
+  deviceId: string;
+  serviceId: string;
+  method: string;
+  mode: string;
+  state: string;
+  replaceKey: string | null;
+  campaignId: string | null;
+  notBefore: string;
+  sendBy: string;
+  nextAttemptAt: string;
+  commandId: string | null;
+  attempts: Attempt[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Campaign {
+  campaignId: string;
+  name: string;
+  state: string;
+  command: { serviceId?: string; method?: string };
+  ratePerMinute: number;
+  startAt: string | null;
+  endAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  devices: number;
+  dispatches: Record<string, number>;
+  commands: Record<string, number>;
+  abortReason: string | null;
+}
+
+export interface Percentiles {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface CommandAnalytics {
+  commands: number;
+  final: Record<string, number>;
+  successPercent: number | null;
+  latencyMs: { toSent: Percentiles; toDelivered: Percentiles; toFinal: Percentiles };
+}
+
+/** GET /analytics/commands */
+export interface Analytics extends CommandAnalytics {
+  byCommand: (CommandAnalytics & { serviceId: string | null; method: string | null })[];
 }

@@ -7,11 +7,15 @@ import {
   storedKey,
   storeKey,
 } from './api.js';
+import { analyticsView } from './analytics.js';
+import { campaignsView, campaignView } from './campaigns.js';
 import { commandsView } from './commands.js';
 import { deviceView } from './device.js';
+import { dispatchView } from './dispatch.js';
 import { h, heading, listRoute, relativeText, timeText } from './dom.js';
 import { LiveFeed, type LiveState } from './live.js';
 import { overviewView } from './overview.js';
+import { loadStatuses } from './statuses.js';
 import { stuckView } from './stuck.js';
 import { timelineView } from './timeline.js';
 import { type View, type ViewContext } from './view.js';
@@ -83,6 +87,15 @@ function showReadAt(): void {
 }
 window.setInterval(showReadAt, 15_000);
 
+// Dispatches and campaigns move without a command changing (an attempt, a release): the views
+// that show them read again every few seconds while they show.
+const POLL_MS = 5000;
+window.setInterval(() => {
+  if (!document.hidden) {
+    current?.poll?.();
+  }
+}, POLL_MS);
+
 function notFoundView(path: string): View {
   return {
     element: h(
@@ -107,6 +120,18 @@ function route(): View {
   if (path.startsWith('/device/')) {
     return deviceView(context, decodeURIComponent(path.slice('/device/'.length)));
   }
+  if (path.startsWith('/dispatch/')) {
+    return dispatchView(context, decodeURIComponent(path.slice('/dispatch/'.length)));
+  }
+  if (path.startsWith('/campaign/')) {
+    return campaignView(context, decodeURIComponent(path.slice('/campaign/'.length)));
+  }
+  if (path === '/campaigns') {
+    return campaignsView(context);
+  }
+  if (path === '/analytics') {
+    return analyticsView(context, query);
+  }
   if (path === '/commands') {
     return commandsView(context, query);
   }
@@ -124,8 +149,19 @@ function activeTab(path: string): string | undefined {
   if (path === '/') {
     return '#/';
   }
-  if (path === '/commands' || path.startsWith('/command/') || path.startsWith('/device/')) {
+  if (
+    path === '/commands' ||
+    path.startsWith('/command/') ||
+    path.startsWith('/device/') ||
+    path.startsWith('/dispatch/')
+  ) {
     return '#/commands';
+  }
+  if (path === '/campaigns' || path.startsWith('/campaign/')) {
+    return '#/campaigns';
+  }
+  if (path === '/analytics') {
+    return '#/analytics';
   }
   return path === '/stuck' ? '#/stuck' : undefined;
 }
@@ -210,7 +246,8 @@ function askForKey(rejected: boolean): void {
 
 async function start(): Promise<void> {
   try {
-    settings = await api<Settings>('/dashboard/api/settings');
+    const [read] = await Promise.all([api<Settings>('/dashboard/api/settings'), loadStatuses()]);
+    settings = read;
   } catch (error) {
     if (error instanceof KeyRequired) {
       askForKey(error.rejected);

@@ -4,9 +4,9 @@ import {
   type Change,
   type Command,
   type CommandWithHistory,
+  type Dispatch,
   type Page,
   segment,
-  STATUSES,
 } from './api.js';
 import { csvOf, download, fetchAll } from './csv.js';
 import {
@@ -21,6 +21,8 @@ import {
   statusBadge,
   ZONE,
 } from './dom.js';
+import { statusNames } from './statuses.js';
+import { campaignRoute, dispatchRoute } from './dispatch.js';
 import { commandTable, markNoLongerMatching } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
@@ -37,6 +39,8 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
   const statuses = (query.get('status') ?? '').split(',').filter((s) => s !== '');
   const since = query.get('since');
   const until = query.get('until');
+  // From a campaign's failures: kept through the filter form, which has no field for it.
+  const campaignId = query.get('campaignId') ?? undefined;
   // Cursors of the pages before the current one, for "Newer".
   const cursors: (string | null)[] = [];
   let cursor: string | null = null;
@@ -73,7 +77,7 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     type: 'datetime-local',
     value: instantToInput(until),
   });
-  const statusBoxes = STATUSES.map((status) =>
+  const statusBoxes = statusNames().map((status) =>
     h('input', {
       type: 'checkbox',
       value: status,
@@ -98,6 +102,7 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
             .join(','),
           since: inputToInstant(sinceInput.value),
           until: inputToInstant(untilInput.value),
+          campaignId,
         });
       },
     },
@@ -141,6 +146,14 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     'section',
     { 'aria-labelledby': 'commands-title' },
     heading('commands-title', title),
+    campaignId === undefined
+      ? null
+      : h(
+          'p',
+          { id: 'campaign-filter' },
+          'Commands of campaign ',
+          link(campaignRoute(campaignId), campaignId),
+        ),
     found,
     h('div', { id: 'list-part', hidden: q !== '' }, listPart),
   );
@@ -160,6 +173,9 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
     }
     if (until !== null) {
       params.set('until', until);
+    }
+    if (campaignId !== undefined) {
+      params.set('campaignId', campaignId);
     }
     return params;
   };
@@ -248,6 +264,20 @@ export function commandsView(context: ViewContext, query: URLSearchParams): View
       if (error instanceof ApiError && error.status === 404) {
         found.replaceChildren(
           h('p', {}, `No command has the id ${q}; commands of devices whose id starts with it:`),
+        );
+        // A dispatch id pasted from a ticket: its dispatch, also while it has no command yet.
+        api<Dispatch>(`/dispatches/${segment(q)}`).then(
+          (dispatch) =>
+            found.prepend(
+              h(
+                'p',
+                { id: 'search-dispatch' },
+                'Dispatch ',
+                link(dispatchRoute(dispatch.dispatchId), dispatch.dispatchId),
+                ` (device ${dispatch.deviceId}, ${dispatch.state})`,
+              ),
+            ),
+          () => undefined,
         );
         element.querySelector<HTMLElement>('#list-part')?.removeAttribute('hidden');
         void load();

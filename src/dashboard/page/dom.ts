@@ -139,3 +139,24 @@ export function listRoute(filters: Record<string, string | undefined>): string {
   const text = query.toString();
   return text === '' ? '/commands' : `/commands?${text}`;
 }
+
+/**
+ * Replaces a container's content and keeps the keyboard where it was: a view that reads again
+ * on its own (a poll, a live change) must not throw the focus back to the page's start.
+ */
+export function replaceKeepingFocus(container: HTMLElement, ...nodes: (Node | string)[]): void {
+  const active = document.activeElement;
+  let selector: string | undefined;
+  if (active instanceof HTMLElement && container.contains(active)) {
+    const href = active.getAttribute('href');
+    if (active.id !== '') {
+      selector = `#${CSS.escape(active.id)}`;
+    } else if (href !== null) {
+      selector = `a[href="${CSS.escape(href)}"]`;
+    }
+  }
+  container.replaceChildren(...nodes);
+  if (selector !== undefined) {
+    container.querySelector<HTMLElement>(selector)?.focus();
+  }
+}

@@ -1,4 +1,4 @@
-import { api, type MinuteBar, OUTCOMES, type Overview, STATUSES } from './api.js';
+import { api, type MinuteBar, OUTCOMES, type Overview } from './api.js';
 import {
   commandRoute,
   deviceRoute,
@@ -13,17 +13,18 @@ import {
   ZONE,
 } from './dom.js';
 import { topFailing } from './failing.js';
-import { DEFAULT_SILENT_MINUTES, OPEN_STATUSES, stuckRoute } from './stuck.js';
+import { openStatuses, statusNames } from './statuses.js';
+import { DEFAULT_SILENT_MINUTES, stuckRoute } from './stuck.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
-const WINDOWS = [
+export const WINDOWS = [
   { label: 'Last 15 minutes', minutes: 15 },
   { label: 'Last hour', minutes: 60 },
   { label: 'Last 24 hours', minutes: 24 * 60 },
   { label: 'Last 7 days', minutes: 7 * 24 * 60 },
   { label: 'Last 30 days', minutes: 30 * 24 * 60 },
 ];
-const DEFAULT_WINDOW_MINUTES = 24 * 60;
+export const DEFAULT_WINDOW_MINUTES = 24 * 60;
 
 const CHART = { width: 640, height: 220, left: 40, bottom: 24, top: 8 };
 
@@ -61,6 +62,7 @@ export function overviewView(context: ViewContext, query: URLSearchParams): View
     { 'aria-labelledby': 'overview-title' },
     heading('overview-title', 'Overview'),
     windowForm,
+    h('p', {}, link(`/analytics?window=${windowMinutes}`, 'Success rate and latency, this window')),
     content,
   );
 
@@ -133,7 +135,7 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
       h(
         'tbody',
         {},
-        STATUSES.map((status) =>
+        statusNames().map((status) =>
           h(
             'tr',
             { 'data-status': status },
@@ -141,7 +143,7 @@ function render(overview: Overview, windowMinutes: number): HTMLElement[] {
               'th',
               { scope: 'row' },
               statusBadge(status),
-              OPEN_STATUSES.includes(status)
+              openStatuses().includes(status)
                 ? [' ', link(stuckRoute(DEFAULT_SILENT_MINUTES, status), 'stuck?')]
                 : null,
             ),

@@ -1,10 +1,10 @@
 import { api, type Change, type Command, type Page } from './api.js';
 import { commandName, counts } from './counts.js';
 import { deviceRoute, durationText, h, heading, link, timeText, ZONE } from './dom.js';
+import { openStatuses } from './statuses.js';
 import { commandTable, countTable, markNoLongerMatching } from './table.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
-export const OPEN_STATUSES = ['PENDING', 'SENT', 'DELIVERED'];
 export const DEFAULT_SILENT_MINUTES = 10;
 const PAGE_SIZE = 50;
 
@@ -25,8 +25,9 @@ export function stuckRoute(minutes = DEFAULT_SILENT_MINUTES, status?: string): s
 export function stuckView(context: ViewContext, query: URLSearchParams): View {
   const given = Number(query.get('minutes') ?? DEFAULT_SILENT_MINUTES);
   const minutes = Number.isInteger(given) && given >= 0 ? given : DEFAULT_SILENT_MINUTES;
-  const asked = (query.get('status') ?? '').split(',').filter((s) => OPEN_STATUSES.includes(s));
-  const statuses = asked.length > 0 ? asked : OPEN_STATUSES;
+  const open = openStatuses();
+  const asked = (query.get('status') ?? '').split(',').filter((s) => open.includes(s));
+  const statuses = asked.length > 0 ? asked : open;
   let cursor: string | null = null;
 
   const minutesInput = h('input', {

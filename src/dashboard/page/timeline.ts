@@ -3,11 +3,13 @@ import {
   ApiError,
   type Change,
   type CommandWithHistory,
+  type Dispatch,
   type HistoryEntry,
   KeyRequired,
   type Page,
   segment,
 } from './api.js';
+import { dispatchDetails } from './dispatch.js';
 import { deviceRoute, h, heading, link, listRoute, statusBadge, time } from './dom.js';
 import { debounce, type View, type ViewContext } from './view.js';
 
@@ -28,6 +30,7 @@ export function timelineView(context: ViewContext, commandId: string): View {
   const summary = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading…'));
   const message = h('p', { id: 'action-message', role: 'status', class: 'message' });
   const historyPart = h('div');
+  const dispatchPart = h('div', { id: 'command-dispatch' });
   const actions = h('div', { class: 'actions' });
   // Entries by id, so that a reload after a live change or a full-history load merges.
   const entries = new Map<string, HistoryEntry>();
@@ -41,6 +44,7 @@ export function timelineView(context: ViewContext, commandId: string): View {
     summary,
     actions,
     message,
+    dispatchPart,
     h('h3', {}, 'Timeline'),
     historyPart,
   );
@@ -142,9 +146,24 @@ export function timelineView(context: ViewContext, commandId: string): View {
     }
   };
 
+  // The dispatch that sent it (POST /dispatches), with its attempts; most commands have none.
+  const loadDispatch = async () => {
+    const { dispatchId } = await api<{ dispatchId: string | null }>(
+      `/dashboard/api/commands/${segment(commandId)}/dispatch`,
+    );
+    if (dispatchId === null) {
+      dispatchPart.replaceChildren();
+      return;
+    }
+    const dispatch = await api<Dispatch>(`/dispatches/${segment(dispatchId)}`);
+    dispatchPart.replaceChildren(h('h3', {}, 'Sent through a dispatch'), dispatchDetails(dispatch));
+  };
+
   const load = async () => {
     try {
       show(await api<CommandWithHistory>(path));
+      // Apart from the command: a failure here shows in the dispatch's place, not over the command.
+      loadDispatch().catch((error: unknown) => context.fail(error, dispatchPart));
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         summary.replaceChildren(

@@ -17,6 +17,8 @@ export interface View {
   onChange(change: Change): void;
   /** The feed reconnected: reload, something may have been missed. */
   reload(): void;
+  /** Called every few seconds while the view shows, for data the change feed does not carry. */
+  poll?(): void;
 }
 
 /** Runs `action` at most once per `ms`, at the end of the period (live bursts cost one reload). */
