@@ -119,10 +119,13 @@ superseded AS (
 )
 SELECT * FROM inserted`;
 
-// Due dispatches, each the first open one of its device (creation order), whose device has fewer
+// Due dispatches, each the first in line of its device (creation order), whose device has fewer
 // than $2 open commands sent from the queue and fewer than $3 PENDING commands, leased to this
-// instance for $4 seconds. SKIP LOCKED: what another instance is claiming is not waited for,
-// and the device's later dispatches stay behind it, since it is queued or sending either way.
+// instance for $4 seconds. In line: sending, or queued with its notBefore passed and, for a
+// campaign's, released; one still waiting for its notBefore or its release takes its place when
+// that comes, and holds none of the device's other dispatches meanwhile, while one waiting for a
+// retry keeps its place. SKIP LOCKED: what another instance is claiming is not waited for, and
+// the device's later dispatches stay behind it, since it is in line either way.
 const CLAIM_SQL = `
 WITH due AS (
   SELECT d.dispatch_id AS due_id
@@ -130,7 +133,9 @@ WITH due AS (
   WHERE d.state = 'queued' AND d.next_attempt_at <= now()
     AND NOT EXISTS (
       SELECT 1 FROM dispatches e
-      WHERE e.device_id = d.device_id AND e.state IN ('queued', 'sending') AND e.seq < d.seq)
+      WHERE e.device_id = d.device_id AND e.state IN ('queued', 'sending') AND e.seq < d.seq
+        AND (e.state = 'sending'
+          OR (e.not_before <= now() AND (e.campaign_id IS NULL OR e.released_at IS NOT NULL))))
     AND (d.intent_id IS NOT NULL OR (
       (SELECT count(*) FROM dispatches s JOIN commands c ON c.command_id = s.command_id
        WHERE s.device_id = d.device_id AND s.state = 'sent' AND c.rank < 3) < $2
