@@ -247,13 +247,14 @@ export class DispatchQueueRepository {
     limit: number,
     deviceConcurrency: number,
     pendingLimit: number,
-    leaseSeconds: number,
+    leaseSeconds: { async: number; sync: number },
   ): Promise<Dispatch[]> {
     const rows: DispatchRow[] = await this.rows(CLAIM_SQL, [
       limit,
       deviceConcurrency,
       pendingLimit,
-      leaseSeconds,
+      leaseSeconds.async,
+      leaseSeconds.sync,
     ]);
     return rows.map(toDispatch);
   }

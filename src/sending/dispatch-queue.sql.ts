@@ -33,11 +33,12 @@ export const REPLACE_LOCK_SQL = `SELECT pg_advisory_xact_lock(hashtextextended($
 
 // Due dispatches, each the first in line of its device (creation order), whose device has fewer
 // than $2 open commands sent from the queue and fewer than $3 PENDING commands, leased to this
-// instance for $4 seconds. In line: sending, or queued with its notBefore passed and, for a
-// campaign's, released; one still waiting for its notBefore or its release takes its place when
-// that comes, and holds none of the device's other dispatches meanwhile, while one waiting for a
-// retry keeps its place. SKIP LOCKED: what another instance is claiming is not waited for, and
-// the device's later dispatches stay behind it, since it is in line either way.
+// instance for $4 seconds ($5 for a synchronous one). In line: sending, or queued with its
+// notBefore passed and, for a campaign's, released; one still waiting for its notBefore or its
+// release takes its place when that comes, and holds none of the device's other dispatches
+// meanwhile, while one waiting for a retry keeps its place. SKIP LOCKED: what another instance
+// is claiming is not waited for, and the device's later dispatches stay behind it, since it is
+// in line either way.
 export const CLAIM_SQL = `
 WITH due AS (
   SELECT d.dispatch_id AS due_id
@@ -58,7 +59,8 @@ WITH due AS (
   FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE dispatches q
-SET state = 'sending', lease_until = now() + make_interval(secs => $4), updated_at = now()
+SET state = 'sending', updated_at = now(),
+  lease_until = now() + make_interval(secs => CASE WHEN q.mode = 'sync' THEN $5::int ELSE $4::int END)
 FROM due WHERE q.dispatch_id = due.due_id
 RETURNING ${COLUMNS}`;
 
