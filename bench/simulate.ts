@@ -73,7 +73,7 @@ export function parseSimulationArgs(args: string[]): SimulationOptions {
 async function main(): Promise<void> {
   const campaignOptions = parseCampaignSimulationArgs(process.argv.slice(2));
   if (campaignOptions !== undefined) {
-    const problems = await runCampaignSimulation(campaignOptions);
+    const { problems } = await runCampaignSimulation(campaignOptions);
     console.log(
       problems.length === 0 ? '\nBoth campaigns ended as expected.' : problems.join('\n'),
     );
