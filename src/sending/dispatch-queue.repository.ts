@@ -316,10 +316,18 @@ export class DispatchQueueRepository {
     return rows.length > 0;
   }
 
-  /** Counts for the metrics: dispatches by state, and the oldest queued one's creation. */
+  /**
+   * Counts for the metrics: dispatches by state, and since when the longest-waiting queued one
+   * is in line (created, its notBefore passed and, for a campaign's, released); one waiting for
+   * its notBefore or its release is not late.
+   */
   async stats(): Promise<{ byState: Map<string, number>; oldestQueuedAt: Date | null }> {
     const rows: { state: string; count: string; oldest: Date | null }[] = await this.rows(
-      `SELECT state, count(*)::text AS count, min(created_at) AS oldest FROM dispatches GROUP BY state`,
+      `SELECT state, count(*)::text AS count,
+         min(GREATEST(created_at, not_before, COALESCE(released_at, created_at))) FILTER (
+           WHERE not_before <= now() AND (campaign_id IS NULL OR released_at IS NOT NULL)
+         ) AS oldest
+       FROM dispatches GROUP BY state`,
     );
     return {
       byState: new Map(rows.map((row) => [row.state, Number(row.count)])),
