@@ -12,9 +12,11 @@ import { PlatformEmulator } from './platform-emulator.js';
 export interface CampaignSimulationOptions {
   platform: 'iotda' | 'oceanconnect';
   devices: number;
+  /** Where the progress lines go (standard output by default). */
+  log?: (line: string) => void;
 }
 
-interface CampaignJson {
+export interface CampaignJson {
   campaignId: string;
   state: string;
   dispatches: Record<string, number>;
@@ -25,9 +27,21 @@ interface CampaignJson {
 const CREDENTIALS = { ak: 'SIMULATOR-AK', sk: 'simulator-secret-key' };
 const OC = { appId: 'simulator-app', secret: 'simulator-secret' };
 
-/** Runs both campaigns; the problems found (none when the canary passed and the abort tripped). */
-export async function runCampaignSimulation(options: CampaignSimulationOptions): Promise<string[]> {
+export interface CampaignSimulationResult {
+  /** The campaign whose canary passes, as it ended. */
+  passing: CampaignJson | undefined;
+  /** The campaign whose abort threshold trips, as it ended. */
+  aborting: CampaignJson | undefined;
+  /** None when the canary passed and the abort tripped. */
+  problems: string[];
+}
+
+/** Runs both campaigns, and says how each ended. */
+export async function runCampaignSimulation(
+  options: CampaignSimulationOptions,
+): Promise<CampaignSimulationResult> {
   const failing = new Set<string>();
+  const log = options.log ?? ((line: string) => console.log(line));
   const iotda = {
     projectId: 'simulator-project',
     credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
@@ -67,7 +81,12 @@ export async function runCampaignSimulation(options: CampaignSimulationOptions):
   const { createApp, openDatabase } = await import('../src/app.factory.js');
   const database = await openDatabase(config);
   let app: NestFastifyApplication | undefined;
-  const problems: string[] = [];
+  const result: CampaignSimulationResult = {
+    passing: undefined,
+    aborting: undefined,
+    problems: [],
+  };
+  const problems = result.problems;
   try {
     app = await createApp(config, database);
     await app.listen({ port, host: '127.0.0.1' });
@@ -81,7 +100,8 @@ export async function runCampaignSimulation(options: CampaignSimulationOptions):
     // 1: one device in twenty fails, none of the canary: the canary passes and it completes.
     const healthy = devicesOf('healthy');
     healthy.forEach((id, i) => i >= canary && i % 20 === 0 && failing.add(id));
-    const first = await runCampaign(url, 'canary passes', healthy, canary);
+    const first = await runCampaign(url, 'canary passes', healthy, canary, log);
+    result.passing = first;
     if (first.state !== 'completed') {
       problems.push(`the first campaign ended ${first.state}, not completed`);
     }
@@ -89,7 +109,8 @@ export async function runCampaignSimulation(options: CampaignSimulationOptions):
     // 2: the canary succeeds, then most devices fail: the abort threshold trips.
     const failing2 = devicesOf('faulty');
     failing2.forEach((id, i) => i >= canary && i % 4 !== 0 && failing.add(id));
-    const second = await runCampaign(url, 'abort trips', failing2, canary);
+    const second = await runCampaign(url, 'abort trips', failing2, canary, log);
+    result.aborting = second;
     if (second.state !== 'aborted' || (second.dispatches.canceled ?? 0) === 0) {
       problems.push(
         `the second campaign ended ${second.state}, not aborted with dispatches canceled`,
@@ -100,7 +121,7 @@ export async function runCampaignSimulation(options: CampaignSimulationOptions):
     await database.embedded?.stop();
     await emulator.close();
   }
-  return problems;
+  return result;
 }
 
 async function runCampaign(
@@ -108,7 +129,11 @@ async function runCampaign(
   name: string,
   devices: string[],
   canary: number,
+  log: (line: string) => void,
 ): Promise<CampaignJson> {
+  // About ten seconds a campaign (at most 1,200 a minute): slow enough that a tripped abort
+  // still finds dispatches queued to cancel, also with few devices.
+  const ratePerMinute = Math.min(1200, devices.length * 6);
   const response = await fetch(`${url}/campaigns`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -116,7 +141,7 @@ async function runCampaign(
       name,
       command: { serviceId: 'WaterMeter', method: 'SET_READ_PERIOD', paras: { value: 5 } },
       devices,
-      ratePerMinute: 1200,
+      ratePerMinute,
       canary: { devices: canary, minSuccessPercent: 90 },
       abort: { failurePercent: 30, minResults: canary * 2 },
     }),
@@ -125,7 +150,9 @@ async function runCampaign(
     throw new Error(`POST /campaigns answered ${response.status}: ${await response.text()}`);
   }
   const { campaignId } = (await response.json()) as CampaignJson;
-  console.log(`\nCampaign "${name}": ${devices.length} devices, canary ${canary}, 1,200 a minute`);
+  log(
+    `\nCampaign "${name}": ${devices.length} devices, canary ${canary}, ${ratePerMinute} a minute`,
+  );
   let last = '';
   for (;;) {
     const campaign = (await (await fetch(`${url}/campaigns/${campaignId}`)).json()) as CampaignJson;
@@ -133,12 +160,12 @@ async function runCampaign(
       `  ${campaign.state.padEnd(9)} dispatches ${format(campaign.dispatches)} | ` +
       `commands ${format(campaign.commands)}`;
     if (line !== last) {
-      console.log(line);
+      log(line);
       last = line;
     }
     if (['completed', 'aborted', 'canceled'].includes(campaign.state)) {
       if (campaign.abortReason !== null) {
-        console.log(`  abortReason: ${campaign.abortReason}`);
+        log(`  abortReason: ${campaign.abortReason}`);
       }
       return campaign;
     }

@@ -505,7 +505,9 @@ export class PlatformEmulator {
       return;
     }
     const reply = () => {
-      command.status = 'SUCCESSFUL';
+      // As the service reads it: a result_code other than 0 is the device's failure.
+      const code = (answer.response as { result_code?: unknown } | null)?.result_code;
+      command.status = code === undefined || code === 0 ? 'SUCCESSFUL' : 'FAILED';
       command.result = answer.response;
       send(response, 200, { command_id: command.commandId, response: answer.response });
     };

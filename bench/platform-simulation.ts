@@ -9,6 +9,11 @@ import { type AddressInfo } from 'node:net';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { loadConfig } from '../src/config/config.js';
 import { type EmulatedStatus, PlatformEmulator } from './platform-emulator.js';
+import {
+  type DispatchPhaseSummary,
+  formatDispatchPhase,
+  runDispatchPhase,
+} from './dispatch-simulation.js';
 import { random } from './simulator.js';
 
 export interface PlatformSimulationOptions {
@@ -30,6 +35,8 @@ export interface PlatformSimulationSummary {
   appliedBySource: Record<string, number>;
   /** Commands whose status in the service equals the platform's at the end. */
   inStep: number;
+  /** The queue part: dispatches through POST /dispatches (undefined when it did not run). */
+  queue: DispatchPhaseSummary | undefined;
   elapsedMs: number;
   problems: string[];
 }
@@ -85,6 +92,9 @@ export async function runPlatformSimulation(
       RECONCILE_INTERVAL_SECONDS: '1',
       RECONCILE_AFTER_SECONDS: '1',
       RECONCILE_RATE: '100',
+      // Offline and throttled dispatches retried within a second or two.
+      DISPATCH_RETRY_BASE_SECONDS: '1',
+      DISPATCH_RETRY_MAX_SECONDS: '2',
     });
   const { createApp, openDatabase } = await import('../src/app.factory.js');
   const database = await openDatabase(configFor(0));
@@ -96,6 +106,7 @@ export async function runPlatformSimulation(
     pushes: emulator.pushes,
     appliedBySource: {},
     inStep: 0,
+    queue: undefined,
     elapsedMs: 0,
     problems: [],
   };
@@ -180,6 +191,12 @@ export async function runPlatformSimulation(
         );
       }
     }
+    summary.queue = await runDispatchPhase(serviceUrl, emulator, {
+      platform: options.platform,
+      run,
+      settleTimeoutMs: options.settleTimeoutMs,
+    });
+    summary.problems.push(...summary.queue.problems);
   } finally {
     summary.elapsedMs = performance.now() - started;
     await app?.close();
@@ -220,6 +237,7 @@ export function formatPlatformSummary(summary: PlatformSimulationSummary): strin
     `pushes          ${summary.pushes.sent} delivered, ${summary.pushes.lost} lost on purpose, ${summary.pushes.failed} refused or failed`,
     `statuses from   ${sources || '-'}`,
     `in step         ${summary.inStep} of ${summary.dispatched} commands match the platform`,
+    ...(summary.queue === undefined ? [] : [formatDispatchPhase(summary.queue)]),
     `elapsed         ${(summary.elapsedMs / 1000).toFixed(1)} s`,
   ];
   for (const problem of summary.problems.slice(0, 20)) {

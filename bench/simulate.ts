@@ -71,7 +71,7 @@ async function main(): Promise<void> {
         `Running two campaigns of ${args.options.devices} devices through the ` +
           `${args.options.platform} emulator`,
       );
-      const problems = await runCampaignSimulation(args.options);
+      const { problems } = await runCampaignSimulation(args.options);
       console.log(
         problems.length === 0 ? '\nBoth campaigns ended as expected.' : problems.join('\n'),
       );

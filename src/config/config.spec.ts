@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       dispatchRetryBaseSeconds: 5,
       dispatchRetryMaxSeconds: 600,
       dispatchRate: 50,
+      dispatchLeaseMarginSeconds: 30,
       events: { amqp: undefined, nats: undefined, webhook: undefined, maxLagSeconds: 60 },
     });
   });

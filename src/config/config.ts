@@ -59,6 +59,8 @@ export interface AppConfig {
   readonly dispatchRetryMaxSeconds: number;
   /** Platform calls a second for dispatches, across all instances. */
   readonly dispatchRate: number;
+  /** How long a dispatch's lease outlives its platform call's longest wait. */
+  readonly dispatchLeaseMarginSeconds: number;
   /** Where applied changes are delivered besides GET /changes (docs/events.md). */
   readonly events: EventsConfig;
 }
@@ -174,6 +176,7 @@ export function loadConfig(given: Env = process.env): AppConfig {
     dispatchRetryBaseSeconds: integer(env, 'DISPATCH_RETRY_BASE_SECONDS', 5, 1, 86400),
     dispatchRetryMaxSeconds: integer(env, 'DISPATCH_RETRY_MAX_SECONDS', 600, 1, 86400),
     dispatchRate: integer(env, 'DISPATCH_RATE', 50, 1, 1000),
+    dispatchLeaseMarginSeconds: integer(env, 'DISPATCH_LEASE_MARGIN_SECONDS', 30, 1, 3600),
     events: eventsConfig(env),
   };
 }

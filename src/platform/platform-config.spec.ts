@@ -91,6 +91,7 @@ describe('platform configuration', () => {
     ['DISPATCH_RETRY_BASE_SECONDS', { DISPATCH_RETRY_BASE_SECONDS: '86401' }],
     ['DISPATCH_RETRY_MAX_SECONDS', { DISPATCH_RETRY_MAX_SECONDS: 'soon' }],
     ['DISPATCH_RATE', { DISPATCH_RATE: '1001' }],
+    ['DISPATCH_LEASE_MARGIN_SECONDS', { DISPATCH_LEASE_MARGIN_SECONDS: '0' }],
   ])('stops start-up naming %s when it is invalid', (variable, env) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^Invalid configuration: ${variable} `));

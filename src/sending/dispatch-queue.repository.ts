@@ -9,6 +9,13 @@ import {
   type DispatchMode,
   type DispatchState,
 } from './dispatches.dto.js';
+import {
+  CLAIM_SQL,
+  COLUMNS,
+  ENQUEUE_SQL,
+  RECLAIM_SQL,
+  REPLACE_LOCK_SQL,
+} from './dispatch-queue.sql.js';
 
 export interface Attempt {
   at: string;
@@ -69,11 +76,6 @@ export type AttemptEnd =
   /** A lost attempt not settled yet: looked at again later, nothing recorded. */
   | { kind: 'wait'; at: Date };
 
-const COLUMNS = `dispatch_id, idempotency_key, request_hash, device_id, service_id, method, paras,
-  timeout_seconds, send_strategy, mode, replace_key, campaign_id, not_before, send_by, state,
-  next_attempt_at, call_started_at, intent_id::text AS intent_id, command_id, attempts,
-  created_at, updated_at`;
-
 interface DispatchRow {
   dispatch_id: string;
   idempotency_key: string | null;
@@ -99,66 +101,6 @@ interface DispatchRow {
   updated_at: Date;
 }
 
-// A new dispatch, and the older queued ones of its device with the same replaceKey superseded in
-// the same statement ("latest setting wins"); one whose answer is being searched for may be on
-// the platform already, so it stays.
-const ENQUEUE_SQL = `
-WITH inserted AS (
-  INSERT INTO dispatches (dispatch_id, idempotency_key, request_hash, device_id, service_id, method,
-    paras, timeout_seconds, send_strategy, mode, replace_key, not_before, send_by, state,
-    next_attempt_at, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'queued', $12, now(), now())
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING ${COLUMNS}
-),
-superseded AS (
-  UPDATE dispatches SET state = 'superseded', updated_at = now()
-  WHERE $11::text IS NOT NULL AND device_id = $4 AND replace_key = $11 AND state = 'queued'
-    AND intent_id IS NULL AND EXISTS (SELECT 1 FROM inserted)
-  RETURNING dispatch_id
-)
-SELECT * FROM inserted`;
-
-// Due dispatches, each the first open one of its device (creation order), whose device has fewer
-// than $2 open commands sent from the queue and fewer than $3 PENDING commands, leased to this
-// instance for $4 seconds. SKIP LOCKED: what another instance is claiming is not waited for,
-// and the device's later dispatches stay behind it, since it is queued or sending either way.
-const CLAIM_SQL = `
-WITH due AS (
-  SELECT d.dispatch_id AS due_id
-  FROM dispatches d
-  WHERE d.state = 'queued' AND d.next_attempt_at <= now()
-    AND NOT EXISTS (
-      SELECT 1 FROM dispatches e
-      WHERE e.device_id = d.device_id AND e.state IN ('queued', 'sending') AND e.seq < d.seq)
-    AND (d.intent_id IS NOT NULL OR (
-      (SELECT count(*) FROM dispatches s JOIN commands c ON c.command_id = s.command_id
-       WHERE s.device_id = d.device_id AND s.state = 'sent' AND c.rank < 3) < $2
-      AND (SELECT count(*) FROM commands c
-           WHERE c.device_id = d.device_id AND c.status = 'PENDING') < $3))
-  ORDER BY d.next_attempt_at
-  LIMIT $1
-  FOR UPDATE OF d SKIP LOCKED
-)
-UPDATE dispatches q
-SET state = 'sending', lease_until = now() + make_interval(secs => $4), updated_at = now()
-FROM due WHERE q.dispatch_id = due.due_id
-RETURNING ${COLUMNS}`;
-
-// Leases that ran out (the instance stopped, or was killed, mid-attempt). A call that may have
-// reached the platform is a lost attempt: an asynchronous one is searched for by reconciliation
-// before any resend; a synchronous one cannot be searched for, so it fails rather than risk a
-// second command. One that never called the platform is simply queued again.
-const RECLAIM_SQL = `
-UPDATE dispatches
-SET state = CASE WHEN call_started_at IS NOT NULL AND intent_id IS NULL THEN 'failed' ELSE 'queued' END,
-    attempts = CASE WHEN call_started_at IS NULL THEN attempts
-      ELSE attempts || jsonb_build_array(jsonb_build_object(
-        'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'outcome', 'lost')) END,
-    call_started_at = NULL, lease_until = NULL, next_attempt_at = now(), updated_at = now()
-WHERE state = 'sending' AND lease_until < now()`;
-
 @Injectable()
 export class DispatchQueueRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -183,7 +125,7 @@ export class DispatchQueueRepository {
         [dispatch.idempotencyKey],
       );
     }
-    const inserted: DispatchRow[] = await this.rows(ENQUEUE_SQL, [
+    const params = [
       dispatch.dispatchId,
       dispatch.idempotencyKey,
       dispatch.requestHash,
@@ -197,7 +139,11 @@ export class DispatchQueueRepository {
       dispatch.replaceKey,
       dispatch.notBefore,
       dispatch.sendBy,
-    ]);
+    ];
+    const inserted: DispatchRow[] =
+      dispatch.replaceKey === null
+        ? await this.rows(ENQUEUE_SQL, params)
+        : await this.replacing(dispatch.deviceId, dispatch.replaceKey, params);
     if (inserted.length > 0) {
       return { created: true, dispatch: toDispatch(inserted[0]) };
     }
@@ -208,6 +154,33 @@ export class DispatchQueueRepository {
     return existing.length === 0
       ? undefined
       : { created: false, dispatch: toDispatch(existing[0]) };
+  }
+
+  /** ENQUEUE_SQL in a transaction holding the device and replaceKey's lock. */
+  private async replacing(
+    deviceId: string,
+    replaceKey: string,
+    params: unknown[],
+  ): Promise<DispatchRow[]> {
+    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
+    const client = await pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      await client.query(REPLACE_LOCK_SQL, [deviceId, replaceKey]);
+      const { rows } = await client.query<DispatchRow>(ENQUEUE_SQL, params);
+      await client.query('COMMIT');
+      return rows;
+    } catch (error) {
+      broken = await client.query('ROLLBACK').then(
+        () => undefined,
+        (rollbackError: unknown) => rollbackError,
+      );
+      throw error;
+    } finally {
+      // A connection whose rollback failed is not handed out again.
+      client.release(broken instanceof Error ? broken : undefined);
+    }
   }
 
   async find(dispatchId: string): Promise<Dispatch | undefined> {
@@ -274,13 +247,14 @@ export class DispatchQueueRepository {
     limit: number,
     deviceConcurrency: number,
     pendingLimit: number,
-    leaseSeconds: number,
+    leaseSeconds: { async: number; sync: number },
   ): Promise<Dispatch[]> {
     const rows: DispatchRow[] = await this.rows(CLAIM_SQL, [
       limit,
       deviceConcurrency,
       pendingLimit,
-      leaseSeconds,
+      leaseSeconds.async,
+      leaseSeconds.sync,
     ]);
     return rows.map(toDispatch);
   }
@@ -342,10 +316,18 @@ export class DispatchQueueRepository {
     return rows.length > 0;
   }
 
-  /** Counts for the metrics: dispatches by state, and the oldest queued one's creation. */
+  /**
+   * Counts for the metrics: dispatches by state, and since when the longest-waiting queued one
+   * is in line (created, its notBefore passed and, for a campaign's, released); one waiting for
+   * its notBefore or its release is not late.
+   */
   async stats(): Promise<{ byState: Map<string, number>; oldestQueuedAt: Date | null }> {
     const rows: { state: string; count: string; oldest: Date | null }[] = await this.rows(
-      `SELECT state, count(*)::text AS count, min(created_at) AS oldest FROM dispatches GROUP BY state`,
+      `SELECT state, count(*)::text AS count,
+         min(GREATEST(created_at, not_before, COALESCE(released_at, created_at))) FILTER (
+           WHERE not_before <= now() AND (campaign_id IS NULL OR released_at IS NOT NULL)
+         ) AS oldest
+       FROM dispatches GROUP BY state`,
     );
     return {
       byState: new Map(rows.map((row) => [row.state, Number(row.count)])),

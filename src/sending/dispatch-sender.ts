@@ -30,8 +30,7 @@ const MAX_IN_FLIGHT = 64;
 const SETTLE_WAIT_MS = 2000;
 // The platforms cache at most this many PENDING commands per device.
 const PENDING_LIMIT = 20;
-// A lease outlives the longest platform call (a synchronous one) by this much.
-const LEASE_MARGIN_SECONDS = 30;
+// A synchronous call waits this long at least (iotda.client's SYNC_TIMEOUT_MS) for the device.
 const SYNC_CALL_SECONDS = 25;
 
 /**
@@ -112,14 +111,17 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
     if (tokens === 0) {
       return 0;
     }
-    const leaseSeconds =
-      Math.max(Math.ceil(this.config.platformTimeoutMs / 1000), SYNC_CALL_SECONDS) +
-      LEASE_MARGIN_SECONDS;
+    // A lease outlives its platform call's longest wait by DISPATCH_LEASE_MARGIN_SECONDS: so
+    // long as the call may still answer, no other instance takes the dispatch up.
+    const callSeconds = Math.ceil(this.config.platformTimeoutMs / 1000);
     const claimed = await this.queue.claim(
       tokens,
       this.config.dispatchDeviceConcurrency,
       PENDING_LIMIT,
-      leaseSeconds,
+      {
+        async: callSeconds + this.config.dispatchLeaseMarginSeconds,
+        sync: Math.max(callSeconds, SYNC_CALL_SECONDS) + this.config.dispatchLeaseMarginSeconds,
+      },
     );
     if (claimed.length < tokens) {
       await this.intents.returnCallTokens(

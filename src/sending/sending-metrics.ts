@@ -56,7 +56,7 @@ export class SendingMetrics {
     });
     new Gauge({
       name: 'dispatch_oldest_queued_age_seconds',
-      help: 'Age of the oldest queued dispatch; 0 when none is queued',
+      help: 'How long the longest-waiting queued dispatch has been in line (its notBefore passed, released); 0 when none is',
       registers,
       async collect() {
         const { oldestQueuedAt } = await latest();

@@ -21,6 +21,27 @@ describe('the platform demo (npm run simulate -- --platform)', () => {
     });
   }, 60_000);
 
+  it('on IoTDA also queues dispatches: offline devices and 429s retried until sent, in order, sync commands ending as their devices answered', async () => {
+    const summary = await runPlatformSimulation({
+      platform: 'iotda',
+      commands: 6,
+      loss: 0.25,
+      seed: 3,
+      settleTimeoutMs: 30_000,
+    });
+    expect(summary.problems).toEqual([]);
+    expect(summary.inStep).toBe(6);
+    const queue = summary.queue!;
+    // Six devices with three dispatches each, three MQTT devices with one synchronous each.
+    expect(queue.dispatches).toBe(21);
+    expect(queue.states).toEqual({ sent: 21 });
+    expect(queue.created).toBe(21);
+    expect(queue.attempts.sent).toBe(21);
+    expect(queue.attempts.offline).toBeGreaterThan(0);
+    expect(queue.attempts.throttled).toBe(2);
+    expect(queue.sync).toEqual({ SUCCESSFUL: 2, FAILED: 1 });
+  }, 120_000);
+
   it.each([
     [['--platform', 'iotda'], { platform: 'iotda', commands: 40, loss: 0.25, seed: 1 }],
     [

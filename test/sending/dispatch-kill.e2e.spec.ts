@@ -17,11 +17,14 @@ interface DispatchJson {
   dispatchId: string;
   deviceId: string;
   state: string;
-  attempts: { outcome: string }[];
+  attempts: { at: string; outcome: string }[];
 }
 
 // A fresh embedded database migrates at its first start: slow on a loaded machine.
 const STARTUP_MS = 120_000;
+// The hung calls wait this long; the leases outlive them by LEASE_MARGIN_SECONDS.
+const PLATFORM_TIMEOUT_MS = 8000;
+const LEASE_MARGIN_SECONDS = 2;
 
 beforeAll(async () => {
   await ensureBuilt();
@@ -58,7 +61,7 @@ describe('SIGKILL with dispatches sending', () => {
     }
   };
 
-  it('sends each of them once after a restart: lost calls are found by reconciliation, the rest sent again', async () => {
+  it('sends each of them once after a restart once their leases ran out: lost calls are found by reconciliation, the rest sent again', async () => {
     emulator = await startEmulator();
     let databaseEnv: Record<string, string>;
     if (serverUrl() !== undefined) {
@@ -73,7 +76,11 @@ describe('SIGKILL with dispatches sending', () => {
     emulator.failNext('create', { kind: 'hang', afterEffect: false }, 2);
     const first = await startService(
       {
-        ...platformEnv('iotda', emulator, { PLATFORM_TIMEOUT_MS: '60000', LOG_LEVEL: 'warn' }),
+        ...platformEnv('iotda', emulator, {
+          PLATFORM_TIMEOUT_MS: String(PLATFORM_TIMEOUT_MS),
+          DISPATCH_LEASE_MARGIN_SECONDS: String(LEASE_MARGIN_SECONDS),
+          LOG_LEVEL: 'warn',
+        }),
         ...databaseEnv,
       },
       STARTUP_MS,
@@ -91,17 +98,26 @@ describe('SIGKILL with dispatches sending', () => {
     await eventually(
       () => emulator.callsOf('create').length === 5,
       20_000,
-      () => 'five calls',
+      () => `five calls (${emulator.callsOf('create').length}): ${first.output().slice(-3000)}`,
+      10,
     );
+    // SIGKILL while the five calls hang (PLATFORM_TIMEOUT_MS): no attempt is recorded.
     await first.kill();
 
-    expect(await sql(`SELECT dispatch_id FROM dispatches WHERE state = 'sending'`)).toHaveLength(5);
-    // As if the leases had run out meanwhile.
-    await sql(`UPDATE dispatches SET lease_until = now() - interval '1 second'`);
+    const leased = (await sql(
+      `SELECT dispatch_id, lease_until FROM dispatches
+       WHERE state = 'sending' AND call_started_at IS NOT NULL`,
+    )) as { dispatch_id: string; lease_until: Date }[];
+    const leaseEnds = new Map(leased.map((row) => [row.dispatch_id, row.lease_until.getTime()]));
+    expect(leased).toHaveLength(5);
 
     const second = await startService(
       {
-        ...platformEnv('iotda', emulator, { RECONCILE_INTERVAL_SECONDS: '1', LOG_LEVEL: 'warn' }),
+        ...platformEnv('iotda', emulator, {
+          RECONCILE_INTERVAL_SECONDS: '1',
+          DISPATCH_LEASE_MARGIN_SECONDS: String(LEASE_MARGIN_SECONDS),
+          LOG_LEVEL: 'warn',
+        }),
         ...databaseEnv,
       },
       STARTUP_MS,
@@ -125,8 +141,14 @@ describe('SIGKILL with dispatches sending', () => {
       );
       expect(made).toHaveLength(1);
     }
+    // Three calls reached the platform before the kill; only the two that did not are made again.
+    expect(emulator.callsOf('create')).toHaveLength(7);
+    // Taken up by the sweep only once its lease ran out, not at the restart.
     for (const dispatch of await list()) {
       expect(dispatch.attempts[0].outcome).toBe('lost');
+      expect(Date.parse(dispatch.attempts[0].at)).toBeGreaterThanOrEqual(
+        leaseEnds.get(dispatch.dispatchId) ?? Infinity,
+      );
       expect(
         dispatch.attempts.filter((attempt) => attempt.outcome === 'sent').length,
       ).toBeLessThanOrEqual(1);

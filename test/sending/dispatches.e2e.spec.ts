@@ -159,6 +159,57 @@ describe.each<PlatformKind>(['iotda', 'oceanconnect'])('/dispatches on %s', (kin
     ]);
   });
 
+  it("does not hold a device's dispatches behind one waiting for its notBefore or its campaign's release", async () => {
+    const deviceId = `waiting-${kind}-${Math.random().toString(36).slice(2)}`;
+    const later = { notBefore: '2099-01-01T00:00:00Z', sendBy: '2099-01-02T00:00:00Z' };
+    // A campaign that starts in 2099: its dispatch for the device is queued, not released.
+    const campaign = await platform.app.inject({
+      method: 'POST',
+      url: '/campaigns',
+      payload: {
+        name: 'next century',
+        command: { serviceId: 'WaterMeter', method: 'SET_READ_PERIOD', paras: { value: 7 } },
+        devices: [deviceId],
+        startAt: later.notBefore,
+      },
+    });
+    expect(campaign.statusCode).toBe(201);
+    const notYet = await queued(dispatchBody({ deviceId, paras: { n: 0 }, ...later }));
+    const now = await queued(dispatchBody({ deviceId, paras: { n: 1 } }));
+    await until(now.dispatchId, 'sent');
+    expect((await get(notYet.dispatchId)).state).toBe('queued');
+    const held = (
+      await platform.app.inject({
+        method: 'GET',
+        url: `/dispatches?campaignId=${campaign.json<{ campaignId: string }>().campaignId}`,
+      })
+    ).json<{ items: DispatchJson[] }>().items;
+    expect(held.map((dispatch) => dispatch.state)).toEqual(['queued']);
+    expect(createdFor(deviceId).map((created) => created.paras)).toEqual([{ n: 1 }]);
+  });
+
+  it("keeps a device's later dispatch behind an earlier one waiting for its retry", async () => {
+    const deviceId = `backoff-${kind}-${Math.random().toString(36).slice(2)}`;
+    platform.emulator.offline.add(deviceId);
+    const first = await queued(dispatchBody({ deviceId, paras: { n: 0 } }));
+    await eventuallyDefined('an offline attempt', async () => {
+      const current = await get(first.dispatchId);
+      return current.attempts.length >= 1 ? current : undefined;
+    });
+    const second = await queued(dispatchBody({ deviceId, paras: { n: 1 } }));
+    await eventuallyDefined('two more offline attempts', async () => {
+      const current = await get(first.dispatchId);
+      return current.attempts.length >= 3 ? current : undefined;
+    });
+    // Between the first one's retries, the second is never tried.
+    expect((await get(second.dispatchId)).attempts).toEqual([]);
+    platform.emulator.offline.delete(deviceId);
+    const sent = await until(first.dispatchId, 'sent');
+    await finish(sent.commandId ?? '');
+    await until(second.dispatchId, 'sent');
+    expect(createdFor(deviceId).map((created) => created.paras)).toEqual([{ n: 0 }, { n: 1 }]);
+  });
+
   it('supersedes a queued dispatch with a newer one of the same replaceKey', async () => {
     const deviceId = `replace-${kind}-${Math.random().toString(36).slice(2)}`;
     const blocking = await queued(dispatchBody({ deviceId }));

@@ -141,6 +141,7 @@ export function startPlatformApp(
       dispatchRetryBaseSeconds: config.dispatchRetryBaseSeconds,
       dispatchRetryMaxSeconds: config.dispatchRetryMaxSeconds,
       dispatchRate: config.dispatchRate,
+      dispatchLeaseMarginSeconds: config.dispatchLeaseMarginSeconds,
       ...overrides,
     },
     database,
