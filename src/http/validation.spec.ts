@@ -1,16 +1,20 @@
-import { CALLBACK_BODY } from '../commands/dto/command-status-callback.dto.js';
-import { REGISTER_COMMAND_BODY } from '../commands/dto/register-command.dto.js';
-import { DISPATCH_COMMAND_BODY } from '../platform/dispatch.dto.js';
-import { BodyPipe } from './body.js';
-import { type Fields } from './fields.js';
+import { plainToInstance } from 'class-transformer';
+import {
+  CommandResultDto,
+  CommandStatusCallbackDto,
+} from '../commands/dto/command-status-callback.dto.js';
+import { IotdaMessageDto } from '../commands/dto/iotda-message.dto.js';
+import { RegisterCommandDto } from '../commands/dto/register-command.dto.js';
+import { DispatchCommandDto } from '../platform/dispatch.dto.js';
 import { ValidationProblem } from './problem.js';
+import { BodyPipe, type Dto } from './validation.js';
 
-// Every body goes through BodyPipe with its route's definition: the problems name each invalid
-// field once, in the definition's order, with its path; nothing else is refused.
+// Every body goes through BodyPipe with its route's DTO: the problems name each invalid field
+// once, in the class's order, with its path; nothing else is refused.
 
-function problemsOf(definition: Fields, body: unknown): string[] {
+function problemsOf(dto: Dto<object>, body: unknown): string[] {
   try {
-    new BodyPipe(definition).transform(body);
+    new BodyPipe(dto).transform(body);
     return [];
   } catch (error) {
     if (error instanceof ValidationProblem) {
@@ -92,12 +96,12 @@ describe('the status push body', () => {
       ['key "k\\u0000": key "k\\u0000" must not contain NUL characters (\\u0000)'],
     ],
   ])('%s', (_name, body, problems) => {
-    expect(problemsOf(CALLBACK_BODY, body)).toEqual(problems);
+    expect(problemsOf(CommandStatusCallbackDto, body)).toEqual(problems);
   });
 
   it('gives the parsed fields, resultDetail null when absent', () => {
     expect(
-      new BodyPipe(CALLBACK_BODY).transform({
+      new BodyPipe(CommandStatusCallbackDto).transform({
         deviceId: 'd',
         commandId: 'c',
         result: { resultCode: 'SENT' },
@@ -169,12 +173,12 @@ describe('the registration body', () => {
       ['timeoutSeconds: timeoutSeconds must be a whole number'],
     ],
   ])('%s', (_name, body, problems) => {
-    expect(problemsOf(REGISTER_COMMAND_BODY, body)).toEqual(problems);
+    expect(problemsOf(RegisterCommandDto, body)).toEqual(problems);
   });
 
   it('gives the deadline as a time', () => {
     expect(
-      new BodyPipe(REGISTER_COMMAND_BODY).transform({
+      new BodyPipe(RegisterCommandDto).transform({
         commandId: 'c',
         deviceId: 'd',
         deadline: '2026-11-26T01:00:00+01:00',
@@ -227,6 +231,57 @@ describe('the dispatch body', () => {
       ],
     ],
   ])('%s', (_name, body, problems) => {
-    expect(problemsOf(DISPATCH_COMMAND_BODY, body)).toEqual(problems);
+    expect(problemsOf(DispatchCommandDto, body)).toEqual(problems);
+  });
+});
+
+describe('fromPlain, which the status reports are read with instead of plainToInstance', () => {
+  it.each<[string, Record<string, unknown>]>([
+    [
+      'a report',
+      { deviceId: 'd', commandId: 'c', result: { resultCode: 'SENT', resultDetail: 1 } },
+    ],
+    ['no resultDetail', { deviceId: 'd', commandId: 'c', result: { resultCode: 'SENT' } }],
+    ['a null resultDetail', { deviceId: 'd', commandId: 'c', result: { resultDetail: null } }],
+    ['a result that is not an object', { deviceId: 1, result: 'SENT' }],
+    ['nothing', {}],
+  ])('reads a callback body as plainToInstance does: %s', (_name, body) => {
+    const read = CommandStatusCallbackDto.fromPlain(body);
+    const transformed = plainToInstance(CommandStatusCallbackDto, body);
+    // toEqual, as fromPlain leaves absent fields undefined where plainToInstance leaves them out.
+    expect(read).toEqual(transformed);
+    expect(read).toBeInstanceOf(CommandStatusCallbackDto);
+    expect(read.result instanceof CommandResultDto).toBe(
+      transformed.result instanceof CommandResultDto,
+    );
+  });
+
+  const notifyData = {
+    header: { device_id: 'd' },
+    body: { command_id: 'c', status: 'SENT', result: { code: 0 } },
+  };
+
+  it.each<[string, Record<string, unknown>]>([
+    [
+      'a report',
+      { resource: 'r', event: 'e', event_time: '20261201T101500Z', notify_data: notifyData },
+    ],
+    [
+      'no result',
+      { resource: 'r', event: 'e', notify_data: { header: {}, body: { status: 'SENT' } } },
+    ],
+    ['no header, a body that is a string', { notify_data: { body: 'x' } }],
+    ['a null event_time', { event_time: null, notify_data: 7 }],
+  ])('reads an IoTDA message as plainToInstance does: %s', (_name, message) => {
+    const read = IotdaMessageDto.fromPlain(message);
+    const transformed = plainToInstance(IotdaMessageDto, message);
+    expect(read).toEqual(transformed);
+    const classes = (dto: IotdaMessageDto) => [
+      dto.constructor.name,
+      dto.notify_data?.constructor.name,
+      dto.notify_data?.header?.constructor.name,
+      dto.notify_data?.body?.constructor.name,
+    ];
+    expect(classes(read)).toEqual(classes(transformed));
   });
 });
