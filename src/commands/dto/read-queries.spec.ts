@@ -139,9 +139,7 @@ describe("GET /commands/{commandId}/history's query", () => {
   });
 
   it('reads back the entry id its cursor was made from', () => {
-    expect(parseQuery(HistoryPageQuery, { cursor: encodeHistoryCursor('123') }).cursor).toBe(
-      '123',
-    );
+    expect(parseQuery(HistoryPageQuery, { cursor: encodeHistoryCursor('123') }).cursor).toBe('123');
   });
 
   it.each([
