@@ -8,6 +8,7 @@ import {
 } from 'class-validator';
 import { type FieldProblem, identifierProblem, unstorableJson } from './json-checks.js';
 import { ValidationProblem } from './problem.js';
+import { keepValidatorLookups } from './validator-lookups.js';
 import { PART_MARK } from './validators.js';
 
 // The one way input is validated: a class-validator DTO per body, query string and message, read
@@ -15,13 +16,18 @@ import { PART_MARK } from './validators.js';
 // validateSync (no validator here is asynchronous, and a promise per request costs CPU). Problems
 // name each invalid field once, with its path (`result.resultCode`), and the message starts with it.
 
-const OPTIONS: ValidatorOptions = {
+keepValidatorLookups();
+
+const READ_BY_HAND: ValidatorOptions = {
   stopAtFirstError: true,
   forbidUnknownValues: true,
-  // The instance holds the DTO's fields only: a body's unknown fields stay in the stored payload.
-  whitelist: true,
   validationError: { target: false, value: false },
 };
+
+// An instance class-transformer built holds every field of the input: whitelist leaves the DTO's
+// own (a body's unknown fields stay in the stored payload). One a DTO's fromPlain built holds only
+// its own already, and skips the work.
+const TRANSFORMED: ValidatorOptions = { ...READ_BY_HAND, whitelist: true };
 
 /**
  * A DTO class. One on the hot path (a status report) reads its input itself, with `fromPlain`:
@@ -46,7 +52,7 @@ export function validateInput<T extends object>(
   input: Record<string, unknown>,
 ): { value: T } | { problems: FieldProblem[] } {
   const instance = dto.fromPlain !== undefined ? dto.fromPlain(input) : plainToInstance(dto, input);
-  const errors = validateSync(instance, OPTIONS);
+  const errors = validateSync(instance, dto.fromPlain !== undefined ? READ_BY_HAND : TRANSFORMED);
   return errors.length === 0
     ? { value: instance }
     : { problems: flatten(inFieldOrder(dto, errors), '') };

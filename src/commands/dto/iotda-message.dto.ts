@@ -112,9 +112,12 @@ export class IotdaMessageDto {
     example: 'device.command.status',
     description: `${IOTDA_COMMAND_RESOURCES.join(' or ')} is a report; anything else is ignored`,
   })
+  // parseIotdaMessage ignores other resources and events before validating: these hold for a report.
+  @IsOneOf(IOTDA_COMMAND_RESOURCES)
   resource!: string;
 
   @ApiProperty({ example: 'update', description: 'update is a report; anything else is ignored' })
+  @IsOneOf([IOTDA_COMMAND_EVENT])
   event!: string;
 
   @ApiPropertyOptional({ example: '20261201T101500Z', description: "UTC, yyyyMMdd'T'HHmmss'Z'" })
