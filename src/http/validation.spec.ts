@@ -7,7 +7,10 @@ import { IotdaMessageDto } from '../commands/dto/iotda-message.dto.js';
 import { RegisterCommandDto } from '../commands/dto/register-command.dto.js';
 import { DispatchCommandDto } from '../platform/dispatch.dto.js';
 import { ValidationProblem } from './problem.js';
-import { BodyPipe, type Dto } from './validation.js';
+import { CreateCampaignDto, ListCampaignsQuery } from '../sending/campaigns.dto.js';
+import { QueueDispatchDto } from '../sending/dispatches.dto.js';
+import { BodyPipe, type Dto, IdentifierPipe, QueryPipe } from './validation.js';
+import { IsJsonObject, IsWholeNumber } from './validators.js';
 
 // Every body goes through BodyPipe with its route's DTO: the problems name each invalid field
 // once, in the class's order, with its path; nothing else is refused.
@@ -283,5 +286,83 @@ describe('fromPlain, which the status reports are read with instead of plainToIn
       dto.notify_data?.body?.constructor.name,
     ];
     expect(classes(read)).toEqual(classes(transformed));
+  });
+});
+
+describe('the inputs built from more than one class, list elements and queries', () => {
+  const command = { serviceId: 's', method: 'm', paras: {} };
+
+  it('names a campaign device by its index', () => {
+    expect(problemsOf(CreateCampaignDto, { name: 'n', command, devices: ['a', 'b', 'a'] })).toEqual(
+      ['devices.2: devices.2 repeats an earlier device id'],
+    );
+    expect(problemsOf(CreateCampaignDto, { name: 'n', command, devices: ['a', ''] })).toEqual([
+      'devices.1: devices.1 must be 1 to 128 characters long',
+    ]);
+  });
+
+  it('names nested fields by their path, and refuses a nested value that is not an object', () => {
+    expect(
+      problemsOf(CreateCampaignDto, {
+        name: '',
+        command: { ...command, method: 5 },
+        devices: ['a'],
+        canary: [],
+        abort: { failurePercent: 101, minResults: 1 },
+      }),
+    ).toEqual([
+      'name: name must not be empty',
+      'command.method: command.method must be a string',
+      'canary: canary must be an object',
+      'abort.failurePercent: abort.failurePercent must be from 0 to 100',
+    ]);
+  });
+
+  it("lists an inherited field's problem before the subclass's own, as the document does", () => {
+    expect(
+      problemsOf(QueueDispatchDto, { ...command, deviceId: '', mode: 'later', notBefore: 'x' }),
+    ).toEqual([
+      'deviceId: deviceId must be 1 to 128 characters long',
+      'mode: mode must be one of async, sync',
+      `notBefore: notBefore ${INSTANT}`,
+    ]);
+  });
+
+  it('keeps only the fields a DTO declares, with the defaults of those absent', () => {
+    const dto = new BodyPipe(QueueDispatchDto).transform({
+      ...command,
+      deviceId: 'd',
+      extra: 1,
+      mode: null,
+    });
+    expect({ ...dto }).toEqual({ ...command, deviceId: 'd', mode: 'async' });
+  });
+
+  it('refuses a query parameter given twice, and ignores one it does not declare', () => {
+    expect(() =>
+      new QueryPipe(ListCampaignsQuery).transform({ state: ['running', 'paused'] }),
+    ).toThrow('state must be given at most once');
+    expect({ ...new QueryPipe(ListCampaignsQuery).transform({ other: 'x', limit: '7' }) }).toEqual({
+      limit: 7,
+    });
+  });
+
+  it('checks an id in the path', () => {
+    expect(new IdentifierPipe('commandId').transform('c-1')).toBe('c-1');
+    expect(() => new IdentifierPipe('commandId').transform('c\u0001')).toThrow(
+      'commandId must not contain control characters',
+    );
+  });
+
+  it('applies a validator registered after its class was validated (kept lookups are forgotten)', () => {
+    class Counted {
+      @IsWholeNumber(1, 2)
+      count!: number;
+    }
+    expect(problemsOf(Counted, { count: 2, other: 'x' })).toEqual([]);
+    IsJsonObject()(Counted.prototype, 'other');
+    expect(problemsOf(Counted, { count: 2, other: 'x' })).toEqual([
+      'other: other must be a JSON object',
+    ]);
   });
 });
