@@ -23,6 +23,15 @@ export function legacyStatus(code: LegacyResultCode): CommandStatus {
   return code === LEGACY_PENDING ? 'PENDING' : code;
 }
 
+/** Any JSON value, for the OpenAPI document (a property typed unknown would read as an object). */
+export const ANY_JSON = [
+  { type: 'object' },
+  { type: 'array', items: {} },
+  { type: 'string' },
+  { type: 'number' },
+  { type: 'boolean' },
+];
+
 /** Example ids for the OpenAPI document. */
 export const DEVICE_ID_EXAMPLE = '92d3f8da-200a-4143-8d0d-591a7e11de6c';
 export const COMMAND_ID_EXAMPLE = '108a9c71462a48e09426e06e844d47ba';
@@ -43,6 +52,7 @@ export class CommandResultDto {
     description: 'Whatever the device or codec returned; absent means null',
     example: null,
     nullable: true,
+    oneOf: ANY_JSON,
   })
   @Optional(null)
   resultDetail: unknown = null;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { type CommandStatus } from '../command-status.js';
 import { Checked, IsIdentifier, IsNestedObject, IsOneOf, Optional } from '../../http/validators.js';
-import { IDENTIFIER_PROPERTY } from './command-status-callback.dto.js';
+import { ANY_JSON, IDENTIFIER_PROPERTY } from './command-status-callback.dto.js';
 import { nested } from '../../http/validation.js';
 
 // An IoTDA forwarded message as DTO classes: what parseIotdaMessage() validates a command status
@@ -74,7 +74,10 @@ export class IotdaCommandStatusDto {
   @IsOneOf(IOTDA_STATUSES)
   status!: IotdaStatus;
 
-  @ApiPropertyOptional({ description: "The device's result, any JSON; absent means null" })
+  @ApiPropertyOptional({
+    description: "The device's result, any JSON; absent means null",
+    oneOf: ANY_JSON,
+  })
   @Optional(null)
   result: unknown = null;
 
