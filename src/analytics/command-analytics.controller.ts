@@ -2,8 +2,8 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ApiQueryParameters, QueryPipe } from '../http/query.js';
-import { COMMAND_ANALYTICS_QUERY, type CommandAnalyticsQuery } from './command-analytics.query.js';
+import { QueryPipe } from '../http/validation.js';
+import { CommandAnalyticsQuery } from './command-analytics.query.js';
 import { type CommandAnalyticsJson, CommandAnalyticsService } from './command-analytics.service.js';
 
 @ApiTags('analytics')
@@ -19,14 +19,13 @@ export class CommandAnalyticsController {
   @ApiOperation({
     summary: 'Success rate and p50/p90/p99 latencies to SENT, DELIVERED and final, by command',
   })
-  @ApiQueryParameters(COMMAND_ANALYTICS_QUERY)
   @ApiOkResponse({
     description:
       '{ commands, final, successPercent, latencyMs: { toSent, toDelivered, toFinal }, byCommand }',
   })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   commands(
-    @Query(new QueryPipe(COMMAND_ANALYTICS_QUERY)) query: CommandAnalyticsQuery,
+    @Query(new QueryPipe(CommandAnalyticsQuery)) query: CommandAnalyticsQuery,
   ): Promise<CommandAnalyticsJson> {
     return this.analytics.analyse(query);
   }

@@ -1,19 +1,42 @@
-import { type ParsedFields, identifier, instant, optional, text } from '../http/fields.js';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { INSTANT_MESSAGE, instantOf } from '../http/instants.js';
+import { IsIdentifier, IsText, Optional, ParsedWith } from '../http/validators.js';
 
 /** GET /analytics/commands */
-export const COMMAND_ANALYTICS_QUERY = {
-  serviceId: optional(text(128, false), { description: 'Commands of this serviceId' }),
-  method: optional(text(128, false), { description: 'Commands of this method' }),
-  campaignId: optional(identifier, { description: "The commands of this campaign's dispatches" }),
-  deviceId: optional(identifier, { description: 'Commands of this device' }),
-  since: optional(instant, {
+export class CommandAnalyticsQuery {
+  @ApiPropertyOptional({ type: String, description: 'Commands of this serviceId' })
+  @Optional()
+  @IsText(128, false)
+  serviceId?: string;
+
+  @ApiPropertyOptional({ type: String, description: 'Commands of this method' })
+  @Optional()
+  @IsText(128, false)
+  method?: string;
+
+  @ApiPropertyOptional({ type: String, description: "The commands of this campaign's dispatches" })
+  @Optional()
+  @IsIdentifier()
+  campaignId?: string;
+
+  @ApiPropertyOptional({ type: String, description: 'Commands of this device' })
+  @Optional()
+  @IsIdentifier()
+  deviceId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
     description: 'createdAt at or after (inclusive)',
     example: '2026-11-26T00:00:00Z',
-  }),
-  until: optional(instant, {
+  })
+  @ParsedWith('isInstant', instantOf, INSTANT_MESSAGE)
+  since?: Date;
+
+  @ApiPropertyOptional({
+    type: String,
     description: 'createdAt before (exclusive)',
     example: '2026-11-27T00:00:00Z',
-  }),
-};
-
-export type CommandAnalyticsQuery = ParsedFields<typeof COMMAND_ANALYTICS_QUERY>;
+  })
+  @ParsedWith('isInstant', instantOf, INSTANT_MESSAGE)
+  until?: Date;
+}

@@ -2,10 +2,10 @@ import { Controller, Get, Header, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiKeyGuard } from '../http/auth.guards.js';
 import { ValidationProblem } from '../http/problem.js';
-import { ApiQueryParameters, QueryPipe } from '../http/query.js';
+import { QueryPipe } from '../http/validation.js';
 import { CommandsService } from './commands.service.js';
 import { CountsResponse, ProblemResponse } from './dto/command.response.js';
-import { COUNTS_QUERY, type CountsQuery, combinationProblem } from './dto/read-queries.js';
+import { CountsQuery, combinationProblem } from './dto/read-queries.js';
 
 /** Counts over the commands, with the filters of GET /commands; the same API-key rule. */
 @ApiTags('analytics')
@@ -22,11 +22,10 @@ export class AnalyticsController {
     description:
       'groupBy status, deviceId or command (serviceId and method): the largest `limit` groups first.',
   })
-  @ApiQueryParameters(COUNTS_QUERY)
   @ApiOkResponse({ type: CountsResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @Header('content-type', 'application/json; charset=utf-8')
-  async counts(@Query(new QueryPipe(COUNTS_QUERY)) query: CountsQuery): Promise<string> {
+  async counts(@Query(new QueryPipe(CountsQuery)) query: CountsQuery): Promise<string> {
     const problem = combinationProblem(query);
     if (problem !== undefined) {
       throw new ValidationProblem([problem]);

@@ -1,14 +1,20 @@
 import { Body, Controller, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiQuery, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import { type FastifyRequest } from 'fastify';
 import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
 import { ApiStatusPushProblems } from './dto/command.response.js';
-import { ApiBodyFields, BodyPipe } from '../http/body.js';
-import { type ParsedFields } from '../http/fields.js';
+import { BodyPipe } from '../http/validation.js';
 import {
-  CALLBACK_BODY,
   CallbackAnswerDto,
+  CommandStatusCallbackDto,
   legacyStatus,
 } from './dto/command-status-callback.dto.js';
 import { CommandsService } from './commands.service.js';
@@ -31,8 +37,8 @@ export class CallbacksController {
   })
   @ApiSecurity('callbackToken')
   @ApiQuery({ name: 'token', required: false, description: 'CALLBACK_TOKEN, if set' })
-  @ApiBodyFields(CALLBACK_BODY, {
-    title: 'CommandStatusCallback',
+  @ApiBody({
+    type: CommandStatusCallbackDto,
     examples: {
       sent: {
         summary: 'The platform reports SENT',
@@ -47,7 +53,7 @@ export class CallbacksController {
   @ApiOkResponse({ type: CallbackAnswerDto, description: 'Stored; the outcome says what it did' })
   @ApiStatusPushProblems()
   async commandStatus(
-    @Body(new BodyPipe(CALLBACK_BODY)) callback: ParsedFields<typeof CALLBACK_BODY>,
+    @Body(new BodyPipe(CommandStatusCallbackDto)) callback: CommandStatusCallbackDto,
     @Req() request: FastifyRequest,
   ): Promise<CallbackAnswerDto> {
     const recorded = await withDeadline(

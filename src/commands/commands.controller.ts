@@ -18,12 +18,12 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
+  ApiBody,
 } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ApiKeyGuard } from '../http/auth.guards.js';
 import { ResponseBudget } from '../http/bounded-responses.js';
 import { ValidationProblem } from '../http/problem.js';
-import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
 import { type ResponseBody } from './commands.reader.js';
 import { CommandsService } from './commands.service.js';
 import {
@@ -32,16 +32,10 @@ import {
   HistoryPageResponse,
   ProblemResponse,
 } from './dto/command.response.js';
-import {
-  combinationProblem,
-  HISTORY_PAGE_QUERY,
-  type HistoryPageQuery,
-  LIST_COMMANDS_QUERY,
-  type ListCommandsQuery,
-} from './dto/read-queries.js';
+import { combinationProblem, HistoryPageQuery, ListCommandsQuery } from './dto/read-queries.js';
 import { MAX_LOOKUP_HISTORY_ENTRIES, MAX_RESPONSE_BYTES } from './sql/read.js';
-import { REGISTER_COMMAND_BODY, type RegisterCommand } from './dto/register-command.dto.js';
-import { ApiBodyFields, BodyPipe } from '../http/body.js';
+import { RegisterCommandDto } from './dto/register-command.dto.js';
+import { BodyPipe, IdentifierPipe, QueryPipe } from '../http/validation.js';
 
 // Bodies come from PostgreSQL as JSON text (see sql/read.ts) and are sent as they are.
 const JSON_BODY = 'application/json; charset=utf-8';
@@ -60,7 +54,7 @@ export class CommandsController {
   constructor(private readonly commands: CommandsService) {}
 
   @Post()
-  @ApiBodyFields(REGISTER_COMMAND_BODY, { title: 'RegisterCommand' })
+  @ApiBody({ type: RegisterCommandDto })
   @ApiOperation({
     summary: 'Register a command created on the platform, so it is tracked before any callback',
   })
@@ -74,7 +68,7 @@ export class CommandsController {
   })
   @Header('content-type', JSON_BODY)
   async register(
-    @Body(new BodyPipe(REGISTER_COMMAND_BODY)) dto: RegisterCommand,
+    @Body(new BodyPipe(RegisterCommandDto)) dto: RegisterCommandDto,
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
@@ -125,14 +119,13 @@ export class CommandsController {
     description: 'A page holds at most `limit` entries and stops early at 4 MB of JSON.',
   })
   @ApiParam({ name: 'commandId', example: '108a9c71462a48e09426e06e844d47ba' })
-  @ApiQueryParameters(HISTORY_PAGE_QUERY)
   @ApiOkResponse({ type: HistoryPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @ApiResponse({ status: 404, type: ProblemResponse, description: 'Unknown command' })
   @Header('content-type', JSON_BODY)
   async history(
     @Param('commandId', new IdentifierPipe('commandId')) commandId: string,
-    @Query(new QueryPipe(HISTORY_PAGE_QUERY)) query: HistoryPageQuery,
+    @Query(new QueryPipe(HistoryPageQuery)) query: HistoryPageQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
     return responses.within(reply.raw, () => this.commands.historyJson(commandId, query));
@@ -144,12 +137,11 @@ export class CommandsController {
       'Commands, newest or longest silent first, filtered by device, status, creation and last change; cursor pages',
     description: 'A page holds at most `limit` commands and stops early at 4 MB of JSON.',
   })
-  @ApiQueryParameters(LIST_COMMANDS_QUERY)
   @ApiOkResponse({ type: CommandPageResponse })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   @Header('content-type', JSON_BODY)
   async list(
-    @Query(new QueryPipe(LIST_COMMANDS_QUERY)) query: ListCommandsQuery,
+    @Query(new QueryPipe(ListCommandsQuery)) query: ListCommandsQuery,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<ResponseBody> {
     const problem = combinationProblem(query);

@@ -1,10 +1,15 @@
-import { type Parsed, parseInstant } from '../http/fields.js';
+import { parseInstant } from '../http/instants.js';
 import { type ListOrder } from './sql/read.js';
 
 // Cursors are opaque to clients: the keyset of the last item a page sent, checked on return.
 
 const CURSOR_TEXT = /^[A-Za-z0-9_-]{1,1024}$/;
 const NOT_OURS = 'is not a cursor this service issued';
+
+/** Why a given cursor does not parse. */
+export function cursorProblem(given: unknown): string {
+  return typeof given === 'string' ? NOT_OURS : 'must be a string';
+}
 
 /**
  * The last command a GET /commands page sent, in the page's order: newest (createdAt desc, then
@@ -30,14 +35,11 @@ export function encodeListCursor(keyset: {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-export function parseListCursor(given: unknown): Parsed<CommandKeyset> {
-  const decoded = decode(given);
-  if ('problem' in decoded) {
-    return decoded;
-  }
-  const value = decoded.value;
+/** The keyset a list cursor holds; undefined when it is not one this service issued. */
+export function parseListCursor(given: unknown): CommandKeyset | undefined {
+  const value = decode(given);
   if (!Array.isArray(value) || !value.every((part) => typeof part === 'string')) {
-    return { problem: NOT_OURS };
+    return undefined;
   }
   const parts = value;
   const [order, at, commandId]: [string, string | undefined, string | undefined] =
@@ -53,9 +55,9 @@ export function parseListCursor(given: unknown): Parsed<CommandKeyset> {
     !commandId.isWellFormed() ||
     commandId.includes('\u0000')
   ) {
-    return { problem: NOT_OURS };
+    return undefined;
   }
-  return { value: { order: order as ListOrder, at: time, commandId } };
+  return { order: order as ListOrder, at: time, commandId };
 }
 
 /** A history cursor is the id of the last entry sent: the next page starts after it. */
@@ -66,28 +68,21 @@ export function encodeHistoryCursor(entryId: string): string {
 // A history entry id is a positive bigint.
 const ENTRY_ID = /^[1-9]\d{0,17}$/;
 
-export function parseHistoryCursor(given: unknown): Parsed<string> {
-  const decoded = decode(given);
-  if ('problem' in decoded) {
-    return decoded;
-  }
-  const value = decoded.value as { after?: unknown } | null;
+/** The entry id a history cursor holds; undefined when it is not one this service issued. */
+export function parseHistoryCursor(given: unknown): string | undefined {
+  const value = decode(given) as { after?: unknown } | null | undefined;
   const after = typeof value === 'object' && value !== null ? value.after : undefined;
-  return typeof after === 'string' && ENTRY_ID.test(after)
-    ? { value: after }
-    : { problem: NOT_OURS };
+  return typeof after === 'string' && ENTRY_ID.test(after) ? after : undefined;
 }
 
-function decode(given: unknown): { value: unknown } | { problem: string } {
-  if (typeof given !== 'string') {
-    return { problem: 'must be a string' };
-  }
-  if (!CURSOR_TEXT.test(given)) {
-    return { problem: NOT_OURS };
+// The JSON a cursor encodes; undefined when it is not base64url JSON.
+function decode(given: unknown): unknown {
+  if (typeof given !== 'string' || !CURSOR_TEXT.test(given)) {
+    return undefined;
   }
   try {
-    return { value: JSON.parse(Buffer.from(given, 'base64url').toString('utf8')) };
+    return JSON.parse(Buffer.from(given, 'base64url').toString('utf8')) as unknown;
   } catch {
-    return { problem: NOT_OURS };
+    return undefined;
   }
 }

@@ -4,13 +4,15 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiPropertyOptional,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { type ParsedFields, instant, optional } from '../http/fields.js';
-import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
+import { INSTANT_MESSAGE, instantOf } from '../http/instants.js';
+import { IdentifierPipe, QueryPipe } from '../http/validation.js';
+import { ParsedWith } from '../http/validators.js';
 import { DashboardOverview, type Overview } from './dashboard-overview.js';
 import { type DashboardSettings } from './dashboard-settings.js';
 import { type StatusInfo, statusList } from './dashboard-statuses.js';
@@ -20,13 +22,16 @@ export const DASHBOARD_SETTINGS = Symbol('DashboardSettings');
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-const OVERVIEW_QUERY = {
-  since: optional(instant, {
+export class OverviewQuery {
+  @ApiPropertyOptional({
+    type: String,
     description:
       'Start of the window whose commands (by createdAt) are counted too; default 24 h ago',
     example: '2026-11-26T00:00:00Z',
-  }),
-};
+  })
+  @ParsedWith('isInstant', instantOf, INSTANT_MESSAGE)
+  since?: Date;
+}
 
 /** The counts the page needs and GET /commands cannot give; the same API-key rule as /commands. */
 @ApiTags('dashboard')
@@ -48,10 +53,7 @@ export class DashboardApiController {
   })
   @ApiOkResponse({ description: 'The overview' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid since' })
-  @ApiQueryParameters(OVERVIEW_QUERY)
-  async getOverview(
-    @Query(new QueryPipe(OVERVIEW_QUERY)) query: ParsedFields<typeof OVERVIEW_QUERY>,
-  ): Promise<Overview> {
+  async getOverview(@Query(new QueryPipe(OverviewQuery)) query: OverviewQuery): Promise<Overview> {
     return this.overview.read(query.since ?? new Date(Date.now() - DAY_MS));
   }
 

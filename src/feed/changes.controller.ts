@@ -16,9 +16,8 @@ import { AcceptsAccessTokenQuery, ApiKeyGuard } from '../http/auth.guards.js';
 import { ValidationProblem } from '../http/problem.js';
 import { ChangeFeed } from './change-feed.js';
 import { ChangeReader } from './change-reader.js';
-import { CHANGES_QUERY, EVENT_ID, EVENT_ID_MESSAGE } from './changes.query.js';
-import { type ParsedFields } from '../http/fields.js';
-import { ApiQueryParameters, QueryPipe } from '../http/query.js';
+import { ChangesQuery, EVENT_ID, EVENT_ID_MESSAGE } from './changes.query.js';
+import { QueryPipe } from '../http/validation.js';
 import { type FeedPosition, decodePosition } from './feed-position.js';
 
 @ApiTags('changes')
@@ -40,7 +39,6 @@ export class ChangesController {
       'Each message: `id` (an opaque position in the feed, only increasing along the stream), `event: command-status`, `data` JSON with commandId, deviceId, status, previousStatus, source, version, receivedAt and historyId. The first message carries only `id`, the position the stream starts from, before any change: a client that reconnects with it (EventSource keeps it as its last event id) misses nothing committed after its 200. Comment lines are heartbeats. Reconnecting with Last-Event-ID first sends every applied change not yet received, exactly once, then the live stream follows.',
   })
   @ApiProduces('text/event-stream')
-  @ApiQueryParameters(CHANGES_QUERY)
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id' })
   @ApiQuery({
     name: 'access_token',
@@ -59,7 +57,7 @@ export class ChangesController {
       'Database unavailable, shutting down, or CHANGES_MAX_CLIENTS streams open (with Retry-After)',
   })
   async stream(
-    @Query(new QueryPipe(CHANGES_QUERY)) query: ParsedFields<typeof CHANGES_QUERY>,
+    @Query(new QueryPipe(ChangesQuery)) query: ChangesQuery,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {

@@ -1,52 +1,58 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
-  IDENTIFIER_DOC,
-  type ParsedFields,
-  identifier,
-  jsonObject,
-  oneOf,
-  optional,
-  required,
-  text,
-  wholeNumber,
-} from '../http/fields.js';
+  DEVICE_ID_EXAMPLE,
+  IDENTIFIER_PROPERTY,
+} from '../commands/dto/command-status-callback.dto.js';
+import {
+  IsIdentifier,
+  IsJsonObject,
+  IsOneOf,
+  IsText,
+  IsWholeNumber,
+  Optional,
+} from '../http/validators.js';
 
 /** The platform's longest command cache (48 h): a dispatched command's timeoutSeconds stays within it. */
 export const MAX_DISPATCH_TIMEOUT_SECONDS = 172800;
 export const SEND_STRATEGIES = ['immediately', 'delay'] as const;
+export type SendStrategy = (typeof SEND_STRATEGIES)[number];
 
 /** POST /commands/dispatch: a command to send to a device through the configured platform. */
-export const DISPATCH_COMMAND_BODY = {
-  deviceId: required(identifier, IDENTIFIER_DOC('92d3f8da-200a-4143-8d0d-591a7e11de6c')),
-  serviceId: required(text(128, false), {
-    type: 'string',
-    minLength: 1,
-    maxLength: 128,
-    example: 'WaterMeter',
-  }),
-  method: required(text(128, false), {
-    type: 'string',
+export class DispatchCommandDto {
+  @ApiProperty({ ...IDENTIFIER_PROPERTY, example: DEVICE_ID_EXAMPLE })
+  @IsIdentifier()
+  deviceId!: string;
+
+  @ApiProperty({ type: String, minLength: 1, maxLength: 128, example: 'WaterMeter' })
+  @IsText(128, false)
+  serviceId!: string;
+
+  @ApiProperty({
+    type: String,
     minLength: 1,
     maxLength: 128,
     example: 'SET_TEMPERATURE_READ_PERIOD',
-  }),
-  paras: required(jsonObject, {
-    type: 'object',
-    additionalProperties: true,
-    example: { value: 5 },
-  }),
-  timeoutSeconds: optional(wholeNumber(1, MAX_DISPATCH_TIMEOUT_SECONDS), {
+  })
+  @IsText(128, false)
+  method!: string;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { value: 5 } })
+  @IsJsonObject()
+  paras!: Record<string, unknown>;
+
+  @ApiPropertyOptional({
     type: 'integer',
     minimum: 1,
     maximum: MAX_DISPATCH_TIMEOUT_SECONDS,
     example: 3600,
     description: "The platform's expire time, and this command's deadline",
-  }),
-  sendStrategy: optional(oneOf(SEND_STRATEGIES), {
-    type: 'string',
-    enum: [...SEND_STRATEGIES],
-    default: 'immediately',
-    description: 'IoTDA only',
-  }),
-};
+  })
+  @Optional()
+  @IsWholeNumber(1, MAX_DISPATCH_TIMEOUT_SECONDS)
+  timeoutSeconds?: number;
 
-export type DispatchCommandDto = ParsedFields<typeof DISPATCH_COMMAND_BODY>;
+  @ApiPropertyOptional({ enum: SEND_STRATEGIES, default: 'immediately', description: 'IoTDA only' })
+  @Optional()
+  @IsOneOf(SEND_STRATEGIES)
+  sendStrategy?: SendStrategy;
+}

@@ -18,14 +18,15 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
+  ApiBody,
 } from '@nestjs/swagger';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { CommandWithHistoryResponse, ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
 import { identifierProblem } from '../http/json-checks.js';
 import { PROBLEM_CONTENT_TYPE, ValidationProblem } from '../http/problem.js';
-import { DISPATCH_COMMAND_BODY, type DispatchCommandDto } from './dispatch.dto.js';
-import { ApiBodyFields, BodyPipe } from '../http/body.js';
+import { DispatchCommandDto } from './dispatch.dto.js';
+import { BodyPipe } from '../http/validation.js';
 import { PlatformService } from './platform.service.js';
 
 const JSON_BODY = 'application/json; charset=utf-8';
@@ -46,7 +47,7 @@ export class PlatformController {
   constructor(private readonly platform: PlatformService) {}
 
   @Post('dispatch')
-  @ApiBodyFields(DISPATCH_COMMAND_BODY, { title: 'DispatchCommand' })
+  @ApiBody({ type: DispatchCommandDto })
   @ApiOperation({ summary: 'Send a command to a device through the platform, and track it' })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -74,7 +75,7 @@ export class PlatformController {
     description: 'No answer in time; reconciliation finds the command',
   })
   async dispatch(
-    @Body(new BodyPipe(DISPATCH_COMMAND_BODY)) dto: DispatchCommandDto,
+    @Body(new BodyPipe(DispatchCommandDto)) dto: DispatchCommandDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,

@@ -18,18 +18,13 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
+  ApiBody,
 } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ApiBodyFields, BodyPipe } from '../http/body.js';
 import { ValidationProblem } from '../http/problem.js';
-import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
-import {
-  CREATE_CAMPAIGN_BODY,
-  type CreateCampaignDto,
-  LIST_CAMPAIGNS_QUERY,
-  type ListCampaignsQuery,
-} from './campaigns.dto.js';
+import { BodyPipe, IdentifierPipe, QueryPipe } from '../http/validation.js';
+import { CreateCampaignDto, ListCampaignsQuery } from './campaigns.dto.js';
 import { type CampaignJson, CampaignsService } from './campaigns.service.js';
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
@@ -45,7 +40,7 @@ export class CampaignsController {
 
   @Post()
   @HttpCode(201)
-  @ApiBodyFields(CREATE_CAMPAIGN_BODY, { title: 'CreateCampaign' })
+  @ApiBody({ type: CreateCampaignDto })
   @ApiOperation({ summary: 'One command to many devices: paced, with a canary and an abort' })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -66,7 +61,7 @@ export class CampaignsController {
     description: 'No platform configured (PLATFORM)',
   })
   create(
-    @Body(new BodyPipe(CREATE_CAMPAIGN_BODY)) dto: CreateCampaignDto,
+    @Body(new BodyPipe(CreateCampaignDto)) dto: CreateCampaignDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<CampaignJson> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -77,11 +72,10 @@ export class CampaignsController {
 
   @Get()
   @ApiOperation({ summary: 'Campaigns, newest first, in cursor pages' })
-  @ApiQueryParameters(LIST_CAMPAIGNS_QUERY)
   @ApiOkResponse({ description: '{ items, nextCursor }' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   list(
-    @Query(new QueryPipe(LIST_CAMPAIGNS_QUERY)) query: ListCampaignsQuery,
+    @Query(new QueryPipe(ListCampaignsQuery)) query: ListCampaignsQuery,
   ): Promise<{ items: CampaignJson[]; nextCursor: string | null }> {
     return this.campaigns.list(query);
   }

@@ -18,18 +18,13 @@ import {
   ApiParam,
   ApiResponse,
   ApiTags,
+  ApiBody,
 } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ApiBodyFields, BodyPipe } from '../http/body.js';
 import { ValidationProblem } from '../http/problem.js';
-import { ApiQueryParameters, IdentifierPipe, QueryPipe } from '../http/query.js';
-import {
-  LIST_DISPATCHES_QUERY,
-  type ListDispatchesQuery,
-  QUEUE_DISPATCH_BODY,
-  type QueueDispatchDto,
-} from './dispatches.dto.js';
+import { BodyPipe, IdentifierPipe, QueryPipe } from '../http/validation.js';
+import { ListDispatchesQuery, QueueDispatchDto } from './dispatches.dto.js';
 import { type DispatchJson, DispatchesService } from './dispatches.service.js';
 
 const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
@@ -45,7 +40,7 @@ export class DispatchesController {
 
   @Post()
   @HttpCode(202)
-  @ApiBodyFields(QUEUE_DISPATCH_BODY, { title: 'QueueDispatch' })
+  @ApiBody({ type: QueueDispatchDto })
   @ApiOperation({ summary: 'Queue a command for a device: sent in order, retried, paced' })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -65,7 +60,7 @@ export class DispatchesController {
     description: 'No platform configured (PLATFORM)',
   })
   enqueue(
-    @Body(new BodyPipe(QUEUE_DISPATCH_BODY)) dto: QueueDispatchDto,
+    @Body(new BodyPipe(QueueDispatchDto)) dto: QueueDispatchDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<DispatchJson> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
@@ -76,11 +71,10 @@ export class DispatchesController {
 
   @Get()
   @ApiOperation({ summary: 'Dispatches, newest first, in cursor pages' })
-  @ApiQueryParameters(LIST_DISPATCHES_QUERY)
   @ApiOkResponse({ description: '{ items, nextCursor }' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid parameter' })
   list(
-    @Query(new QueryPipe(LIST_DISPATCHES_QUERY)) query: ListDispatchesQuery,
+    @Query(new QueryPipe(ListDispatchesQuery)) query: ListDispatchesQuery,
   ): Promise<{ items: DispatchJson[]; nextCursor: string | null }> {
     return this.dispatches.list(query);
   }

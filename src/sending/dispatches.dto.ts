@@ -1,14 +1,7 @@
-import {
-  type Parsed,
-  type ParsedFields,
-  identifier,
-  instant,
-  oneOf,
-  optional,
-  text,
-  withDefault,
-} from '../http/fields.js';
-import { DISPATCH_COMMAND_BODY } from '../platform/dispatch.dto.js';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { DispatchCommandDto } from '../platform/dispatch.dto.js';
+import { INSTANT_MESSAGE, instantOf } from '../http/instants.js';
+import { IsIdentifier, IsOneOf, IsText, Optional, ParsedWith } from '../http/validators.js';
 
 export const DISPATCH_MODES = ['async', 'sync'] as const;
 export type DispatchMode = (typeof DISPATCH_MODES)[number];
@@ -35,50 +28,60 @@ export const ATTEMPT_OUTCOMES = [
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** POST /dispatches: POST /commands/dispatch's body, plus how and when to send it. */
-export const QUEUE_DISPATCH_BODY = {
-  ...DISPATCH_COMMAND_BODY,
-  mode: withDefault<DispatchMode>('async', oneOf(DISPATCH_MODES), {
-    type: 'string',
-    enum: [...DISPATCH_MODES],
+export class QueueDispatchDto extends DispatchCommandDto {
+  @ApiPropertyOptional({
+    enum: DISPATCH_MODES,
     default: 'async',
     description: 'sync: IoTDA CreateCommand, for MQTT devices',
-  }),
-  replaceKey: optional(text(128, false), {
-    type: 'string',
+  })
+  @Optional('async')
+  @IsOneOf(DISPATCH_MODES)
+  mode: DispatchMode = 'async';
+
+  @ApiPropertyOptional({
+    type: String,
     minLength: 1,
     maxLength: 128,
     description: 'A newer dispatch of the device with the same key replaces a queued older one',
-  }),
-  notBefore: optional(instant, {
-    type: 'string',
+  })
+  @Optional()
+  @IsText(128, false)
+  replaceKey?: string;
+
+  @ApiPropertyOptional({
+    type: String,
     format: 'date-time',
     description: 'Not sent before (default now)',
-  }),
-  sendBy: optional(instant, {
-    type: 'string',
+  })
+  @ParsedWith('isInstant', instantOf, INSTANT_MESSAGE)
+  notBefore?: Date;
+
+  @ApiPropertyOptional({
+    type: String,
     format: 'date-time',
     description: 'Expired when not sent by then (default now + timeoutSeconds, or 48 h)',
-  }),
-};
-
-export type QueueDispatchDto = ParsedFields<typeof QUEUE_DISPATCH_BODY>;
+  })
+  @ParsedWith('isInstant', instantOf, INSTANT_MESSAGE)
+  sendBy?: Date;
+}
 
 const STATE_LIST = new RegExp(`^(${DISPATCH_STATES.join('|')})(,(${DISPATCH_STATES.join('|')}))*$`);
 const WHOLE_NUMBER = /^\d{1,4}$/;
 const CURSOR = /^[A-Za-z0-9_-]{1,200}$/;
 export const MAX_DISPATCH_PAGE = 500;
 
-function stateList(given: unknown): Parsed<DispatchState[]> {
+const STATES_MESSAGE = `must be one or a comma-separated list of ${DISPATCH_STATES.join(', ')}`;
+const PAGE_MESSAGE = `must be a whole number from 1 to ${MAX_DISPATCH_PAGE}`;
+
+function stateList(given: unknown): DispatchState[] | undefined {
   return typeof given === 'string' && STATE_LIST.test(given)
-    ? { value: given.split(',') as DispatchState[] }
-    : { problem: `must be one or a comma-separated list of ${DISPATCH_STATES.join(', ')}` };
+    ? (given.split(',') as DispatchState[])
+    : undefined;
 }
 
-function pageSize(given: unknown): Parsed<number> {
+function pageSize(given: unknown): number | undefined {
   const value = typeof given === 'string' && WHOLE_NUMBER.test(given) ? Number(given) : 0;
-  return value >= 1 && value <= MAX_DISPATCH_PAGE
-    ? { value }
-    : { problem: `must be a whole number from 1 to ${MAX_DISPATCH_PAGE}` };
+  return value >= 1 && value <= MAX_DISPATCH_PAGE ? value : undefined;
 }
 
 /** The position after a dispatch in newest-first order: its createdAt and id. */
@@ -93,31 +96,46 @@ export function encodeCursor(cursor: DispatchCursor): string {
   );
 }
 
-function cursor(given: unknown): Parsed<DispatchCursor> {
-  const problem = { problem: 'is not a cursor this service issued' };
+function cursor(given: unknown): DispatchCursor | undefined {
   if (typeof given !== 'string' || !CURSOR.test(given)) {
-    return problem;
+    return undefined;
   }
   const [at, dispatchId, ...rest] = Buffer.from(given, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at);
   return rest.length > 0 || dispatchId === undefined || Number.isNaN(createdAt.getTime())
-    ? problem
-    : { value: { createdAt, dispatchId } };
+    ? undefined
+    : { createdAt, dispatchId };
 }
 
 /** GET /dispatches */
-export const LIST_DISPATCHES_QUERY = {
-  deviceId: optional(identifier, { example: '92d3f8da-200a-4143-8d0d-591a7e11de6c' }),
-  state: optional(stateList, {
+export class ListDispatchesQuery {
+  @ApiPropertyOptional({ type: String, example: '92d3f8da-200a-4143-8d0d-591a7e11de6c' })
+  @Optional()
+  @IsIdentifier()
+  deviceId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
     description: `One state or a comma-separated list of ${DISPATCH_STATES.join(', ')}`,
     example: 'queued,sending',
-  }),
-  campaignId: optional(identifier, { description: 'Dispatches of this campaign' }),
-  limit: withDefault(50, pageSize, {
+  })
+  @ParsedWith('isStateList', stateList, STATES_MESSAGE)
+  state?: DispatchState[];
+
+  @ApiPropertyOptional({ type: String, description: 'Dispatches of this campaign' })
+  @Optional()
+  @IsIdentifier()
+  campaignId?: string;
+
+  @ApiPropertyOptional({
+    type: String,
     description: `Page size, 1 to ${MAX_DISPATCH_PAGE} (default 50)`,
     example: '50',
-  }),
-  cursor: optional(cursor, { description: "Opaque, from the previous page's nextCursor" }),
-};
+  })
+  @ParsedWith('isPageSize', pageSize, PAGE_MESSAGE, 50)
+  limit: number = 50;
 
-export type ListDispatchesQuery = ParsedFields<typeof LIST_DISPATCHES_QUERY>;
+  @ApiPropertyOptional({ type: String, description: "Opaque, from the previous page's nextCursor" })
+  @ParsedWith('isCursor', cursor, 'is not a cursor this service issued')
+  cursor?: DispatchCursor;
+}

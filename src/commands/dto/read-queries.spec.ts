@@ -1,19 +1,19 @@
 import { COMMAND_STATUSES } from '../command-status.js';
 import { type FieldProblem } from '../../http/json-checks.js';
-import { type Fields, parseFields } from '../../http/fields.js';
+import { type Dto, validateInput } from '../../http/validation.js';
 import { encodeHistoryCursor, encodeListCursor } from '../read-cursors.js';
-import { HISTORY_PAGE_QUERY, LIST_COMMANDS_QUERY } from './read-queries.js';
+import { HistoryPageQuery, ListCommandsQuery } from './read-queries.js';
 
-function parseQuery(definition: Fields, query: Record<string, unknown>): Record<string, unknown> {
-  const result = parseFields(definition, query);
+function parseQuery<T extends object>(dto: Dto<T>, query: Record<string, unknown>): T {
+  const result = validateInput(dto, query);
   if ('problems' in result) {
     throw new Error(JSON.stringify(result.problems));
   }
   return result.value;
 }
 
-function problemsOf(definition: Fields, query: Record<string, unknown>): FieldProblem[] {
-  const result = parseFields(definition, query);
+function problemsOf(dto: Dto<object>, query: Record<string, unknown>): FieldProblem[] {
+  const result = validateInput(dto, query);
   return 'problems' in result ? result.problems : [];
 }
 
@@ -72,7 +72,7 @@ describe("GET /commands' query", () => {
   it.each(SAMPLES.map(([sample, messages]) => [JSON.stringify(sample), sample, messages]))(
     'answers %s with its problems, in parameter order',
     (_name, sample, messages) => {
-      expect(problemsOf(LIST_COMMANDS_QUERY, sample).map((problem) => problem.message)).toEqual(
+      expect(problemsOf(ListCommandsQuery, sample).map((problem) => problem.message)).toEqual(
         messages,
       );
     },
@@ -80,7 +80,7 @@ describe("GET /commands' query", () => {
 
   it('gives each value parsed, and the defaults for what is absent', () => {
     expect(
-      parseQuery(LIST_COMMANDS_QUERY, {
+      parseQuery(ListCommandsQuery, {
         deviceId: 'd',
         status: 'SENT,FAILED',
         since: '2026-11-26T01:00:00+01:00',
@@ -98,11 +98,11 @@ describe("GET /commands' query", () => {
       limit: 7,
       cursor: { order: 'newest', at: new Date('2026-11-26T05:00:00Z'), commandId: 'c-1' },
     });
-    expect(parseQuery(LIST_COMMANDS_QUERY, {})).toMatchObject({ limit: 50, cursor: undefined });
+    expect(parseQuery(ListCommandsQuery, {})).toMatchObject({ limit: 50, cursor: undefined });
   });
 
   it('names each invalid parameter once, in parameter order', () => {
-    const fields = problemsOf(LIST_COMMANDS_QUERY, { cursor: 1, limit: '0', deviceId: '' }).map(
+    const fields = problemsOf(ListCommandsQuery, { cursor: 1, limit: '0', deviceId: '' }).map(
       (problem) => problem.field,
     );
     expect(fields).toEqual(['deviceId', 'limit', 'cursor']);
@@ -117,7 +117,7 @@ describe("GET /commands' query", () => {
     ['a keyset with an empty id', Buffer.from('["2026-01-01T00:00:00Z",""]').toString('base64url')],
     ['a history cursor', encodeHistoryCursor('5')],
   ])('refuses a cursor that is %s', (_name, cursor) => {
-    expect(problemsOf(LIST_COMMANDS_QUERY, { cursor })).toEqual([
+    expect(problemsOf(ListCommandsQuery, { cursor })).toEqual([
       { field: 'cursor', message: 'cursor is not a cursor this service issued' },
     ]);
   });
@@ -125,23 +125,21 @@ describe("GET /commands' query", () => {
 
 describe("GET /commands/{commandId}/history's query", () => {
   it('defaults to 100 entries from the start', () => {
-    expect(parseQuery(HISTORY_PAGE_QUERY, {})).toEqual({ limit: 100, cursor: undefined });
+    expect(parseQuery(HistoryPageQuery, {})).toEqual({ limit: 100, cursor: undefined });
   });
 
   it.each(['1', '100', '1000'])('takes limit=%s', (limit) => {
-    expect(parseQuery(HISTORY_PAGE_QUERY, { limit }).limit).toBe(Number(limit));
+    expect(parseQuery(HistoryPageQuery, { limit }).limit).toBe(Number(limit));
   });
 
   it.each(['0', '1001', '-1', '1.5', '', '05', 'ten', '99999'])('refuses limit=%s', (limit) => {
-    expect(problemsOf(HISTORY_PAGE_QUERY, { limit })).toEqual([
+    expect(problemsOf(HistoryPageQuery, { limit })).toEqual([
       { field: 'limit', message: 'limit must be a whole number from 1 to 1000' },
     ]);
   });
 
   it('reads back the entry id its cursor was made from', () => {
-    expect(parseQuery(HISTORY_PAGE_QUERY, { cursor: encodeHistoryCursor('123') }).cursor).toBe(
-      '123',
-    );
+    expect(parseQuery(HistoryPageQuery, { cursor: encodeHistoryCursor('123') }).cursor).toBe('123');
   });
 
   it.each([
@@ -152,7 +150,7 @@ describe("GET /commands/{commandId}/history's query", () => {
     ['an id as a number', Buffer.from('{"after":5}').toString('base64url')],
     ['null', Buffer.from('null').toString('base64url')],
   ])('refuses a cursor that is %s', (_name, cursor) => {
-    expect(problemsOf(HISTORY_PAGE_QUERY, { cursor })).toEqual([
+    expect(problemsOf(HistoryPageQuery, { cursor })).toEqual([
       { field: 'cursor', message: 'cursor is not a cursor this service issued' },
     ]);
   });
