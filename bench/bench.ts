@@ -1,6 +1,6 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
 //   --only callbacks|queries|overload|feed|dispatch|campaign --targets yardstick,service,service-unbatched,service-sinks --profile
-//   --explain --query-rate 200 --keep-queries-database --dispatches 20000 --queued 100000
+//   --explain --query-rate 200 --keep-queries-database --dispatches 5000 --queued 100000
 //   --campaign-devices 100000]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
@@ -234,7 +234,7 @@ function parseOptions(): BenchOptions {
       explain: { type: 'boolean', default: false },
       'query-rate': { type: 'string', default: '200' },
       'keep-queries-database': { type: 'boolean', default: false },
-      dispatches: { type: 'string', default: '20000' },
+      dispatches: { type: 'string', default: '5000' },
       queued: { type: 'string', default: '100000' },
       'campaign-devices': { type: 'string', default: '100000' },
     },
