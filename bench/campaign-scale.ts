@@ -42,6 +42,10 @@ export interface CampaignRun {
   sent: Pace;
   /** From the campaign's creation to its completion (database clock), in s. */
   completionSeconds: number;
+  /** From the campaign's creation to its last command on the platform, in s. */
+  lastSentSeconds: number;
+  /** The emulator's status pushes: delivered with a 200, and not (then reconciliation finds them). */
+  pushes: { sent: number; failed: number };
   state: string;
   dispatches: Record<string, number>;
   commands: Record<string, number>;
@@ -50,8 +54,10 @@ export interface CampaignRun {
   maxRssMb: number;
   serverCpuMs: number;
   postgresCpuMs: number;
-  /** Bytes per device the tables grew by, table by table. */
+  /** Bytes per device the tables grew by, table by table, as the run left them. */
   growth: Record<string, number>;
+  /** The same after VACUUM FULL: the live rows and indexes only, without dead row versions. */
+  liveGrowth: Record<string, number>;
 }
 
 interface CampaignJson {
@@ -196,6 +202,10 @@ async function run(
         loadCpuMs: 0,
       });
       const after = await sizes(service);
+      // Dead row versions count above as the run left them (autovacuum may be off, as on the
+      // bench machine); compacted, the tables show what each device keeps.
+      await service.query(`VACUUM FULL ${TABLES.join(', ')}`);
+      const live = await sizes(service);
       const ofCampaign = `FROM dispatches d WHERE d.campaign_id = '${campaignId.replace(/'/g, "''")}'`;
       const released = await paceOf(service, ofCampaign, 'd.released_at');
       const sent = await paceOf(
@@ -204,9 +214,12 @@ async function run(
          WHERE d.campaign_id = '${campaignId.replace(/'/g, "''")}'`,
         'c.created_at',
       );
-      const [{ seconds }] = await service.query<{ seconds: number }>(
-        `SELECT extract(epoch FROM updated_at - created_at)::float8 AS seconds
-         FROM campaigns WHERE campaign_id = $1`,
+      const [{ seconds, lastSent }] = await service.query<{ seconds: number; lastSent: number }>(
+        `SELECT extract(epoch FROM k.updated_at - k.created_at)::float8 AS seconds,
+                extract(epoch FROM (SELECT max(c.created_at) FROM dispatches d
+                  JOIN commands c ON c.command_id = d.command_id
+                  WHERE d.campaign_id = k.campaign_id) - k.created_at)::float8 AS "lastSent"
+         FROM campaigns k WHERE k.campaign_id = $1`,
         [campaignId],
       );
       deps.log(
@@ -221,6 +234,8 @@ async function run(
         released,
         sent,
         completionSeconds: seconds,
+        lastSentSeconds: lastSent,
+        pushes: { sent: emulator.pushes.sent, failed: emulator.pushes.failed },
         state: campaign.state,
         dispatches: campaign.dispatches,
         commands: campaign.commands,
@@ -228,14 +243,23 @@ async function run(
         maxRssMb,
         serverCpuMs: cpu.serverCpuMs,
         postgresCpuMs: cpu.postgresCpuMs,
-        growth: Object.fromEntries(
-          TABLES.map((table) => [table, ((after[table] ?? 0) - (before[table] ?? 0)) / devices]),
-        ),
+        growth: perDevice(before, after, devices),
+        liveGrowth: perDevice(before, live, devices),
       };
     } finally {
       clearInterval(sampler);
     }
   });
+}
+
+function perDevice(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  devices: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    TABLES.map((table) => [table, ((after[table] ?? 0) - (before[table] ?? 0)) / devices]),
+  );
 }
 
 /** The campaign at each rate in turn, each on a fresh database and service. */
@@ -262,29 +286,37 @@ export function campaignTable(runs: CampaignRun[]): string {
       .join(', ');
   const lines = [
     '| devices | asked /min | released /min (slowest, fastest 10 s) | sent /min (slowest, fastest 10 s) | ' +
-      'created by | created s | completed s | state | peak RSS MB (VmHWM) | highest VmRSS MB | ' +
+      'created by | created s | last sent s | completed s | state | peak RSS MB (VmHWM) | highest VmRSS MB | ' +
       'CPU ms/device: server | PostgreSQL |',
-    '|---:|---:|---|---|---|---:|---:|---|---:|---:|---:|---:|',
+    '|---:|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
     ...runs.map(
       (r) =>
         `| ${r.devices} | ${r.ratePerMinute} | ${n(r.released.perMinute)} (${n(r.released.minPerMinute)}, ` +
         `${n(r.released.maxPerMinute)}) | ${n(r.sent.perMinute)} (${n(r.sent.minPerMinute)}, ` +
-        `${n(r.sent.maxPerMinute)}) | ${r.createdBy} | ${n(r.createSeconds, 1)} | ${n(r.completionSeconds)} | ${r.state} | ` +
+        `${n(r.sent.maxPerMinute)}) | ${r.createdBy} | ${n(r.createSeconds, 1)} | ${n(r.lastSentSeconds)} | ${n(r.completionSeconds)} | ${r.state} | ` +
         `${n(r.peakRssMb)} | ${n(r.maxRssMb)} | ${n(r.serverCpuMs, 3)} | ${n(r.postgresCpuMs, 3)} |`,
     ),
     '',
-    `| asked /min | ${TABLES.join(' | ')} | total (bytes per device) |`,
-    `|---:|${TABLES.map(() => '---:').join('|')}|---:|`,
-    ...runs.map(
-      (r) =>
-        `| ${r.ratePerMinute} | ${TABLES.map((t) => n(r.growth[t])).join(' | ')} | ` +
-        `${n(Object.values(r.growth).reduce((a, b) => a + b, 0))} |`,
+    `| asked /min | bytes per device | ${TABLES.join(' | ')} | total |`,
+    `|---:|---|${TABLES.map(() => '---:').join('|')}|---:|`,
+    ...runs.flatMap((r) =>
+      (
+        [
+          ['as left', r.growth],
+          ['after VACUUM FULL', r.liveGrowth],
+        ] as const
+      ).map(
+        ([label, growth]) =>
+          `| ${r.ratePerMinute} | ${label} | ${TABLES.map((t) => n(growth[t])).join(' | ')} | ` +
+          `${n(Object.values(growth).reduce((a, b) => a + b, 0))} |`,
+      ),
     ),
     '',
     ...runs.map(
       (r) =>
         `${r.ratePerMinute}/min (DISPATCH_RATE ${r.dispatchRate}): dispatches ${nonzero(r.dispatches)}; ` +
-        `commands ${nonzero(r.commands)}`,
+        `commands ${nonzero(r.commands)}; status pushes delivered ${r.pushes.sent}, failed ` +
+        `${r.pushes.failed}`,
     ),
   ];
   return lines.join('\n');
