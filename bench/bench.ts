@@ -1,7 +1,7 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
 //   --only callbacks|queries|overload|feed|dispatch|campaign --targets yardstick,service,service-unbatched,service-sinks --profile
 //   --explain --query-rate 200 --keep-queries-database --dispatches 5000 --queued 100000
-//   --campaign-devices 100000]
+//   --campaign-devices 100000 --campaign-rates 6000,60000]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
 //    autocannon at 16 and 64 connections with the same seeded traffic (yardstick.ts), the targets
@@ -215,6 +215,8 @@ interface BenchOptions {
   queued: number;
   /** The campaign phase's devices. */
   campaignDevices: number;
+  /** The campaign phase's rates a minute, one run each. */
+  campaignRates: number[];
 }
 
 function parseOptions(): BenchOptions {
@@ -237,6 +239,7 @@ function parseOptions(): BenchOptions {
       dispatches: { type: 'string', default: '5000' },
       queued: { type: 'string', default: '100000' },
       'campaign-devices': { type: 'string', default: '100000' },
+      'campaign-rates': { type: 'string', default: `6000,${FASTEST_RATE_PER_MINUTE}` },
     },
   });
   const server = process.env.DATABASE_URL;
@@ -258,6 +261,10 @@ function parseOptions(): BenchOptions {
     only !== 'campaign'
   ) {
     throw new Error('--only must be callbacks, queries, overload, feed, dispatch or campaign');
+  }
+  const campaignRates = values['campaign-rates'].split(',').map(Number);
+  if (!campaignRates.every((rate) => Number.isInteger(rate) && rate >= 1 && rate <= 60_000)) {
+    throw new Error('--campaign-rates must be whole numbers from 1 to 60000, comma-separated');
   }
   const campaignDevices = Number(values['campaign-devices']);
   if (!(Number.isInteger(campaignDevices) && campaignDevices >= 1 && campaignDevices <= 100_000)) {
@@ -287,6 +294,7 @@ function parseOptions(): BenchOptions {
     dispatches: Math.max(1, Number(values.dispatches)),
     queued: Math.max(10, Number(values.queued)),
     campaignDevices,
+    campaignRates,
   };
 }
 
@@ -1141,7 +1149,7 @@ async function main(): Promise<void> {
       ? campaignTable(
           await benchCampaignScale(sendingDeps(options), {
             devices: options.campaignDevices,
-            rates: [6000, FASTEST_RATE_PER_MINUTE],
+            rates: options.campaignRates,
           }),
         )
       : '';

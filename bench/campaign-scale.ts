@@ -168,7 +168,10 @@ async function run(
       deps.log(
         `campaign ${devices} at ${ratePerMinute}/min: created in ${((Date.now() - created) / 1000).toFixed(1)} s (${createdBy})`,
       );
-      const limitMs = ((devices / ratePerMinute) * 60 * 2 + 300) * 1000;
+      // A safety stop only: the paced time, sending at a busy machine's 50 a second, and 20
+      // minutes for reconciliation to find commands whose status push failed (it looks at those
+      // unchanged for RECONCILE_AFTER_SECONDS, 600 by default).
+      const limitMs = ((devices / ratePerMinute) * 60 + devices / 50 + 1200) * 1000;
       let campaign: CampaignJson;
       let reported = 0;
       for (;;) {
@@ -233,7 +236,9 @@ async function run(
         createdBy,
         released,
         sent,
-        completionSeconds: seconds,
+        completionSeconds: ['completed', 'aborted', 'canceled'].includes(campaign.state)
+          ? seconds
+          : NaN,
         lastSentSeconds: lastSent,
         pushes: { sent: emulator.pushes.sent, failed: emulator.pushes.failed },
         state: campaign.state,
