@@ -1,6 +1,7 @@
 // npm run bench [-- --scale 0.1 --duration 15 --warmup 5 --rounds 2
-//   --only callbacks|queries|overload|feed --targets yardstick,service,service-unbatched,service-sinks --profile
-//   --explain --query-rate 200 --keep-queries-database]
+//   --only callbacks|queries|overload|feed|dispatch|campaign --targets yardstick,service,service-unbatched,service-sinks --profile
+//   --explain --query-rate 200 --keep-queries-database --dispatches 5000 --queued 100000
+//   --campaign-devices 100000 --campaign-rates 6000,60000]
 // Against DATABASE_URL (a PostgreSQL server where scratch databases may be created):
 // 1. callbacks: each target, built, as a child process on a fresh scratch database, warmed up, then
 //    autocannon at 16 and 64 connections with the same seeded traffic (yardstick.ts), the targets
@@ -24,6 +25,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { FIND_WITH_HISTORY_SQL, type ListFilter, listStatement } from '../src/commands/sql/read.js';
 import { migrateDatabase } from '../src/database/migrate.js';
+import { FASTEST_RATE_PER_MINUTE, benchCampaignScale, campaignTable } from './campaign-scale.js';
+import { type SendingBenchDeps, benchDispatch, dispatchTable } from './dispatch.js';
 import { benchFeed, feedTable } from './feed.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { compareReads } from './reads.js';
@@ -196,7 +199,7 @@ interface BenchOptions {
   scale: number;
   duration: number;
   warmup: number;
-  only: 'all' | 'callbacks' | 'queries' | 'overload' | 'feed';
+  only: 'all' | 'callbacks' | 'queries' | 'overload' | 'feed' | 'dispatch' | 'campaign';
   rounds: number;
   overloadSeconds: number;
   overloadFactor: number;
@@ -207,6 +210,13 @@ interface BenchOptions {
   queryRate: number;
   /** Seed the queries' database once, keep it, and reuse it in later runs of the same scale. */
   keepQueriesDatabase: boolean;
+  /** The dispatch phase: dispatches sent per mode, and dispatches queued for the memory reading. */
+  dispatches: number;
+  queued: number;
+  /** The campaign phase's devices. */
+  campaignDevices: number;
+  /** The campaign phase's rates a minute, one run each. */
+  campaignRates: number[];
 }
 
 function parseOptions(): BenchOptions {
@@ -226,6 +236,10 @@ function parseOptions(): BenchOptions {
       explain: { type: 'boolean', default: false },
       'query-rate': { type: 'string', default: '200' },
       'keep-queries-database': { type: 'boolean', default: false },
+      dispatches: { type: 'string', default: '5000' },
+      queued: { type: 'string', default: '100000' },
+      'campaign-devices': { type: 'string', default: '100000' },
+      'campaign-rates': { type: 'string', default: `6000,${FASTEST_RATE_PER_MINUTE}` },
     },
   });
   const server = process.env.DATABASE_URL;
@@ -242,9 +256,19 @@ function parseOptions(): BenchOptions {
     only !== 'callbacks' &&
     only !== 'queries' &&
     only !== 'overload' &&
-    only !== 'feed'
+    only !== 'feed' &&
+    only !== 'dispatch' &&
+    only !== 'campaign'
   ) {
-    throw new Error('--only must be callbacks, queries, overload or feed');
+    throw new Error('--only must be callbacks, queries, overload, feed, dispatch or campaign');
+  }
+  const campaignRates = values['campaign-rates'].split(',').map(Number);
+  if (!campaignRates.every((rate) => Number.isInteger(rate) && rate >= 1 && rate <= 60_000)) {
+    throw new Error('--campaign-rates must be whole numbers from 1 to 60000, comma-separated');
+  }
+  const campaignDevices = Number(values['campaign-devices']);
+  if (!(Number.isInteger(campaignDevices) && campaignDevices >= 1 && campaignDevices <= 100_000)) {
+    throw new Error('--campaign-devices must be a whole number from 1 to 100000');
   }
   const targets = values.targets.split(',');
   for (const target of targets) {
@@ -267,6 +291,10 @@ function parseOptions(): BenchOptions {
     explain: values.explain,
     queryRate: Number(values['query-rate']),
     keepQueriesDatabase: values['keep-queries-database'],
+    dispatches: Math.max(1, Number(values.dispatches)),
+    queued: Math.max(10, Number(values.queued)),
+    campaignDevices,
+    campaignRates,
   };
 }
 
@@ -1028,6 +1056,20 @@ async function benchFeedPhase(options: BenchOptions): Promise<string> {
   }
 }
 
+/** What the sending phases (dispatch.ts, campaign-scale.ts) take from here. */
+function sendingDeps(options: BenchOptions): SendingBenchDeps {
+  return {
+    startService: (databaseUrl, env) =>
+      startServer(
+        { ...TARGETS.service, env: { ...TARGETS.service.env, ...env } },
+        databaseUrl,
+        options,
+      ),
+    scratchDatabase: (tag) => scratchDatabase(options.server, tag),
+    log,
+  };
+}
+
 function log(message: string): void {
   console.error(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
 }
@@ -1091,6 +1133,26 @@ async function main(): Promise<void> {
   if (options.only === 'all' || options.only === 'feed') {
     feed = await benchFeedPhase(options);
   }
+  // Several minutes each (bench/README.md): run with --only, not part of `all`.
+  const dispatch =
+    options.only === 'dispatch'
+      ? dispatchTable(
+          await benchDispatch(sendingDeps(options), {
+            dispatches: options.dispatches,
+            queued: options.queued,
+            idleSeconds: 30,
+          }),
+        )
+      : '';
+  const campaign =
+    options.only === 'campaign'
+      ? campaignTable(
+          await benchCampaignScale(sendingDeps(options), {
+            devices: options.campaignDevices,
+            rates: options.campaignRates,
+          }),
+        )
+      : '';
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (rows.length > 0) {
     console.log(table(rows));
@@ -1103,6 +1165,12 @@ async function main(): Promise<void> {
   }
   if (feed !== '') {
     console.log(`\n${feed}`);
+  }
+  if (dispatch !== '') {
+    console.log(`\n${dispatch}`);
+  }
+  if (campaign !== '') {
+    console.log(`\n${campaign}`);
   }
 }
 

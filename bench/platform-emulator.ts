@@ -97,6 +97,8 @@ const QUEUE_STATUSES = new Set<EmulatedStatus>(['PENDING', 'SENT', 'DELIVERED'])
 export class PlatformEmulator {
   readonly calls: RecordedCall[] = [];
   readonly commands = new Map<string, EmulatedCommand>();
+  /** Each device's commands, so that a create's cache check does not scan every device's. */
+  private readonly byDevice = new Map<string, EmulatedCommand[]>();
   /** Devices that are offline: create is refused (legacy 100428 in a 200, IoTDA IOTDA.014016). */
   readonly offline = new Set<string>();
   logins = 0;
@@ -752,14 +754,19 @@ export class PlatformEmulator {
       sequence: ++this.sequence,
     };
     this.commands.set(command.commandId, command);
+    const ofDevice = this.byDevice.get(deviceId);
+    if (ofDevice === undefined) {
+      this.byDevice.set(deviceId, [command]);
+    } else {
+      ofDevice.push(command);
+    }
     this.onCreated?.(command);
     return command;
   }
 
   private pendingOf(deviceId: string): number {
-    return [...this.commands.values()].filter(
-      (command) => command.deviceId === deviceId && command.status === 'PENDING',
-    ).length;
+    return (this.byDevice.get(deviceId) ?? []).filter((command) => command.status === 'PENDING')
+      .length;
   }
 }
 
