@@ -80,7 +80,7 @@ export class CampaignReleaser implements OnApplicationBootstrap, BeforeApplicati
       if (evaluate) {
         await this.evaluate(campaign);
       }
-      await this.campaigns.release(campaign.campaignId);
+      await this.campaigns.release(campaign);
     }
   }
 

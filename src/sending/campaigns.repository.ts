@@ -52,6 +52,7 @@ export interface ActiveCampaign {
   canaryPassed: boolean;
   released: number;
   abort: { failurePercent: number; minResults: number } | null;
+  ratePerMinute: number;
 }
 
 const LONG_STATEMENT_MS = 120_000;
@@ -203,8 +204,9 @@ export class CampaignsRepository {
       canary_passed: boolean;
       released: number;
       abort: ActiveCampaign['abort'];
+      rate_per_minute: number;
     }[] = await this.rows(
-      `SELECT campaign_id, canary, canary_passed, released, abort FROM campaigns
+      `SELECT campaign_id, canary, canary_passed, released, abort, rate_per_minute FROM campaigns
        WHERE state = 'running' ORDER BY created_at`,
     );
     return rows.map((row) => ({
@@ -213,12 +215,15 @@ export class CampaignsRepository {
       canaryPassed: row.canary_passed,
       released: row.released,
       abort: row.abort,
+      ratePerMinute: row.rate_per_minute,
     }));
   }
 
   /** Releases what the campaign's budget allows now; how many. */
-  async release(campaignId: string): Promise<number> {
-    const rows: { released: string }[] = await this.rows(RELEASE_SQL, [campaignId]);
+  async release(campaign: ActiveCampaign): Promise<number> {
+    // What RELEASE_SQL's budget can hold: two seconds' worth, at least one.
+    const most = Math.max(1, Math.ceil(campaign.ratePerMinute / 30));
+    const rows: { released: string }[] = await this.rows(RELEASE_SQL, [campaign.campaignId, most]);
     return Number(rows[0]?.released ?? 0);
   }
 
