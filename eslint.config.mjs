@@ -23,6 +23,35 @@ export default tseslint.config(
     rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
+    // The walls: the shared layers (HTTP rendering, the database connection) import no feature;
+    // each feature maps its own errors (mapProblems) and brings its own statements. Specs may
+    // exercise the shared layer with a feature's classes.
+    files: ['src/http/**/*.ts', 'src/database/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: ['src/http', 'src/database'].map((target) => ({
+            target: `./${target}`,
+            from: [
+              './src/analytics',
+              './src/commands',
+              './src/dashboard',
+              './src/events',
+              './src/feed',
+              './src/health',
+              './src/platform',
+              './src/sending',
+            ],
+            message: 'shared layers import no feature (docs/architecture.md)',
+          })),
+        },
+      ],
+    },
+  },
+  {
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },

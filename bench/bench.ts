@@ -30,7 +30,7 @@ import { type SendingBenchDeps, benchDispatch, dispatchTable } from './dispatch.
 import { benchFeed, feedTable } from './feed.js';
 import { type LoadResult, type PhaseLoad, load } from './load-worker.js';
 import { compareReads } from './reads.js';
-import { random } from './simulator.js';
+import { random } from '../tools/simulator.js';
 import { YARDSTICK_SCHEMA_SQL, YardstickTraffic } from './yardstick.js';
 import { type OverloadResult, overload, overloadTable } from './overload.js';
 

@@ -1,5 +1,5 @@
 // The dispatch phase of `npm run bench` (--only dispatch): the service, as `npm start` runs it,
-// sending through the IoTDA emulator (bench/platform-emulator.ts, in the bench's process) with
+// sending through the IoTDA emulator (tools/platform-emulator.ts, in the bench's process) with
 // DISPATCH_RATE at its maximum.
 // 1. Throughput, per mode (async: CreateAsyncCommand; sync: CreateCommand, answered at once):
 //    N dispatches to N devices are queued through POST /dispatches with one notBefore in the
@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Server } from './bench.js';
-import { PlatformEmulator } from './platform-emulator.js';
+import { PlatformEmulator } from '../tools/platform-emulator.js';
 
 /** What the phases need from bench.ts (which runs its main() when imported). */
 export interface SendingBenchDeps {

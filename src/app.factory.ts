@@ -13,7 +13,7 @@ import { createLogger } from './logging/logger.js';
 import { nestLogger } from './logging/nest-logger.js';
 import { logRequests } from './logging/request-log.js';
 import { answerFrameworkError } from './http/problem.filter.js';
-import { refuseCallbacksWhileOverloaded } from './http/admission.js';
+import { refuseCallbacksWhileOverloaded } from './commands/admission.js';
 import { GroupCommit } from './commands/group-commit.js';
 import { CommandMetrics } from './metrics/command-metrics.js';
 import { openApiDocument } from './http/openapi.js';

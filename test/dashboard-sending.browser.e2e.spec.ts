@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { type PlatformEmulator } from '../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../tools/platform-emulator.js';
 import { describeInBrowser, launchChromium } from './support/browser.js';
 import { ensureDashboardBuilt } from './support/dashboard-page.js';
 import { eventuallyDefined } from './support/eventually.js';

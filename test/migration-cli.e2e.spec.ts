@@ -6,7 +6,7 @@ import { redactUrl } from '../src/http/redact.js';
 import { ensureBuilt } from './support/service-process.js';
 import { type TestDatabase, createTestDatabase } from './support/test-database.js';
 
-// `npm run migration:*` is TypeORM's CLI on dist/src/database/cli-data-source.js, run here as the
+// `npm run migration:*` is TypeORM's CLI on dist/src/cli-data-source.js, run here as the
 // scripts run it (without their build step: ensureBuilt makes the build).
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -18,7 +18,7 @@ function migrationCli(
     [
       join(ROOT, 'node_modules/typeorm/cli.js'),
       '-d',
-      'dist/src/database/cli-data-source.js',
+      'dist/src/cli-data-source.js',
       'migration:show',
     ],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env } },

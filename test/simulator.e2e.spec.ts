@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type AddressInfo } from 'node:net';
-import { runSimulation, type SimulationOptions } from '../bench/simulator.js';
+import { runSimulation, type SimulationOptions } from '../tools/simulator.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 const options = (target: string): SimulationOptions => ({

@@ -1,3 +1,4 @@
+import { mapProblems, problem } from '../http/problem.js';
 import { type MismatchedField } from './commands.repository.js';
 
 /** The command exists with another deviceId, serviceId or method: 409, nothing applied. */
@@ -17,3 +18,13 @@ export class CommandNotFoundError extends Error {
     this.name = 'CommandNotFoundError';
   }
 }
+
+mapProblems((exception, { id: requestId }) => {
+  if (exception instanceof CommandMismatchError) {
+    return { details: problem(409, exception.message, { requestId }), headers: {} };
+  }
+  if (exception instanceof CommandNotFoundError) {
+    return { details: problem(404, exception.message, { requestId }), headers: {} };
+  }
+  return undefined;
+});

@@ -1,4 +1,5 @@
 import { isDatabaseUnavailable, DatabaseUnavailableError } from '../database/database-errors.js';
+import { CALLBACK_PATH, mapProblems, problem } from '../http/problem.js';
 
 /** What applyBatch answers for an item it could not apply in the batch: apply it alone. */
 export const BUSY = Symbol('busy');
@@ -48,6 +49,21 @@ export class OverloadedError extends DatabaseUnavailableError {
     this.name = 'OverloadedError';
   }
 }
+
+// Refused on purpose, possibly thousands a second: counted, and logged only by the request's own
+// line (at warn), not by the exception filter too. Mapped before the database's unavailability,
+// which this error also is.
+mapProblems((exception, request) =>
+  exception instanceof OverloadedError
+    ? {
+        details: problem(503, 'The service is overloaded; try again', { requestId: request.id }),
+        headers: { 'retry-after': '1' },
+        ...(request.url.startsWith(CALLBACK_PATH)
+          ? { callbackFailure: 'overloaded' as const }
+          : {}),
+      }
+    : undefined,
+);
 
 /** A transaction was rolled back instead of committed because an item's caller gave up. */
 export class TooLateError extends DatabaseUnavailableError {

@@ -1,7 +1,6 @@
 import { Socket } from 'node:net';
 import pg from 'pg';
 import { type DataSourceOptions } from 'typeorm';
-import { CommandEntity, CommandHistoryEntity } from '../commands/command.entity.js';
 import { InitialSchema1764133200000 } from '../../migrations/1764133200000-InitialSchema.js';
 import { CommandApiJson1795690800000 } from '../../migrations/1795690800000-CommandApiJson.js';
 import { PlatformSources1796120000000 } from '../../migrations/1796120000000-PlatformSources.js';
@@ -15,13 +14,8 @@ import { Campaigns1796800000000 } from '../../migrations/1796800000000-Campaigns
 import { EventSinks1796810000000 } from '../../migrations/1796810000000-EventSinks.js';
 import { ReadFilterIndexes1796820000000 } from '../../migrations/1796820000000-ReadFilterIndexes.js';
 import { CampaignDispatchIndex1796830000000 } from '../../migrations/1796830000000-CampaignDispatchIndex.js';
-import {
-  CommandReconciliationEntity,
-  DispatchIntentEntity,
-  PlatformCallBudgetEntity,
-} from '../platform/platform.entity.js';
 
-// Every migration, in order. The TypeORM CLI (npm run migration:*, cli-data-source.ts) and the
+// Every migration, in order. The TypeORM CLI (npm run migration:*, src/cli-data-source.ts) and the
 // service share this list.
 export const MIGRATIONS = [
   InitialSchema1764133200000,
@@ -177,14 +171,8 @@ export function dataSourceOptions(options: DatabaseConnectionOptions): DataSourc
   return {
     type: 'postgres',
     url: options.url,
-    // For migration:generate only; the service's SQL is hand-written.
-    entities: [
-      CommandEntity,
-      CommandHistoryEntity,
-      DispatchIntentEntity,
-      PlatformCallBudgetEntity,
-      CommandReconciliationEntity,
-    ],
+    // The service's SQL is hand-written; the TypeORM CLI adds the entities (src/cli-data-source.ts).
+    entities: [],
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

@@ -5,51 +5,26 @@ import {
   HttpException,
   Logger,
 } from '@nestjs/common';
-import { STATUS_CODES } from 'node:http';
 import { type FastifyReply, type FastifyRequest } from 'fastify';
-import { CommandMismatchError, CommandNotFoundError } from '../commands/command-errors.js';
 import {
   databaseConfigurationProblem,
   isDatabaseUnavailable,
   sqlState,
 } from '../database/database-errors.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
-import { PlatformProblem } from '../platform/platform-problem.js';
 import { UnauthorizedProblem } from './auth.guards.js';
 import {
   PROBLEM_CONTENT_TYPE,
-  type ProblemDetails,
+  type Problem,
   ServiceBusyProblem,
+  CALLBACK_PATH,
   ValidationProblem,
+  mappedProblem,
+  problem,
 } from './problem.js';
-import { OverloadedError } from '../commands/report-batcher.js';
 import { answeredWithProblem } from '../logging/request-log.js';
 
 const logger = new Logger('Problem');
-
-// The platform re-pushes after 503 only: a callback we could not store must never end as 500.
-export const CALLBACK_PATH = '/callbacks/';
-
-interface Problem {
-  details: ProblemDetails;
-  headers: Record<string, string>;
-  /** Set when a status push was answered 503 unstored: why. */
-  callbackFailure?: 'database' | 'unexpected' | 'overloaded';
-}
-
-function problem(
-  status: number,
-  detail?: string,
-  extra: Partial<ProblemDetails> = {},
-): ProblemDetails {
-  return {
-    type: 'about:blank',
-    title: STATUS_CODES[status] ?? 'Error',
-    status,
-    ...(detail === undefined ? {} : { detail }),
-    ...extra,
-  };
-}
 
 /** Fastify's own refusals (body parsing, size, media type) carry a statusCode and an FST_ code. */
 function fastifyError(exception: unknown): { statusCode: number; message: string } | undefined {
@@ -89,8 +64,10 @@ export function toProblem(exception: unknown, request: { id: string; url: string
       headers: { 'retry-after': String(exception.retryAfterSeconds) },
     };
   }
-  if (exception instanceof PlatformProblem) {
-    return { details: exception.details(requestId), headers: {} };
+  // A feature's own errors (commands, platform, the write path's overload), mapped where defined.
+  const mapped = mappedProblem(exception, request);
+  if (mapped !== undefined) {
+    return mapped;
   }
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
@@ -103,26 +80,11 @@ export function toProblem(exception: unknown, request: { id: string; url: string
           : exception.message;
     return { details: problem(status, message, { requestId }), headers: {} };
   }
-  if (exception instanceof CommandMismatchError) {
-    return { details: problem(409, exception.message, { requestId }), headers: {} };
-  }
-  if (exception instanceof CommandNotFoundError) {
-    return { details: problem(404, exception.message, { requestId }), headers: {} };
-  }
   const fastify = fastifyError(exception);
   if (fastify) {
     return { details: problem(fastify.statusCode, fastify.message, { requestId }), headers: {} };
   }
   const onCallback = request.url.startsWith(CALLBACK_PATH);
-  if (exception instanceof OverloadedError) {
-    // Refused on purpose, possibly thousands a second: counted, and logged only by the request's
-    // own line (at warn), not here too.
-    return {
-      details: problem(503, 'The service is overloaded; try again', { requestId }),
-      headers: { 'retry-after': '1' },
-      ...(onCallback ? { callbackFailure: 'overloaded' as const } : {}),
-    };
-  }
   const unavailable = isDatabaseUnavailable(exception);
   if (unavailable || onCallback) {
     const configuration = unavailable ? databaseConfigurationProblem(exception) : undefined;

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { type ProblemDetails } from '../http/problem.js';
+import { type ProblemDetails, mapProblems } from '../http/problem.js';
 
 /** The injection token of the PlatformClient; null when PLATFORM is unset. */
 export const PLATFORM_CLIENT = Symbol('PLATFORM_CLIENT');
@@ -28,3 +28,9 @@ export class PlatformProblem extends Error {
     };
   }
 }
+
+mapProblems((exception, { id: requestId }) =>
+  exception instanceof PlatformProblem
+    ? { details: exception.details(requestId), headers: {} }
+    : undefined,
+);

@@ -1,4 +1,4 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { IotdaClient } from '../../src/platform/iotda.client.js';
 import { OceanConnectClient } from '../../src/platform/oceanconnect.client.js';
 import {

@@ -1,4 +1,4 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
 import { eventuallyDefined } from '../support/eventually.js';
 import { FaultProxy } from '../support/fault-proxy.js';

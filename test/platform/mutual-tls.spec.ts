@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PlatformEmulator } from '../../bench/platform-emulator.js';
+import { PlatformEmulator } from '../../tools/platform-emulator.js';
 import { OceanConnectClient } from '../../src/platform/oceanconnect.client.js';
 import { PlatformUnreachableError } from '../../src/platform/platform-client.js';
 import { OC_APP, platformConfig } from '../support/platform.js';

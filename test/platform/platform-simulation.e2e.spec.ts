@@ -1,5 +1,5 @@
-import { runPlatformSimulation } from '../../bench/platform-simulation.js';
-import { parsePlatformSimulationArgs } from '../../bench/simulate-args.js';
+import { runPlatformSimulation } from '../../tools/platform-simulation.js';
+import { parsePlatformSimulationArgs } from '../../tools/simulate-args.js';
 
 describe('the platform demo (npm run simulate -- --platform)', () => {
   it('recovers lost legacy pushes by reconciliation, and every command ends as the platform has it', async () => {

@@ -1,5 +1,5 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
 import { DataSource } from 'typeorm';
 import { eventuallyDefined } from '../support/eventually.js';

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { type Fault } from '../../bench/platform-emulator.js';
+import { type Fault } from '../../tools/platform-emulator.js';
 import { Reconciler } from '../../src/platform/reconciler.js';
 import { type PlatformKind, dispatchBody, usePlatformApp } from '../support/platform.js';
 

@@ -1,4 +1,4 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { eventually } from '../support/eventually.js';
 import { IOTDA_KEYS, platformEnv, startEmulator } from '../support/platform.js';
 import { type ServiceProcess, ensureBuilt, startService } from '../support/service-process.js';

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { eventually } from '../support/eventually.js';
 import { platformEnv, startEmulator } from '../support/platform.js';
 import { type ServiceProcess, ensureBuilt, startService } from '../support/service-process.js';

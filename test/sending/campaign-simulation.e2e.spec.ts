@@ -1,5 +1,5 @@
-import { runCampaignSimulation } from '../../bench/campaign-simulation.js';
-import { parseCampaignSimulationArgs } from '../../bench/simulate-args.js';
+import { runCampaignSimulation } from '../../tools/campaign-simulation.js';
+import { parseCampaignSimulationArgs } from '../../tools/simulate-args.js';
 
 describe('the campaign demo (npm run simulate -- --platform iotda --campaign N)', () => {
   it('shows a canary passing into a completed campaign, and an abort threshold tripping', async () => {

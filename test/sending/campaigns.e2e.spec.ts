@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
-import { type EmulatedStatus } from '../../bench/platform-emulator.js';
+import { type EmulatedStatus } from '../../tools/platform-emulator.js';
 import { eventuallyDefined } from '../support/eventually.js';
 import { usePlatformApp } from '../support/platform.js';
 

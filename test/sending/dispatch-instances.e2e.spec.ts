@@ -1,4 +1,4 @@
-import { type PlatformEmulator } from '../../bench/platform-emulator.js';
+import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { eventually } from '../support/eventually.js';
 import { type TestApp } from '../support/test-app.js';
 import { type TestDatabase, createTestDatabase, serverUrl } from '../support/test-database.js';

@@ -1,7 +1,7 @@
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { type DestinationStream } from 'pino';
 import { type AppConfig, type PlatformConfig, loadConfig } from '../../src/config/config.js';
-import { PlatformEmulator } from '../../bench/platform-emulator.js';
+import { PlatformEmulator } from '../../tools/platform-emulator.js';
 import { type TestApp, startTestApp } from './test-app.js';
 import { type TestDatabase } from './test-database.js';
 

@@ -1,8 +1,9 @@
 import { type FastifyInstance } from 'fastify';
-import { type GroupCommit } from '../commands/group-commit.js';
-import { OverloadedError } from '../commands/report-batcher.js';
+import { answerException } from '../http/problem.filter.js';
+import { CALLBACK_PATH } from '../http/problem.js';
 import { type CommandMetrics } from '../metrics/command-metrics.js';
-import { CALLBACK_PATH, answerException } from './problem.filter.js';
+import { type GroupCommit } from './group-commit.js';
+import { OverloadedError } from './report-batcher.js';
 
 /**
  * Refuses status pushes with 503 and Retry-After as soon as their headers are read, before the body

@@ -1,5 +1,5 @@
 // npm run simulate (bin/simulate.mjs checks the arguments, builds if needed, then runs this file);
-// bench/simulate-args.ts lists the options.
+// tools/simulate-args.ts lists the options.
 //
 // npm run simulate -- [--target http://localhost:3000] [--commands 200] [--register] ...
 //   plays the platform against a running service. Exits 1 when any command does not end as the

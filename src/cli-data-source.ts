@@ -1,8 +1,14 @@
 import { DataSource } from 'typeorm';
-import { loadConfig } from '../config/config.js';
-import { ConfigError } from '../config/env-values.js';
-import { redactUrl } from '../http/redact.js';
-import { dataSourceOptions } from './data-source.js';
+import { CommandEntity, CommandHistoryEntity } from './commands/command.entity.js';
+import { loadConfig } from './config/config.js';
+import { ConfigError } from './config/env-values.js';
+import { dataSourceOptions } from './database/data-source.js';
+import { redactUrl } from './http/redact.js';
+import {
+  CommandReconciliationEntity,
+  DispatchIntentEntity,
+  PlatformCallBudgetEntity,
+} from './platform/platform.entity.js';
 
 // The TypeORM CLI's data source (npm run migration:* and npm run typeorm): the database the
 // service would use with this environment, read by the service's own configuration (DATABASE_URL
@@ -34,4 +40,14 @@ if (databaseUrl === undefined) {
 // Said before anything runs, so that a run against the wrong database is seen at once.
 process.stderr.write(`Migrations on PostgreSQL at ${redactUrl(databaseUrl)}\n`);
 
-export default new DataSource(dataSourceOptions({ url: databaseUrl, poolSize: 1 }));
+export default new DataSource({
+  ...dataSourceOptions({ url: databaseUrl, poolSize: 1 }),
+  // For migration:generate only; the service's SQL is hand-written and needs no entities.
+  entities: [
+    CommandEntity,
+    CommandHistoryEntity,
+    DispatchIntentEntity,
+    PlatformCallBudgetEntity,
+    CommandReconciliationEntity,
+  ],
+});
