@@ -9,6 +9,7 @@ import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseUnavailable } from '../database/database-errors.js';
 import { ChangeReader } from '../feed/change-reader.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
+import { PollLoop } from '../scheduling/poll-loop.js';
 import { CommandsRepository } from './commands.repository.js';
 
 /** What one sweep did. */
@@ -37,9 +38,11 @@ const MAX_BACKOFF_MS = 5 * 60 * 1000;
 @Injectable()
 export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeadlineSweeper.name);
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  // runScheduled() catches its failures and says when the next sweep runs.
+  private readonly loop = new PollLoop(
+    () => this.runScheduled(),
+    () => this.intervalMs,
+  );
   private consecutiveFailures = 0;
 
   constructor(
@@ -50,13 +53,11 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
   ) {}
 
   onApplicationBootstrap(): void {
-    this.schedule(this.intervalMs);
+    this.loop.start(this.intervalMs);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 
   /**
@@ -96,7 +97,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
 
   /** Runs `batch` (which says how many rows it handled) again while batches come back full. */
   private async inBatches(batch: () => Promise<number>): Promise<void> {
-    for (let i = 0; i < MAX_BATCHES_PER_SWEEP && !this.stopped; i++) {
+    for (let i = 0; i < MAX_BATCHES_PER_SWEEP && !this.loop.stopped; i++) {
       if ((await batch()) < SWEEP_BATCH_SIZE) {
         return;
       }
@@ -107,20 +108,8 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
     return this.config.sweepIntervalSeconds * 1000;
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.runScheduled().finally(() => {
-        this.running = undefined;
-      });
-    }, delayMs);
-    // A pending sweep alone never keeps the process alive.
-    this.timer.unref();
-  }
-
-  private async runScheduled(): Promise<void> {
+  /** One scheduled sweep, its failure logged and counted; the delay until the next one. */
+  private async runScheduled(): Promise<number> {
     let delayMs = this.intervalMs;
     try {
       const result = await this.sweep();
@@ -146,7 +135,7 @@ export class DeadlineSweeper implements OnApplicationBootstrap, BeforeApplicatio
         this.logger.error(`Sweep failed: ${describe(error)}`);
       }
     }
-    this.schedule(delayMs);
+    return delayMs;
   }
 }
 

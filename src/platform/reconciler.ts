@@ -13,6 +13,7 @@ import { type PlatformClient, type PlatformCommand } from './platform-client.js'
 import { PlatformMetrics } from './platform-metrics.js';
 import { PLATFORM_CLIENT, PlatformProblem } from './platform-problem.js';
 import { type CommandStatus, rankOf } from '../commands/command-status.js';
+import { PollLoop } from '../scheduling/poll-loop.js';
 import { PlatformService, canonicalJson } from './platform.service.js';
 
 /** What one pass did. */
@@ -48,9 +49,22 @@ class Stopped extends Error {}
 @Injectable()
 export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(Reconciler.name);
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop = new PollLoop(
+    async () => {
+      await this.pass();
+      return this.intervalMs;
+    },
+    (error) => {
+      if (!(error instanceof Stopped)) {
+        this.metrics.reconciliationFailed(isDatabaseError(error) ? 'database' : 'platform');
+        this.logger.warn(
+          { err: describe(error) },
+          'A reconciliation pass failed; the next one runs later',
+        );
+      }
+      return this.intervalMs;
+    },
+  );
   private readonly stopping = new AbortController();
 
   constructor(
@@ -63,41 +77,18 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
 
   onApplicationBootstrap(): void {
     if (this.client !== null) {
-      this.schedule();
+      this.loop.start(this.intervalMs);
     }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
+    const stopped = this.loop.stop();
     this.stopping.abort();
-    clearTimeout(this.timer);
-    await this.running;
+    await stopped;
   }
 
-  private schedule(): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            if (!(error instanceof Stopped)) {
-              this.metrics.reconciliationFailed(isDatabaseError(error) ? 'database' : 'platform');
-              this.logger.warn(
-                { err: describe(error) },
-                'A reconciliation pass failed; the next one runs later',
-              );
-            }
-          },
-        )
-        .finally(() => {
-          this.running = undefined;
-          this.schedule();
-        });
-    }, this.config.reconcileIntervalSeconds * 1000);
-    this.timer.unref();
+  private get intervalMs(): number {
+    return this.config.reconcileIntervalSeconds * 1000;
   }
 
   /** One pass: lost dispatches first, then stale open commands. */
@@ -191,7 +182,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
   private readonly gate = async (): Promise<void> => {
     const waitMs = Math.max(5, Math.ceil(1000 / this.config.reconcileRate));
     for (;;) {
-      if (this.stopped) {
+      if (this.loop.stopped) {
         throw new Stopped();
       }
       if (await this.intents.takeCallToken(this.config.reconcileRate)) {

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { PLATFORM_CLIENT } from '../platform/platform-problem.js';
 import { type PlatformClient } from '../platform/platform-client.js';
+import { PollLoop } from '../scheduling/poll-loop.js';
 import { type ActiveCampaign, CampaignsRepository } from './campaigns.repository.js';
 
 // How often the running campaigns' budgets are taken from: short enough that a campaign at
@@ -24,9 +25,19 @@ const EVALUATE_MS = 500;
 @Injectable()
 export class CampaignReleaser implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(CampaignReleaser.name);
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = false;
+  private readonly loop = new PollLoop(
+    async () => {
+      await this.pass();
+      return RELEASE_MS;
+    },
+    (error) => {
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'A campaign pass failed; the next one runs later',
+      );
+      return RELEASE_MS;
+    },
+  );
   private lastEvaluation = 0;
 
   constructor(
@@ -36,34 +47,12 @@ export class CampaignReleaser implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     if (this.client !== null) {
-      this.schedule(0);
+      this.loop.start(0);
     }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.running = this.pass()
-        .catch((error: unknown) => {
-          this.logger.warn(
-            { err: error instanceof Error ? error.message : String(error) },
-            'A campaign pass failed; the next one runs later',
-          );
-        })
-        .then(() => {
-          this.running = undefined;
-          this.schedule(RELEASE_MS);
-        });
-    }, delayMs);
-    this.timer.unref();
+    await this.loop.stop();
   }
 
   /** One pass: releases what each running campaign's budget allows, and now and then evaluates. */
@@ -74,7 +63,7 @@ export class CampaignReleaser implements OnApplicationBootstrap, BeforeApplicati
       await this.campaigns.start();
     }
     for (const campaign of await this.campaigns.active()) {
-      if (this.stopped) {
+      if (this.loop.stopped) {
         return;
       }
       if (evaluate) {

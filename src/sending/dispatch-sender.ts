@@ -18,6 +18,7 @@ import {
   type Dispatch,
   DispatchQueueRepository,
 } from './dispatch-queue.repository.js';
+import { PollLoop } from '../scheduling/poll-loop.js';
 import { SendingMetrics } from './sending-metrics.js';
 
 // How often an idle instance looks for due dispatches.
@@ -43,10 +44,14 @@ const SYNC_CALL_SECONDS = 25;
 export class DispatchSender implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DispatchSender.name);
   private readonly inFlight = new Set<Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
+  private readonly loop = new PollLoop(
+    async () => ((await this.poll()) > 0 ? 0 : POLL_MS),
+    (error) => {
+      this.logger.warn({ err: describe(error) }, 'A dispatch poll failed; the next one runs later');
+      return POLL_MS;
+    },
+  );
   private sweptAt = 0;
-  private stopped = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,42 +64,19 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     if (this.client !== null) {
-      this.schedule(0);
+      this.loop.start(0);
     }
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.polling;
+    await this.loop.stop();
     await Promise.allSettled([...this.inFlight]);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) {
-      return;
-    }
-    this.timer = setTimeout(() => {
-      this.polling = this.poll()
-        .catch((error: unknown) => {
-          this.logger.warn(
-            { err: describe(error) },
-            'A dispatch poll failed; the next one runs later',
-          );
-          return 0;
-        })
-        .then((claimed) => {
-          this.polling = undefined;
-          this.schedule(claimed > 0 ? 0 : POLL_MS);
-        });
-    }, delayMs);
-    this.timer.unref();
   }
 
   /** One look at the queue: sweeps, then claims as many due dispatches as there is room for. */
   async poll(): Promise<number> {
     const client = this.client;
-    if (client === null || this.stopped) {
+    if (client === null || this.loop.stopped) {
       return 0;
     }
     if (Date.now() - this.sweptAt >= SWEEP_MS) {
