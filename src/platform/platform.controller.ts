@@ -12,7 +12,6 @@ import {
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
-  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -23,6 +22,7 @@ import {
 import { type FastifyReply, type FastifyRequest } from 'fastify';
 import { CommandWithHistoryResponse, ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
+import { ApiIdempotencyKey, idempotencyKeyOf } from '../http/idempotency-key.js';
 import { identifierProblem } from '../http/json-checks.js';
 import { PROBLEM_CONTENT_TYPE, ValidationProblem } from '../http/problem.js';
 import { DispatchCommandDto } from './dispatch.dto.js';
@@ -30,8 +30,6 @@ import { BodyPipe } from '../http/validation.js';
 import { PlatformService } from './platform.service.js';
 
 const JSON_BODY = 'application/json; charset=utf-8';
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
-
 @ApiTags('platform')
 @ApiBearerAuth()
 @UseGuards(ApiKeyGuard)
@@ -49,11 +47,7 @@ export class PlatformController {
   @Post('dispatch')
   @ApiBody({ type: DispatchCommandDto })
   @ApiOperation({ summary: 'Send a command to a device through the platform, and track it' })
-  @ApiHeader({
-    name: 'Idempotency-Key',
-    required: false,
-    description: '1 to 128 printable characters; kept 24 h',
-  })
+  @ApiIdempotencyKey('kept 24 h')
   @ApiCreatedResponse({
     type: CommandWithHistoryResponse,
     description: 'Created on the platform; tracked',
@@ -80,10 +74,7 @@ export class PlatformController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw ValidationProblem.of('Idempotency-Key', 'must be 1 to 128 printable characters');
-    }
-    const answer = await this.platform.dispatch(dto, idempotencyKey, request.id);
+    const answer = await this.platform.dispatch(dto, idempotencyKeyOf(idempotencyKey), request.id);
     await reply
       .status(answer.status)
       .header('content-type', answer.status >= 400 ? PROBLEM_CONTENT_TYPE : JSON_BODY)

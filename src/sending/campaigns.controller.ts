@@ -12,7 +12,6 @@ import {
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
-  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -22,12 +21,10 @@ import {
 } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ValidationProblem } from '../http/problem.js';
+import { ApiIdempotencyKey, idempotencyKeyOf } from '../http/idempotency-key.js';
 import { BodyPipe, IdentifierPipe, QueryPipe } from '../http/validation.js';
 import { CreateCampaignDto, ListCampaignsQuery } from './campaigns.dto.js';
 import { type CampaignJson, CampaignsService } from './campaigns.service.js';
-
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
 
 @ApiTags('campaigns')
 @ApiBearerAuth()
@@ -42,11 +39,7 @@ export class CampaignsController {
   @HttpCode(201)
   @ApiBody({ type: CreateCampaignDto })
   @ApiOperation({ summary: 'One command to many devices: paced, with a canary and an abort' })
-  @ApiHeader({
-    name: 'Idempotency-Key',
-    required: false,
-    description: '1 to 128 printable characters',
-  })
+  @ApiIdempotencyKey()
   @ApiCreatedResponse({ description: 'Created (or the campaign that holds this Idempotency-Key)' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
   @ApiResponse({ status: 413, type: ProblemResponse, description: 'Body over 8 MB' })
@@ -64,10 +57,7 @@ export class CampaignsController {
     @Body(new BodyPipe(CreateCampaignDto)) dto: CreateCampaignDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<CampaignJson> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw ValidationProblem.of('Idempotency-Key', 'must be 1 to 128 printable characters');
-    }
-    return this.campaigns.create(dto, idempotencyKey);
+    return this.campaigns.create(dto, idempotencyKeyOf(idempotencyKey));
   }
 
   @Get()

@@ -12,7 +12,6 @@ import {
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
-  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -22,12 +21,10 @@ import {
 } from '@nestjs/swagger';
 import { ProblemResponse } from '../commands/dto/command.response.js';
 import { ApiKeyGuard } from '../http/auth.guards.js';
-import { ValidationProblem } from '../http/problem.js';
+import { ApiIdempotencyKey, idempotencyKeyOf } from '../http/idempotency-key.js';
 import { BodyPipe, IdentifierPipe, QueryPipe } from '../http/validation.js';
 import { ListDispatchesQuery, QueueDispatchDto } from './dispatches.dto.js';
 import { type DispatchJson, DispatchesService } from './dispatches.service.js';
-
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
 
 @ApiTags('dispatches')
 @ApiBearerAuth()
@@ -42,11 +39,7 @@ export class DispatchesController {
   @HttpCode(202)
   @ApiBody({ type: QueueDispatchDto })
   @ApiOperation({ summary: 'Queue a command for a device: sent in order, retried, paced' })
-  @ApiHeader({
-    name: 'Idempotency-Key',
-    required: false,
-    description: '1 to 128 printable characters',
-  })
+  @ApiIdempotencyKey()
   @ApiAcceptedResponse({ description: 'Queued (or the dispatch that holds this Idempotency-Key)' })
   @ApiResponse({ status: 400, type: ProblemResponse, description: 'Invalid body; nothing stored' })
   @ApiResponse({
@@ -63,10 +56,7 @@ export class DispatchesController {
     @Body(new BodyPipe(QueueDispatchDto)) dto: QueueDispatchDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<DispatchJson> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw ValidationProblem.of('Idempotency-Key', 'must be 1 to 128 printable characters');
-    }
-    return this.dispatches.enqueue(dto, idempotencyKey);
+    return this.dispatches.enqueue(dto, idempotencyKeyOf(idempotencyKey));
   }
 
   @Get()

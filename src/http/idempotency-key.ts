@@ -1,0 +1,26 @@
+import { ApiHeader } from '@nestjs/swagger';
+import { ValidationProblem } from './problem.js';
+
+// Printable ASCII, as IETF's Idempotency-Key header draft suggests for keys that are logged and
+// stored; 128 characters hold a UUID with room for a client's prefix.
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,128}$/;
+
+/**
+ * The Idempotency-Key header of POST /commands/dispatch, /dispatches and /campaigns, checked in
+ * the handler, so after the body's pipe (a bad body is named first); undefined when absent.
+ */
+export function idempotencyKeyOf(value: string | undefined): string | undefined {
+  if (value !== undefined && !IDEMPOTENCY_KEY.test(value)) {
+    throw ValidationProblem.of('Idempotency-Key', 'must be 1 to 128 printable characters');
+  }
+  return value;
+}
+
+/** Documents the header; `kept` says how long a key holds its answer, where it matters. */
+export function ApiIdempotencyKey(kept?: string): MethodDecorator {
+  return ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: `1 to 128 printable characters${kept === undefined ? '' : `; ${kept}`}`,
+  });
+}
