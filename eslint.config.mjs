@@ -43,6 +43,7 @@ export default tseslint.config(
               './src/feed',
               './src/health',
               './src/platform',
+              './src/receiving',
               './src/sending',
             ],
             message: 'shared layers import no feature (docs/architecture.md)',

@@ -5,7 +5,7 @@
 
 import { CommandStatusCallbackDto } from '../src/commands/dto/command-status-callback.dto.js';
 import { BodyPipe } from '../src/http/validation.js';
-import { parseIotdaMessage } from '../src/platform/iotda-message.js';
+import { parseIotdaMessage } from '../src/receiving/iotda-message.js';
 
 const ROUNDS = 3;
 const COUNT = 100_000;

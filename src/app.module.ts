@@ -10,7 +10,7 @@ import { DashboardModule } from './dashboard/dashboard.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { IotdaAmqpModule } from './platform/iotda-amqp.module.js';
+import { ReceivingModule } from './receiving/receiving.module.js';
 import { PlatformModule } from './platform/platform.module.js';
 import { SendingModule } from './sending/sending.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
@@ -33,10 +33,10 @@ export class AppModule {
           retryAttempts: 2,
           retryDelay: 1000,
         }),
+        ReceivingModule,
         CommandsModule,
         HealthModule,
         MetricsModule,
-        IotdaAmqpModule,
         PlatformModule,
         SendingModule,
         DashboardModule,

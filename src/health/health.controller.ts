@@ -26,7 +26,7 @@ import { DataSource } from 'typeorm';
 import { databaseConfigurationProblem, withDeadline } from '../database/database-errors.js';
 import { EventSinks } from '../events/event-sinks.js';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem.js';
-import { IotdaAmqpConsumer } from '../platform/iotda-amqp.consumer.js';
+import { IotdaAmqpConsumer } from '../receiving/iotda-amqp.consumer.js';
 import { HealthProblemResponse } from './health.response.js';
 
 // Well inside a load balancer's probe timeout; a database slower than this is not ready.

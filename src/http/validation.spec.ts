@@ -3,7 +3,7 @@ import {
   CommandResultDto,
   CommandStatusCallbackDto,
 } from '../commands/dto/command-status-callback.dto.js';
-import { IotdaMessageDto } from '../commands/dto/iotda-message.dto.js';
+import { IotdaMessageDto } from '../receiving/iotda-message.dto.js';
 import { RegisterCommandDto } from '../commands/dto/register-command.dto.js';
 import { DispatchCommandDto } from '../platform/dispatch.dto.js';
 import { ValidationProblem } from './problem.js';

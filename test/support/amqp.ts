@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { type NestFastifyApplication } from '@nestjs/platform-fastify';
 import rhea, { type Connection, type Message, type Sender } from 'rhea';
-import { connectionOptions } from '../../src/platform/iotda-amqp.consumer.js';
+import { connectionOptions } from '../../src/receiving/iotda-amqp.consumer.js';
 import { eventuallyDefined } from './eventually.js';
 
 const run = promisify(execFile);

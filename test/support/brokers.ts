@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import amqp from 'amqplib';
 import rhea from 'rhea';
-import { connectionOptions } from '../../src/platform/iotda-amqp.consumer.js';
+import { connectionOptions } from '../../src/receiving/iotda-amqp.consumer.js';
 import { AMQP_URL } from './amqp.js';
 import { EVENTS_AMQP_URL, EVENTS_NATS_URL } from './events.js';
 import { describeIfAvailable } from './services.js';

@@ -10,14 +10,14 @@ import {
 import { type FastifyRequest } from 'fastify';
 import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
-import { ApiStatusPushProblems } from './dto/command.response.js';
+import { ApiStatusPushProblems } from '../commands/dto/command.response.js';
 import { BodyPipe } from '../http/validation.js';
 import {
   CallbackAnswerDto,
   CommandStatusCallbackDto,
   legacyStatus,
-} from './dto/command-status-callback.dto.js';
-import { CommandsService } from './commands.service.js';
+} from '../commands/dto/command-status-callback.dto.js';
+import { CommandsService } from '../commands/commands.service.js';
 
 // docs/api.md: a push we could not store is answered 503 within 5 s (the platform waits 15 s).
 export const CALLBACK_DEADLINE_MS = 4500;

@@ -1,14 +1,14 @@
 // An IoTDA v5 data-forwarding message, as pushed over HTTP or put into an AMQP queue: one pure
 // reading of it, shared by POST /callbacks/iotda and the AMQP consumer, so both apply the same
 // reports and refuse the same messages. The message's fields are validated by its DTO classes
-// (commands/dto/iotda-message.dto.ts), as every input is.
+// (iotda-message.dto.ts), as every input is.
 
 import {
   IOTDA_COMMAND_EVENT,
   IOTDA_COMMAND_RESOURCES,
   IotdaMessageDto,
   type IotdaStatus,
-} from '../commands/dto/iotda-message.dto.js';
+} from './iotda-message.dto.js';
 import { type FieldProblem, unstorableJson } from '../http/json-checks.js';
 import { validateInput } from '../http/validation.js';
 
@@ -18,7 +18,7 @@ export {
   IOTDA_STATUSES,
   type IotdaStatus,
   parseIotdaTime,
-} from '../commands/dto/iotda-message.dto.js';
+} from './iotda-message.dto.js';
 
 /** What a forwarded message says about a command, ready for the rule. */
 export interface IotdaReport {

@@ -14,13 +14,13 @@ import { withDeadline } from '../database/database-errors.js';
 import { CallbackTokenGuard } from '../http/auth.guards.js';
 import { ValidationProblem } from '../http/problem.js';
 import { CommandMetrics } from '../metrics/command-metrics.js';
-import { assertNever } from './command-status.js';
-import { parseIotdaMessage } from '../platform/iotda-message.js';
+import { assertNever } from '../commands/command-status.js';
+import { parseIotdaMessage } from './iotda-message.js';
 import { CALLBACK_DEADLINE_MS } from './callbacks.controller.js';
-import { CommandsService } from './commands.service.js';
-import { CallbackAnswerDto } from './dto/command-status-callback.dto.js';
-import { IgnoredAnswerDto, IotdaMessageDto } from './dto/iotda-message.dto.js';
-import { ApiStatusPushProblems } from './dto/command.response.js';
+import { CommandsService } from '../commands/commands.service.js';
+import { CallbackAnswerDto } from '../commands/dto/command-status-callback.dto.js';
+import { IgnoredAnswerDto, IotdaMessageDto } from './iotda-message.dto.js';
+import { ApiStatusPushProblems } from '../commands/dto/command.response.js';
 
 @ApiTags('callbacks')
 @Controller('callbacks')

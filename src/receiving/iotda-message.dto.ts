@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { type CommandStatus } from '../command-status.js';
-import { Checked, IsIdentifier, IsNestedObject, IsOneOf, Optional } from '../../http/validators.js';
-import { ANY_JSON, IDENTIFIER_PROPERTY } from './command-status-callback.dto.js';
-import { nested } from '../../http/validation.js';
+import { type CommandStatus } from '../commands/command-status.js';
+import { Checked, IsIdentifier, IsNestedObject, IsOneOf, Optional } from '../http/validators.js';
+import { ANY_JSON, IDENTIFIER_PROPERTY } from '../commands/dto/command-status-callback.dto.js';
+import { nested } from '../http/validation.js';
 
 // An IoTDA forwarded message as DTO classes: what parseIotdaMessage() validates a command status
 // report with (for the HTTP push and the AMQP consumer alike), and its OpenAPI description.
