@@ -16,11 +16,16 @@ import { type TestDatabase, createTestDatabase, serverUrl } from '../support/tes
 // Large reads on the built service under npm start's heap cap: a command whose history holds
 // 1,500 entries of 60 KB (90 MB) and a device with 500 commands of 60 KB each (30 MB), read by
 // many clients at once, through the lookup, the history pages and the list pages. Every answer is
-// 200 and within 4 MB, and the process stays alive with a peak RSS under 300 MB. The embedded
+// 200 and within 4 MB, and the process stays alive with a peak RSS under 330 MB. The embedded
 // database runs in a process of its own, whose memory is not the service's; fewer clients read
 // at once there, since one session serves them all in turn.
 
-const MAX_RSS_BYTES = 300 * 1024 * 1024;
+// The bound is on what stays bounded (the heap cap, the 32 MB budget of bodies in flight), with
+// room for what varies from run to run: on Node.js 24 this test's peak on PostgreSQL measured 264
+// to 317 MB (2026-12-07, 26 runs, the code of that day's start and end alike; a smaller budget of
+// bodies, heap cap, semi-space or malloc arena count did not move it). Without the bounds the
+// process died of an exhausted heap.
+const MAX_RSS_BYTES = 330 * 1024 * 1024;
 const LARGE = 60_000;
 const HISTORY_ENTRIES = 1500;
 const COMMANDS = 500;
@@ -149,7 +154,7 @@ describeOnServer('concurrent large reads on PostgreSQL', () => {
     await database.drop();
   });
 
-  it('answers every read within 4 MB, stays alive and under 300 MB of RSS', async () => {
+  it('answers every read within 4 MB, stays alive and under 330 MB of RSS', async () => {
     service = await startService(
       { DATABASE_URL: database.url, LOG_LEVEL: 'warn' },
       30_000,
@@ -189,7 +194,7 @@ describe('concurrent large reads on the embedded database', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('answers every read within 4 MB, stays alive and under 300 MB of RSS', async () => {
+  it('answers every read within 4 MB, stays alive and under 330 MB of RSS', async () => {
     service = await startService(
       { PGLITE_DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
       60_000,
