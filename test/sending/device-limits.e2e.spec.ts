@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually, eventuallyDefined } from '../support/eventually.js';
-import { dispatchBody, usePlatformApp } from '../support/platform.js';
+import { type PlatformUnderTest, dispatchBody, usePlatformApp } from '../support/platform.js';
 
 interface DispatchJson {
   dispatchId: string;
@@ -12,11 +12,8 @@ interface DispatchJson {
   attempts: { outcome: string }[];
 }
 
-// Twenty open commands a device from the queue: the platform's cache limit, not this setting, is
-// what holds a device's 21st command back below.
-describe('a device at the platform limits (iotda)', () => {
-  const platform = usePlatformApp('iotda', { env: { DISPATCH_DEVICE_CONCURRENCY: '20' } });
-
+/** Queueing, reading and finishing dispatches on the service under test and its emulator. */
+function dispatchHelpers(platform: PlatformUnderTest) {
   const queued = async (body: object): Promise<DispatchJson> => {
     const response = await platform.app.inject({
       method: 'POST',
@@ -30,13 +27,6 @@ describe('a device at the platform limits (iotda)', () => {
     (
       await platform.app.inject({ method: 'GET', url: `/dispatches/${dispatchId}` })
     ).json<DispatchJson>();
-  const ofDevice = async (deviceId: string) =>
-    (
-      await platform.app.inject({
-        method: 'GET',
-        url: `/dispatches?deviceId=${deviceId}&limit=100`,
-      })
-    ).json<{ items: DispatchJson[] }>().items;
   const createdFor = (deviceId: string) =>
     [...platform.emulator.commands.values()].filter((created) => created.deviceId === deviceId);
   /** The device finishes the command on the platform, and the service learns it. */
@@ -55,6 +45,22 @@ describe('a device at the platform limits (iotda)', () => {
       await sleep(100);
     }
   };
+  return { queued, get, createdFor, finish };
+}
+
+// Twenty open commands a device from the queue: the platform's cache limit, not this setting, is
+// what holds a device's 21st command back below.
+describe('a device at the platform limits (iotda)', () => {
+  const platform = usePlatformApp('iotda', { env: { DISPATCH_DEVICE_CONCURRENCY: '20' } });
+
+  const { queued, get, createdFor, finish } = dispatchHelpers(platform);
+  const ofDevice = async (deviceId: string) =>
+    (
+      await platform.app.inject({
+        method: 'GET',
+        url: `/dispatches?deviceId=${deviceId}&limit=100`,
+      })
+    ).json<{ items: DispatchJson[] }>().items;
 
   it('gives a device with 20 PENDING commands no 21st until one of them completes', async () => {
     const deviceId = `cached-${Math.random().toString(36).slice(2)}`;
@@ -103,37 +109,7 @@ describe('a device at the platform limits (iotda)', () => {
 describe('concurrent dispatches with one replaceKey (iotda)', () => {
   const platform = usePlatformApp('iotda');
 
-  const queued = async (body: object): Promise<DispatchJson> => {
-    const response = await platform.app.inject({
-      method: 'POST',
-      url: '/dispatches',
-      payload: body,
-    });
-    expect(response.statusCode).toBe(202);
-    return response.json<DispatchJson>();
-  };
-  const get = async (dispatchId: string) =>
-    (
-      await platform.app.inject({ method: 'GET', url: `/dispatches/${dispatchId}` })
-    ).json<DispatchJson>();
-  const createdFor = (deviceId: string) =>
-    [...platform.emulator.commands.values()].filter((created) => created.deviceId === deviceId);
-  /** The device finishes the command on the platform, and the service learns it. */
-  const finish = async (commandId: string) => {
-    await platform.emulator.advance(commandId, 'SUCCESSFUL', { code: 0 });
-    for (;;) {
-      const response = await platform.app.inject({
-        method: 'POST',
-        url: `/commands/${commandId}/reconcile`,
-      });
-      // 503: the embedded database's one connection is busy; asked again.
-      if (response.statusCode !== 503) {
-        expect(response.statusCode).toBe(200);
-        return;
-      }
-      await sleep(100);
-    }
-  };
+  const { queued, get, createdFor, finish } = dispatchHelpers(platform);
 
   it('leaves one queued dispatch of concurrent ones with the same replaceKey, the latest, sent once', async () => {
     const deviceId = `raced-${Math.random().toString(36).slice(2)}`;
