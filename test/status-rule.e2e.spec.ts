@@ -78,16 +78,18 @@ describe('the status rule, as the database applies it', () => {
 
   it('writes nothing when the statement finishes past its time budget', async () => {
     const commandId = newCommandId();
-    const one = <T>(value: T) => [value];
-    const args = [
-      ...[commandId, 'budget-device', 'SENT', 1, null, '{}', 'callback', null, null, null].map(one),
-      [null],
-      [null],
-      [false],
-      172800,
-      false,
-      0,
+    const reports = [
+      {
+        command_id: commandId,
+        device_id: 'budget-device',
+        status: 'SENT',
+        rank: 1,
+        payload: {},
+        source: 'callback',
+        details: false,
+      },
     ];
+    const args = [JSON.stringify(reports), 172800, false, 0];
     await expect(t.app.get(DataSource).query(APPLY_REPORTS_SQL, args)).rejects.toMatchObject({
       driverError: { code: TOO_LATE_SQLSTATE },
     });

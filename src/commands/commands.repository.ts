@@ -82,34 +82,46 @@ function beginWrite(deadline: number, first: string): string {
   return `BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; ${timeout} ${first}`;
 }
 
-/** The arguments of apply_reports: arrays with one element per report, then the settings. */
+/** The arguments of apply_reports: the reports as status_report records, then the settings. */
 function applyParams(
   reports: readonly Report[],
   defaultDeadlineSeconds: number,
   wait: boolean,
   deadline: number,
 ): unknown[] {
-  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
-  for (const report of reports) {
-    const registration = report.registration;
-    const values = [
-      report.commandId,
-      report.deviceId,
-      report.status,
-      rankOf(report.status),
-      toJsonb(report.resultDetail),
-      toJsonb(report.payload),
-      report.source,
-      registration?.serviceId ?? null,
-      registration?.method ?? null,
-      toJsonb(registration?.paras),
-      registration?.deadline ?? null,
-      registration?.timeoutSeconds ?? null,
-      registration !== undefined,
-    ];
-    values.forEach((value, index) => columns[index].push(value));
-  }
-  return [...columns, defaultDeadlineSeconds, wait, Math.floor(deadline - performance.now())];
+  return [
+    reportsJson(reports),
+    defaultDeadlineSeconds,
+    wait,
+    Math.floor(deadline - performance.now()),
+  ];
+}
+
+/**
+ * The reports as apply_reports reads them (the composite type status_report): one JSON array,
+ * made in one JSON.stringify, the request bodies and details inside it as they are.
+ */
+export function reportsJson(reports: readonly Report[]): string {
+  return JSON.stringify(
+    reports.map((report) => {
+      const registration = report.registration;
+      return {
+        command_id: report.commandId,
+        device_id: report.deviceId,
+        status: report.status,
+        rank: rankOf(report.status),
+        result_detail: report.resultDetail,
+        payload: report.payload,
+        source: report.source,
+        service_id: registration?.serviceId,
+        method: registration?.method,
+        paras: registration?.paras,
+        deadline_at: registration?.deadline,
+        timeout_seconds: registration?.timeoutSeconds,
+        details: registration !== undefined,
+      };
+    }),
+  );
 }
 
 function toApplyResult(report: Report, row: ApplyRow): ApplyResult | typeof BUSY {
@@ -319,8 +331,4 @@ export class CommandsRepository {
     ]);
     return row.purged;
   }
-}
-
-function toJsonb(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
 }

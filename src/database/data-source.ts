@@ -14,6 +14,7 @@ import { Campaigns1796800000000 } from '../../migrations/1796800000000-Campaigns
 import { EventSinks1796810000000 } from '../../migrations/1796810000000-EventSinks.js';
 import { ReadFilterIndexes1796820000000 } from '../../migrations/1796820000000-ReadFilterIndexes.js';
 import { CampaignDispatchIndex1796830000000 } from '../../migrations/1796830000000-CampaignDispatchIndex.js';
+import { ApplyReportsNamed1796840000000 } from '../../migrations/1796840000000-ApplyReportsNamed.js';
 
 // Every migration, in order. The TypeORM CLI (npm run migration:*, src/cli-data-source.ts) and the
 // service share this list.
@@ -31,6 +32,7 @@ export const MIGRATIONS = [
   EventSinks1796810000000,
   ReadFilterIndexes1796820000000,
   CampaignDispatchIndex1796830000000,
+  ApplyReportsNamed1796840000000,
 ];
 
 interface DatabaseConnectionOptions {

@@ -6,14 +6,14 @@
 export const commandLockKey = (commandId: string) => `hashtextextended(${commandId}, 0)`;
 
 /**
- * Applies reports of distinct commands, locks to commit, in one statement (arrays $1 to $13 one
- * element per report, see applyParams; $14 the default deadline in seconds; $15 wait for commands
- * locked elsewhere; $16 the time budget in ms). One row per report, in order.
+ * Applies reports of distinct commands, locks to commit, in one statement: $1 the reports as one
+ * JSON array of status_report records (see reportsJson), $2 the default deadline in seconds, $3
+ * whether to wait for commands locked elsewhere, $4 the time budget in ms. One row per report, in
+ * order.
  */
 export const APPLY_REPORTS_SQL = `SELECT * FROM apply_reports(
-  $1::text[], $2::text[], $3::text[], $4::smallint[], $5::text[], $6::text[], $7::text[],
-  $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::integer[], $13::boolean[],
-  $14::integer, $15::boolean, $16::integer)`;
+  reports => $1::jsonb, default_deadline_seconds => $2::integer, wait_for_locks => $3::boolean,
+  budget_ms => $4::integer)`;
 
 /** What apply_reports raises when it finished past its budget: it wrote nothing. */
 export const TOO_LATE_SQLSTATE = 'CT001';
