@@ -44,7 +44,9 @@ export class EventSinks implements OnApplicationBootstrap, BeforeApplicationShut
     ];
     // Unique per instance and run: a restarted instance waits for its old lease like any other.
     const holder = `${hostname()}/${process.pid}/${randomUUID()}`;
-    this.runners = sinks.map((sink) => new SinkRunner(sink, reader, cursors, metrics, holder));
+    this.runners = sinks.map(
+      (sink) => new SinkRunner(sink, reader, cursors, metrics, holder, maxLagSeconds),
+    );
     this.maxLagSeconds = maxLagSeconds;
     if (this.runners.length > 0) {
       metrics.watch(this.names, () => cursors.lagSeconds(this.names));

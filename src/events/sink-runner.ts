@@ -27,11 +27,15 @@ const IDLE_WAIT_MS = 1_000;
 const READ_GAP_MS = 250;
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
-// Callbacks come first: while changes arrive faster than BUSY_CHANGES_PER_SECOND (a burst of
-// reports), a sink waits YIELD_FACTOR times as long as its last batch took before the next one,
-// so that it takes at most a fifth of its time and the write path keeps the CPU. It falls behind
-// during the burst (the lag shows in /metrics and, past EVENTS_MAX_LAG_SECONDS, in /health/ready)
-// and catches up when the burst ends. Below that rate, delivery costs too little to matter.
+// Callbacks come first. While this instance commits changes faster than BUSY_CHANGES_PER_SECOND
+// (a burst of reports), a sink that was caught up holds off for up to half EVENTS_MAX_LAG_SECONDS
+// (holdsOff), and lets the reader stop reading for it: the burst pays nothing for the sinks while
+// it lasts, and they catch up afterwards, reading back from the database in full batches. Half,
+// so that a burst alone never shows `degraded` in /health/ready. A sink behind, or past that
+// budget, delivers, but waits YIELD_FACTOR times as long as its last batch took before the next
+// one, so that it takes at most a fifth of its time and the write path keeps the CPU; a steady
+// rate above what the machine can both store and deliver shows as a lag that keeps growing.
+// Below that rate, delivery costs too little to matter.
 const BUSY_CHANGES_PER_SECOND = 1_000;
 const YIELD_FACTOR = 4;
 const MAX_YIELD_MS = 2_000;
@@ -52,32 +56,12 @@ export function pauseAfterBatch(
   return delivered < BATCH_SIZE ? READ_GAP_MS : 0;
 }
 
-/** Changes passed by the reader in the current and the previous second. */
-class Inflow {
-  private second = 0;
-  private current = 0;
-  private previous = 0;
-
-  count(): void {
-    this.roll();
-    this.current++;
-  }
-
-  /** About the changes of the last second. */
-  perSecond(): number {
-    this.roll();
-    const into = (Date.now() % 1000) / 1000;
-    return this.current + this.previous * (1 - into);
-  }
-
-  private roll(): void {
-    const second = Math.floor(Date.now() / 1000);
-    if (second !== this.second) {
-      this.previous = second === this.second + 1 ? this.current : 0;
-      this.current = 0;
-      this.second = second;
-    }
-  }
+/**
+ * Whether a sink holds off delivering: the write path is busy, and the sink was caught up less
+ * than `budgetMs` ago.
+ */
+export function holdsOff(commitsPerSecond: number, sinceCaughtUpMs: number, budgetMs: number) {
+  return commitsPerSecond > BUSY_CHANGES_PER_SECOND && sinceCaughtUpMs < budgetMs;
 }
 
 /** A held lease of one sink: renews itself, and aborts `lost` once it cannot be sure it holds it. */
@@ -166,7 +150,9 @@ export class SinkRunner implements FeedListener {
   // The changes the reader passed after `bufferedAfter`, in feed order, none missing.
   private buffered: FeedChange[] = [];
   private bufferedAfter: FeedPosition = { xid: 0n, id: 0n };
-  private readonly inflow = new Inflow();
+  // Set while the runner listens to the reader: stops listening.
+  private stopListening: (() => void) | undefined;
+  private readonly holdOffBudgetMs: number;
 
   constructor(
     readonly sink: EventSink,
@@ -174,8 +160,10 @@ export class SinkRunner implements FeedListener {
     private readonly cursors: SinkCursors,
     private readonly metrics: EventMetrics,
     private readonly holder: string,
+    maxLagSeconds: number,
   ) {
     this.logger = new Logger(`Events(${sink.name})`);
+    this.holdOffBudgetMs = (maxLagSeconds * 1000) / 2;
   }
 
   /** Whether this instance feeds the sink now. */
@@ -196,7 +184,6 @@ export class SinkRunner implements FeedListener {
 
   /** FeedListener: the reader passed a change (the next one after those kept). */
   deliver(change: FeedChange): void {
-    this.inflow.count();
     if (this.buffered.length >= MAX_BUFFERED) {
       // Dropped: from the database after all, when the sink gets there.
       this.buffered = [];
@@ -251,15 +238,22 @@ export class SinkRunner implements FeedListener {
     // Connecting (and declaring the exchange or stream) is the slowest step of a first delivery:
     // done now, before changes wait for it; a failure here is retried by the delivery.
     await this.sink.connect().catch(() => undefined);
-    await this.reader.acquire();
-    this.interruptedRead = false;
-    this.buffered = [];
-    this.bufferedAfter = this.reader.head;
-    const unsubscribe = this.reader.subscribe(this);
     const signal = AbortSignal.any([this.stopping.signal, lease.lost]);
     let position = from;
+    let caughtUpAt = performance.now();
     try {
       while (!signal.aborted) {
+        if (this.holdingOff(caughtUpAt)) {
+          this.stopListening?.();
+          this.stopListening = undefined;
+          while (!signal.aborted && this.holdingOff(caughtUpAt)) {
+            await pause(READ_GAP_MS, signal);
+          }
+          continue;
+        }
+        if (this.stopListening === undefined) {
+          await this.listen();
+        }
         if (this.interruptedRead) {
           throw new Error('the change feed stopped reading');
         }
@@ -267,6 +261,7 @@ export class SinkRunner implements FeedListener {
         const started = performance.now();
         const changes = await this.next(position);
         if (changes.length === 0) {
+          caughtUpAt = performance.now();
           await this.idle(signal);
           await pause(READ_GAP_MS, signal);
           continue;
@@ -280,8 +275,11 @@ export class SinkRunner implements FeedListener {
         }
         position = last;
         this.metrics.delivered(this.sink.name, changes.length);
+        if (changes.length < BATCH_SIZE) {
+          caughtUpAt = performance.now();
+        }
         const wait = pauseAfterBatch(
-          this.inflow.perSecond(),
+          this.reader.commitsPerSecond,
           performance.now() - started,
           changes.length,
         );
@@ -290,10 +288,34 @@ export class SinkRunner implements FeedListener {
         }
       }
     } finally {
+      this.stopListening?.();
+      this.stopListening = undefined;
+    }
+  }
+
+  private holdingOff(caughtUpAt: number): boolean {
+    return holdsOff(
+      this.reader.commitsPerSecond,
+      performance.now() - caughtUpAt,
+      this.holdOffBudgetMs,
+    );
+  }
+
+  /**
+   * Keeps the changes the reader passes from now on; those before come back from the database
+   * (next) when the sink gets there.
+   */
+  private async listen(): Promise<void> {
+    await this.reader.acquire();
+    this.interruptedRead = false;
+    this.buffered = [];
+    this.bufferedAfter = this.reader.head;
+    const unsubscribe = this.reader.subscribe(this);
+    this.stopListening = () => {
       unsubscribe();
       this.buffered = [];
       this.reader.release();
-    }
+    };
   }
 
   /** Up to BATCH_SIZE changes after `position`, in feed order: kept ones, or read back. */

@@ -2,6 +2,7 @@ import { DatabaseUnavailableError } from '../database/database-errors.js';
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { FeedMetrics } from '../metrics/feed-metrics.js';
+import { CommitRate } from './commit-rate.js';
 import { type ChangeFilter, type ChangeRow, type FeedChange, toFeedChange } from './feed-change.js';
 import { type FeedPosition, comparePositions, laterPosition } from './feed-position.js';
 import {
@@ -70,6 +71,7 @@ export class ChangeReader implements BeforeApplicationShutdown {
   private completedReads = 0;
   private replaying = 0;
   private readonly replayQueue: (() => void)[] = [];
+  private readonly commits = new CommitRate();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -87,6 +89,14 @@ export class ChangeReader implements BeforeApplicationShutdown {
   /** Streams receiving live changes (those still replaying are not counted). */
   get liveListeners(): number {
     return this.listeners.size;
+  }
+
+  /**
+   * About how many times in the last second this instance committed applied changes (each report,
+   * each sweep: wake() counts them, whether or not the reader runs): how busy its write path is.
+   */
+  get commitsPerSecond(): number {
+    return this.commits.perSecond();
   }
 
   /** Reads that completed since start-up, successful or not (for diagnostics and tests). */
@@ -158,6 +168,7 @@ export class ChangeReader implements BeforeApplicationShutdown {
 
   /** A change committed on this instance: read soon rather than at the next poll. */
   wake(): void {
+    this.commits.count();
     if (this.position === undefined || this.closed) {
       return;
     }
