@@ -1,9 +1,8 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { type AppConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
-import { dataSourceOptions } from './database/data-source.js';
+import { DatabaseModule, type DatabaseTarget } from './database/database.module.js';
 import { CommandAnalyticsModule } from './analytics/command-analytics.module.js';
 import { CommandsModule } from './commands/commands.module.js';
 import { DashboardModule } from './dashboard/dashboard.module.js';
@@ -15,11 +14,6 @@ import { PlatformModule } from './platform/platform.module.js';
 import { SendingModule } from './sending/sending.module.js';
 import { ProblemDetailsFilter } from './http/problem.filter.js';
 
-export interface DatabaseTarget {
-  url: string;
-  poolSize: number;
-}
-
 @Module({})
 export class AppModule {
   static forRoot(config: AppConfig, database: DatabaseTarget): DynamicModule {
@@ -27,12 +21,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        TypeOrmModule.forRoot({
-          ...dataSourceOptions({ url: database.url, poolSize: database.poolSize }),
-          // Start-up fails fast; docker compose waits for a healthy database instead.
-          retryAttempts: 2,
-          retryDelay: 1000,
-        }),
+        DatabaseModule.forRoot(config, database),
         ReceivingModule,
         CommandsModule,
         HealthModule,

@@ -1,8 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import { type CommandAnalyticsQuery } from './command-analytics.query.js';
 import { type AnalyticsRow, analyticsStatement } from './command-analytics.sql.js';
 
@@ -26,11 +24,10 @@ export interface CommandAnalyticsJson extends CommandAnalytics {
 /** GET /analytics/commands: success and latency percentiles, overall and by command. */
 @Injectable()
 export class CommandAnalyticsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(DATABASE_POOL) private readonly pool: pg.Pool) {}
 
   async analyse(query: CommandAnalyticsQuery): Promise<CommandAnalyticsJson> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    const { rows } = await pool.query<AnalyticsRow>(analyticsStatement(query));
+    const { rows } = await this.pool.query<AnalyticsRow>(analyticsStatement(query));
     const overall = rows.find((row) => row.overall);
     return {
       ...(overall === undefined ? empty() : toAnalytics(overall)),

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
-import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import {
+  DATABASE_POOL,
+  DATABASE_PROFILE,
+  type DatabaseProfile,
+} from '../database/database.module.js';
 import {
   type CountsQuery,
   type HistoryPageQuery,
@@ -35,20 +36,15 @@ interface HistoryPageRow {
  */
 @Injectable()
 export class CommandsReader {
-  private readonly pool: pg.Pool;
-  // The embedded database is a single session shared by every connection the pool opens: a
-  // statement prepared on a connection that was cut would still exist under its name there.
-  private readonly prepares: boolean;
-
-  constructor(@InjectDataSource() dataSource: DataSource, @Inject(APP_CONFIG) config: AppConfig) {
-    this.pool = (dataSource.driver as PostgresDriver).master as pg.Pool;
-    this.prepares = config.databaseUrl !== undefined;
-  }
+  constructor(
+    @Inject(DATABASE_POOL) private readonly pool: pg.Pool,
+    @Inject(DATABASE_PROFILE) private readonly profile: DatabaseProfile,
+  ) {}
 
   /** GET /commands/{commandId}'s body, or undefined when the command is unknown. */
   async lookupJson(commandId: string): Promise<ResponseBody | undefined> {
     const { rows } = await this.pool.query<[string]>({
-      name: this.prepares ? 'find_with_history' : undefined,
+      name: this.profile.preparedStatements ? 'find_with_history' : undefined,
       text: FIND_WITH_HISTORY_SQL,
       values: [commandId],
       rowMode: 'array',
@@ -63,7 +59,7 @@ export class CommandsReader {
     query: HistoryPageQuery,
   ): Promise<ResponseBody | undefined> {
     const { rows } = await this.pool.query<HistoryPageRow>({
-      name: this.prepares ? 'history_page' : undefined,
+      name: this.profile.preparedStatements ? 'history_page' : undefined,
       text: HISTORY_PAGE_SQL,
       values: [commandId, query.cursor ?? '0', query.limit],
     });
@@ -92,7 +88,7 @@ export class CommandsReader {
     // Arrays, not objects, per row: the one column is all there is to read.
     const { rows } = await this.pool.query<[string | null]>({
       ...statement,
-      name: this.prepares ? statement.name : undefined,
+      name: this.profile.preparedStatements ? statement.name : undefined,
       rowMode: 'array',
     });
     // A last row without JSON says that another page follows (see listStatement).

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import {
   type CommandStatus,
@@ -14,6 +13,11 @@ import { APPLY_REPORTS_SQL, TOO_LATE_SQLSTATE } from './sql/apply.js';
 import { PURGE_FINISHED_SQL, SWEEP_OVERDUE_SQL, claimOverdueSql } from './sql/sweep.js';
 import { BUSY, TooLateError } from './report-batcher.js';
 import { isDatabaseUnavailable, sqlState } from '../database/database-errors.js';
+import {
+  DATABASE_POOL,
+  DATABASE_PROFILE,
+  type DatabaseProfile,
+} from '../database/database.module.js';
 
 /** One status report, from any source, as the rule sees it. */
 export interface Report {
@@ -151,31 +155,18 @@ function toApplyResult(report: Report, row: ApplyRow): ApplyResult | typeof BUSY
 
 @Injectable()
 export class CommandsRepository {
-  /** The embedded database is one session shared by every connection the pool opens. */
-  private readonly embedded: boolean;
-
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    this.embedded = config.databaseUrl === undefined;
-  }
+    // The hot statements go to pg directly, as named prepared statements: parsed and planned once
+    // per connection instead of on every batch (TypeORM's query() cannot name a statement).
+    @Inject(DATABASE_POOL) private readonly pool: pg.Pool,
+    @Inject(DATABASE_PROFILE) private readonly profile: DatabaseProfile,
+  ) {}
 
-  /** Connections the write path may use (the pool's size). */
-  get poolSize(): number {
-    return this.pool().options.max ?? 10;
-  }
-
-  // The hot statements go to pg directly, as named prepared statements: parsed and planned once
-  // per connection instead of on every batch (TypeORM's query() cannot name a statement).
-  private pool(): pg.Pool {
-    return (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-  }
-
-  // A statement prepared on an embedded connection that was cut would still exist under its name
-  // in the one session, and preparing it again would fail: there, statements go unnamed.
+  // Unnamed where a prepared statement could outlive its connection (DatabaseProfile).
   private statementName(name: string | undefined): string | undefined {
-    return this.embedded ? undefined : name;
+    return this.profile.preparedStatements ? name : undefined;
   }
 
   /**
@@ -187,7 +178,7 @@ export class CommandsRepository {
     first: (client: pg.PoolClient) => string,
     work: (client: pg.PoolClient, firstRows: unknown[][]) => Promise<T>,
   ): Promise<T> {
-    const client = await this.pool().connect();
+    const client = await this.pool.connect();
     try {
       const results = (await client.query({
         text: beginWrite(deadline, first(client)),
@@ -223,7 +214,7 @@ export class CommandsRepository {
     if (performance.now() >= deadline) {
       throw new TooLateError();
     }
-    const client = await this.pool().connect();
+    const client = await this.pool.connect();
     try {
       const { rows } = await client.query<ApplyRow>({
         name: this.statementName(wait ? 'apply_alone' : 'apply_batch'),

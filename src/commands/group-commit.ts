@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { DATABASE_PROFILE, type DatabaseProfile } from '../database/database.module.js';
 import { type ApplyResult, CommandsRepository, type Report } from './commands.repository.js';
 import { type BatcherLimits, ReportBatcher } from './report-batcher.js';
 
@@ -37,6 +38,7 @@ export class GroupCommit {
   constructor(
     private readonly repository: CommandsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DATABASE_PROFILE) profile: DatabaseProfile,
   ) {
     this.batcher = new ReportBatcher(
       {
@@ -44,7 +46,7 @@ export class GroupCommit {
         applyAlone: (report, deadline) => repository.applyAlone(report, deadline),
         key: (report) => report.commandId,
       },
-      writeLimits(repository.poolSize, config.databaseUrl === undefined),
+      writeLimits(profile.poolSize, profile.embedded),
     );
   }
 

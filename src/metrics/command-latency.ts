@@ -1,9 +1,7 @@
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Histogram } from 'prom-client';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import { type CommandStatus, rankOf } from '../commands/command-status.js';
 import { CommandMetrics } from './command-metrics.js';
 
@@ -44,7 +42,7 @@ export class CommandLatency implements OnApplicationShutdown {
 
   constructor(
     metrics: CommandMetrics,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(DATABASE_POOL) private readonly pool: pg.Pool,
   ) {
     this.histogram = new Histogram({
       name: 'command_latency_seconds',
@@ -79,10 +77,9 @@ export class CommandLatency implements OnApplicationShutdown {
     if (noted.size === 0) {
       return;
     }
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
     let rows: LatencyRow[];
     try {
-      rows = (await pool.query<LatencyRow>(TIMES_SQL, [[...noted.keys()]])).rows;
+      rows = (await this.pool.query<LatencyRow>(TIMES_SQL, [[...noted.keys()]])).rows;
     } catch {
       return;
     }

@@ -1,7 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import type pg from 'pg';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import {
   COMMAND_STATUSES,
   REPORT_OUTCOMES,
@@ -9,14 +9,6 @@ import {
   type ReportOutcome,
   type ReportSource,
 } from '../commands/command-status.js';
-
-/** The parts of pg's Pool read on each scrape. */
-interface PoolCounts {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-  options?: { max?: number };
-}
 
 /**
  * Every metric of one application instance, in its own registry: tests run many instances in one
@@ -80,19 +72,17 @@ export class CommandMetrics {
     registers: [this.registry],
   });
 
-  constructor(dataSource: DataSource) {
+  constructor(@Inject(DATABASE_POOL) pool: pg.Pool) {
     collectDefaultMetrics({ register: this.registry });
     // Read from the pool when scraped, so the figures are those of that moment.
-    const pool = () => (dataSource.driver as PostgresDriver).master as PoolCounts | undefined;
     new Gauge({
       name: 'db_pool_connections',
       help: 'Connections to PostgreSQL held by the pool, by state (in_use or idle)',
       labelNames: ['state'] as const,
       registers: [this.registry],
       collect() {
-        const counts = pool();
-        this.set({ state: 'in_use' }, counts ? counts.totalCount - counts.idleCount : 0);
-        this.set({ state: 'idle' }, counts?.idleCount ?? 0);
+        this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+        this.set({ state: 'idle' }, pool.idleCount);
       },
     });
     new Gauge({
@@ -100,7 +90,7 @@ export class CommandMetrics {
       help: 'Queries waiting for a free connection in the pool',
       registers: [this.registry],
       collect() {
-        this.set(pool()?.waitingCount ?? 0);
+        this.set(pool.waitingCount);
       },
     });
     new Gauge({
@@ -108,7 +98,7 @@ export class CommandMetrics {
       help: 'Most connections the pool may open (DB_POOL_SIZE; 1 on the embedded database)',
       registers: [this.registry],
       collect() {
-        this.set(pool()?.options?.max ?? 0);
+        this.set(pool.options.max ?? 0);
       },
     });
     // Every status/outcome pair from zero, so that rates work from the first scrape.

@@ -1,8 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import { type CommandStatus } from '../commands/command-status.js';
 
 /** A dispatch as recorded before the platform is called. */
@@ -117,15 +115,14 @@ FROM claimed JOIN commands c ON c.command_id = claimed.command_id`;
 
 @Injectable()
 export class DispatchRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(DATABASE_POOL) private readonly pool: pg.Pool) {}
 
   // pg directly, not DataSource.query(): that answers an UPDATE ... RETURNING as [rows, count].
   private async rows<T extends pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
   ): Promise<T[]> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    return (await pool.query<T>(sql, params)).rows;
+    return (await this.pool.query<T>(sql, params)).rows;
   }
 
   /**

@@ -1,8 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import { type DatabaseClient } from '../database/data-source.js';
 import { type CampaignCursor, type CampaignState } from './campaigns.dto.js';
 import {
@@ -59,14 +57,13 @@ const LONG_STATEMENT_MS = 120_000;
 
 @Injectable()
 export class CampaignsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(DATABASE_POOL) private readonly pool: pg.Pool) {}
 
   private async rows<T extends pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
   ): Promise<T[]> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    return (await pool.query<T>(sql, params)).rows;
+    return (await this.pool.query<T>(sql, params)).rows;
   }
 
   /**
@@ -79,8 +76,7 @@ export class CampaignsRepository {
     sql: string,
     params: unknown[],
   ): Promise<T[]> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    const client = await pool.connect();
+    const client = await this.pool.connect();
     // The connection's watchdog (data-source.ts) would cut it at the pool's usual bound.
     const watched = client as unknown as Partial<DatabaseClient>;
     watched.allowSlowQueries?.(LONG_STATEMENT_MS + 1000);

@@ -1,8 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
+import { Inject, Injectable } from '@nestjs/common';
 import type pg from 'pg';
-import { DataSource } from 'typeorm';
-import { type PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import { DATABASE_POOL } from '../database/database.module.js';
 import {
   type AttemptOutcome,
   type DispatchCursor,
@@ -103,14 +101,13 @@ interface DispatchRow {
 
 @Injectable()
 export class DispatchQueueRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(@Inject(DATABASE_POOL) private readonly pool: pg.Pool) {}
 
   private async rows<T extends pg.QueryResultRow>(
     sql: string,
     params: unknown[] = [],
   ): Promise<T[]> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    return (await pool.query<T>(sql, params)).rows;
+    return (await this.pool.query<T>(sql, params)).rows;
   }
 
   /** Queues a dispatch, unless its Idempotency-Key is taken: then the dispatch that holds it. */
@@ -162,8 +159,7 @@ export class DispatchQueueRepository {
     replaceKey: string,
     params: unknown[],
   ): Promise<DispatchRow[]> {
-    const pool = (this.dataSource.driver as PostgresDriver).master as pg.Pool;
-    const client = await pool.connect();
+    const client = await this.pool.connect();
     let broken: unknown;
     try {
       await client.query('BEGIN');
