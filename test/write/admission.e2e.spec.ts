@@ -3,7 +3,6 @@ import { DataSource } from 'typeorm';
 import { serverUrl } from '../support/test-database.js';
 import { type TestApp, startTestApp } from '../support/test-app.js';
 import { callbackBody, newCommandId } from '../support/factories.js';
-import { eventually } from '../support/eventually.js';
 
 // More reports at once than the write path may hold waiting: the excess is refused with 503 and
 // Retry-After without being stored, and everything acknowledged with 200 is stored.
@@ -30,10 +29,43 @@ describe('admission control on the callback path', () => {
     return Number(/command_callback_failures_total\{reason="overloaded"\} (\d+)/.exec(text)?.[1]);
   };
 
+  /** A push's answer, and whether it was refused for want of room (counted as overloaded). */
+  const pushed = async (commandId: string) => {
+    const response = await push(commandId);
+    return {
+      commandId,
+      status: response.statusCode,
+      retryAfter: response.headers['retry-after'],
+      overloaded: response.statusCode === 503 && response.body.includes('overloaded'),
+    };
+  };
+
+  /** Settles at the first answer `watch` sees refused for want of room; fails after `withinMs`. */
+  const firstRefusal = (withinMs: number) => {
+    let seen: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const refused = new Promise<void>((resolve, reject) => {
+      seen = resolve;
+      timer = setTimeout(
+        () => reject(new Error(`no push of the burst was refused within ${withinMs} ms`)),
+        withinMs,
+      );
+    }).finally(() => clearTimeout(timer));
+    return {
+      refused,
+      watch<T extends { overloaded: boolean }>(answer: T): T {
+        if (answer.overloaded) {
+          seen();
+        }
+        return answer;
+      },
+    };
+  };
+
   // Once the write path is full, a push is refused before its body is read: a body that is not
-  // even JSON gets the same 503, and the refusal is counted.
+  // even JSON gets the same 503. Probed as soon as the burst's first refusal arrives: the path
+  // stays full for a while then (its oldest report waits past maxWaitMs before any leaves).
   const expectRefusedUnread = async () => {
-    const before = await overloadedCount();
     const response = await t.app.inject({
       method: 'POST',
       url: '/callbacks/command-status',
@@ -43,7 +75,6 @@ describe('admission control on the callback path', () => {
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
     expect(response.headers['content-type']).toContain('application/problem+json');
-    expect(await overloadedCount()).toBe(before + 1);
   };
 
   const describeOnServer = serverUrl() !== undefined ? describe : describe.skip;
@@ -56,33 +87,21 @@ describe('admission control on the callback path', () => {
       await holder.connect();
       const refusedBefore = await overloadedCount();
       const ids = Array.from({ length: 1500 }, () => newCommandId());
+      const burst = firstRefusal(5000);
       // In waves of 100 a tick apart: each answer is timed from its own wave's start.
-      const pending: Promise<{
-        commandId: string;
-        status: number;
-        retryAfter: unknown;
-        ms: number;
-      }>[] = [];
+      const pending: Promise<Awaited<ReturnType<typeof pushed>> & { ms: number }>[] = [];
       for (let wave = 0; wave < ids.length; wave += 100) {
         const started = performance.now();
         for (const commandId of ids.slice(wave, wave + 100)) {
           pending.push(
-            push(commandId).then((response) => ({
-              commandId,
-              status: response.statusCode,
-              retryAfter: response.headers['retry-after'],
-              ms: performance.now() - started,
-            })),
+            pushed(commandId).then((answer) =>
+              burst.watch({ ...answer, ms: performance.now() - started }),
+            ),
           );
         }
         await new Promise((resolve) => setImmediate(resolve));
       }
-      // Full once the burst has been read as far as the queue's bound: pushes are being refused.
-      await eventually(
-        async () => (await overloadedCount()) > refusedBefore,
-        4000,
-        () => 'no push of the burst was refused',
-      );
+      await burst.refused;
       await expectRefusedUnread();
       await holder.release();
       const answers = await Promise.all(pending);
@@ -92,6 +111,10 @@ describe('admission control on the callback path', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(refused.every((answer) => answer.retryAfter !== undefined)).toBe(true);
       expect(Math.max(...refused.map((answer) => answer.ms))).toBeLessThan(5000);
+      // Each refusal for want of room is counted, the unread probe's too.
+      expect(await overloadedCount()).toBe(
+        refusedBefore + answers.filter((answer) => answer.overloaded).length + 1,
+      );
 
       const stored = await t.app
         .get(DataSource)
@@ -114,14 +137,15 @@ describe('admission control on the callback path', () => {
       await stall.query('BEGIN');
       await stall.query('LOCK TABLE command_history IN EXCLUSIVE MODE');
       let stalled = true;
+      const refusedBefore = await overloadedCount();
       const ids = Array.from({ length: 1400 }, () => newCommandId());
+      const burst = firstRefusal(5000);
       const answers = Promise.all(
-        ids.map(async (commandId) => {
-          const response = await push(commandId);
-          return { commandId, status: response.statusCode, duringStall: stalled };
-        }),
+        ids.map(async (commandId) =>
+          burst.watch({ ...(await pushed(commandId)), duringStall: stalled }),
+        ),
       );
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      await burst.refused;
       await expectRefusedUnread();
       stalled = false;
       await stall.query('COMMIT');
@@ -132,6 +156,9 @@ describe('admission control on the callback path', () => {
       expect(refusedDuringStall.length).toBeGreaterThan(0);
       const acknowledged = settled.filter((answer) => answer.status === 200);
       expect(acknowledged.length).toBeGreaterThan(0);
+      expect(await overloadedCount()).toBe(
+        refusedBefore + settled.filter((answer) => answer.overloaded).length + 1,
+      );
       const stored = await t.app
         .get(DataSource)
         .query<{ command_id: string }[]>(
