@@ -373,7 +373,6 @@ export class PlatformEmulator {
         if (input === undefined) {
           return;
         }
-        const strategy = input.send_strategy === 'delay' ? 'delay' : 'immediately';
         this.createQueued(
           response,
           'iotda',
@@ -382,16 +381,10 @@ export class PlatformEmulator {
             input.paras !== null &&
             typeof input.send_strategy === 'string',
           () =>
-            this.create(
-              'iotda',
+            this.createIotda(
               deviceId,
-              String(input.service_id),
-              String(input.command_name),
-              input.paras,
-              typeof input.expire_time === 'number' ? input.expire_time : null,
-              strategy,
-              null,
-              strategy === 'delay' ? 'PENDING' : 'SENT',
+              input,
+              input.send_strategy === 'delay' ? 'delay' : 'immediately',
             ),
         );
         return;
@@ -450,18 +443,7 @@ export class PlatformEmulator {
     if (input === undefined) {
       return;
     }
-    const create = () =>
-      this.create(
-        'iotda',
-        deviceId,
-        String(input.service_id),
-        String(input.command_name),
-        input.paras,
-        null,
-        'sync',
-        null,
-        'SENT',
-      );
+    const create = () => this.createIotda(deviceId, input, 'sync');
     if (this.fault('create_sync', response, 'iotda', create)) {
       return;
     }
@@ -706,6 +688,25 @@ export class PlatformEmulator {
     }
     const command = create();
     send(response, 201, platform === 'iotda' ? iotdaRecord(command) : ocRecord(command));
+  }
+
+  /** A command from an IoTDA create's body: a delayed one waits (PENDING), the others are sent. */
+  private createIotda(
+    deviceId: string,
+    input: Record<string, unknown>,
+    strategy: 'delay' | 'immediately' | 'sync',
+  ): EmulatedCommand {
+    return this.create(
+      'iotda',
+      deviceId,
+      String(input.service_id),
+      String(input.command_name),
+      input.paras,
+      strategy !== 'sync' && typeof input.expire_time === 'number' ? input.expire_time : null,
+      strategy,
+      null,
+      strategy === 'delay' ? 'PENDING' : 'SENT',
+    );
   }
 
   private create(
