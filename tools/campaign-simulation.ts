@@ -3,11 +3,8 @@
 // emulator, whose devices answer each command SUCCESSFUL or FAILED. In the first, few devices
 // fail: its canary passes and it completes. In the second, most devices after the canary fail:
 // its abort threshold trips and its queued dispatches are canceled.
-import { type AddressInfo, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig } from '../src/config/config.js';
-import { PlatformEmulator } from './platform-emulator.js';
+import { startSimulatedService } from './simulated-service.js';
 
 export interface CampaignSimulationOptions {
   platform: 'iotda' | 'oceanconnect';
@@ -24,9 +21,6 @@ export interface CampaignJson {
   abortReason: string | null;
 }
 
-const CREDENTIALS = { ak: 'SIMULATOR-AK', sk: 'simulator-secret-key' };
-const OC = { appId: 'simulator-app', secret: 'simulator-secret' };
-
 export interface CampaignSimulationResult {
   /** The campaign whose canary passes, as it ended. */
   passing: CampaignJson | undefined;
@@ -42,12 +36,7 @@ export async function runCampaignSimulation(
 ): Promise<CampaignSimulationResult> {
   const failing = new Set<string>();
   const log = options.log ?? ((line: string) => console.log(line));
-  const iotda = {
-    projectId: 'simulator-project',
-    credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
-    forwardingUrl: '',
-  };
-  const emulator = await PlatformEmulator.start({ iotda, oceanconnect: OC, pushLossRate: 0 });
+  const { emulator, url, close } = await startSimulatedService({ platform: options.platform });
   // Each device answers a moment after its command is created.
   emulator.onCreated = (command) => {
     setTimeout(() => {
@@ -58,29 +47,6 @@ export async function runCampaignSimulation(
         .catch(() => undefined);
     }, 200).unref();
   };
-  const port = await freePort();
-  const config = loadConfig({
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
-    LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-    CALLBACK_TOKEN: '',
-    API_KEYS: '',
-    PLATFORM: options.platform,
-    PUBLIC_URL: `http://127.0.0.1:${port}`,
-    IOTDA_ENDPOINT: emulator.url,
-    IOTDA_PROJECT_ID: iotda.projectId,
-    IOTDA_AK: CREDENTIALS.ak,
-    IOTDA_SK: CREDENTIALS.sk,
-    OC_BASE_URL: emulator.url,
-    OC_APP_ID: OC.appId,
-    OC_SECRET: OC.secret,
-    PLATFORM_TIMEOUT_MS: '2000',
-  });
-  const { createApp, openDatabase } = await import('../src/app.factory.js');
-  const database = await openDatabase(config);
-  let app: NestFastifyApplication | undefined;
   const result: CampaignSimulationResult = {
     passing: undefined,
     aborting: undefined,
@@ -88,10 +54,6 @@ export async function runCampaignSimulation(
   };
   const problems = result.problems;
   try {
-    app = await createApp(config, database);
-    await app.listen({ port, host: '127.0.0.1' });
-    const url = `http://127.0.0.1:${port}`;
-    iotda.forwardingUrl = `${url}/callbacks/iotda`;
     const run = Math.random().toString(36).slice(2, 8);
     const devicesOf = (name: string) =>
       Array.from({ length: options.devices }, (_, i) => `${name}-${run}-${i}`);
@@ -117,9 +79,7 @@ export async function runCampaignSimulation(
       );
     }
   } finally {
-    await app?.close();
-    await database.embedded?.stop();
-    await emulator.close();
+    await close();
   }
   return result;
 }
@@ -178,15 +138,4 @@ function format(counts: Record<string, number>): string {
     .filter(([, n]) => n > 0)
     .map(([key, n]) => `${key} ${n}`)
     .join(', ');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

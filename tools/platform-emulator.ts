@@ -85,14 +85,26 @@ export interface EmulatorOptions {
 const IOTDA_PREFIX =
   /^\/v5\/iot\/([^/]+)\/devices\/([^/]+)\/(async-commands-history|async-commands|commands)(?:\/([^/]+))?$/;
 const OC_COMMANDS = '/iocm/app/cmd/v1.4.0/deviceCommands';
-const OFFLINE_IOTDA = {
-  error_code: 'IOTDA.014016',
-  error_msg: 'Operation not allowed. The device is not online.',
-};
 const OC_LOGIN = '/iocm/app/sec/v1.1.0/login';
 // Both platforms cache at most 20 PENDING commands per device.
 const PENDING_LIMIT = 20;
 const QUEUE_STATUSES = new Set<EmulatedStatus>(['PENDING', 'SENT', 'DELIVERED']);
+
+type Refusal = 'invalid' | 'offline' | 'full';
+/** How each platform refuses a create: HTTP status, error code, message. */
+const REFUSALS: Record<'iotda' | 'oceanconnect', Record<Refusal, [number, string, string]>> = {
+  iotda: {
+    invalid: [400, 'IOTDA.000006', 'Invalid input'],
+    offline: [403, 'IOTDA.014016', 'Operation not allowed. The device is not online.'],
+    full: [400, 'IOTDA.014301', 'The number of cached commands reached the limit'],
+  },
+  oceanconnect: {
+    invalid: [400, '100022', 'Invalid input'],
+    // The legacy platform says so inside a 200.
+    offline: [200, '100428', 'The device is not online'],
+    full: [400, '100223', 'Command counts has reached the upLimit'],
+  },
+};
 
 export class PlatformEmulator {
   readonly calls: RecordedCall[] = [];
@@ -221,15 +233,7 @@ export class PlatformEmulator {
             event_time: compact(new Date()),
             notify_data: {
               header: { device_id: command.deviceId, product_id: 'emulated', app_id: 'emulated' },
-              body: {
-                command_id: command.commandId,
-                status: command.status,
-                result: command.result,
-                created_time: compact(command.createdAt),
-                sent_time: optionalCompact(command.sentAt),
-                delivered_time: optionalCompact(command.deliveredAt),
-                response_time: optionalCompact(command.respondedAt),
-              },
+              body: { command_id: command.commandId, ...iotdaState(command) },
             },
           }
         : {
@@ -287,7 +291,7 @@ export class PlatformEmulator {
     operation: Operation,
     response: http.ServerResponse,
     platform: 'iotda' | 'oceanconnect',
-    effect: () => void,
+    effect: () => void = () => undefined,
   ): boolean {
     const index = this.faults.findIndex((pending) => pending.operation === operation);
     if (index < 0) {
@@ -318,12 +322,11 @@ export class PlatformEmulator {
         if (fault.afterEffect) {
           effect();
         }
-        const text = typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body);
-        response.writeHead(fault.httpStatus, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(text),
-        });
-        response.end(text);
+        sendText(
+          response,
+          fault.httpStatus,
+          typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body),
+        );
         return true;
       }
     }
@@ -349,16 +352,7 @@ export class PlatformEmulator {
             ? 'list'
             : 'show';
     const accessKey = this.verifySignature(request, url, path, body);
-    this.calls.push({
-      at: Date.now(),
-      platform: 'iotda',
-      operation,
-      method,
-      path,
-      query: url.search.slice(1),
-      headers: request.headers,
-      accessKey,
-    });
+    this.record(request, url, path, 'iotda', operation, accessKey);
     if (accessKey === undefined) {
       send(response, 401, {
         error_code: 'APIGW.0301',
@@ -375,53 +369,28 @@ export class PlatformEmulator {
         this.createSync(response, deviceId, body);
         return;
       case 'create': {
-        let input: Record<string, unknown>;
-        try {
-          input = JSON.parse(body) as Record<string, unknown>;
-        } catch {
-          send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
+        const input = parseInput<Record<string, unknown>>(response, 'iotda', body);
+        if (input === undefined) {
           return;
         }
-        const strategy = input.send_strategy === 'delay' ? 'delay' : 'immediately';
-        const create = () =>
-          this.create(
-            'iotda',
-            deviceId,
-            String(input.service_id),
-            String(input.command_name),
-            input.paras,
-            typeof input.expire_time === 'number' ? input.expire_time : null,
-            strategy,
-            null,
-            strategy === 'delay' ? 'PENDING' : 'SENT',
-          );
-        if (this.fault('create', response, 'iotda', create)) {
-          return;
-        }
-        if (
-          typeof input.paras !== 'object' ||
-          input.paras === null ||
-          typeof input.send_strategy !== 'string'
-        ) {
-          send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
-          return;
-        }
-        if (this.offline.has(deviceId)) {
-          send(response, 403, OFFLINE_IOTDA);
-          return;
-        }
-        if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
-          send(response, 400, {
-            error_code: 'IOTDA.014301',
-            error_msg: 'The number of cached commands reached the limit',
-          });
-          return;
-        }
-        send(response, 201, iotdaRecord(create()));
+        this.createQueued(
+          response,
+          'iotda',
+          deviceId,
+          typeof input.paras === 'object' &&
+            input.paras !== null &&
+            typeof input.send_strategy === 'string',
+          () =>
+            this.createIotda(
+              deviceId,
+              input,
+              input.send_strategy === 'delay' ? 'delay' : 'immediately',
+            ),
+        );
         return;
       }
       case 'show': {
-        if (this.fault('show', response, 'iotda', () => undefined)) {
+        if (this.fault('show', response, 'iotda')) {
           return;
         }
         const command = this.commands.get(decodeURIComponent(commandIdRaw));
@@ -440,7 +409,7 @@ export class PlatformEmulator {
         return;
       }
       case 'list': {
-        if (this.fault('list', response, 'iotda', () => undefined)) {
+        if (this.fault('list', response, 'iotda')) {
           return;
         }
         const history = collection === 'async-commands-history';
@@ -470,30 +439,16 @@ export class PlatformEmulator {
 
   /** CreateCommand: the platform waits for the device's answer (about 20 s at most). */
   private createSync(response: http.ServerResponse, deviceId: string, body: string): void {
-    let input: Record<string, unknown>;
-    try {
-      input = JSON.parse(body) as Record<string, unknown>;
-    } catch {
-      send(response, 400, { error_code: 'IOTDA.000006', error_msg: 'Invalid input' });
+    const input = parseInput<Record<string, unknown>>(response, 'iotda', body);
+    if (input === undefined) {
       return;
     }
-    const create = () =>
-      this.create(
-        'iotda',
-        deviceId,
-        String(input.service_id),
-        String(input.command_name),
-        input.paras,
-        null,
-        'sync',
-        null,
-        'SENT',
-      );
+    const create = () => this.createIotda(deviceId, input, 'sync');
     if (this.fault('create_sync', response, 'iotda', create)) {
       return;
     }
     if (this.offline.has(deviceId)) {
-      send(response, 403, OFFLINE_IOTDA);
+      refuse(response, 'iotda', 'offline');
       return;
     }
     const command = create();
@@ -563,17 +518,9 @@ export class PlatformEmulator {
     const options = this.options.oceanconnect!;
     const method = request.method ?? 'GET';
     if (path === OC_LOGIN && method === 'POST') {
-      this.calls.push({
-        at: Date.now(),
-        platform: 'oceanconnect',
-        operation: 'login',
-        method,
-        path,
-        query: url.search.slice(1),
-        headers: request.headers,
-      });
+      this.record(request, url, path, 'oceanconnect', 'login');
       this.logins++;
-      if (this.fault('login', response, 'oceanconnect', () => undefined)) {
+      if (this.fault('login', response, 'oceanconnect')) {
         return;
       }
       const form = new URLSearchParams(body);
@@ -604,15 +551,7 @@ export class PlatformEmulator {
       : undefined;
     const operation: Operation =
       method === 'POST' ? 'create' : method === 'PUT' ? 'cancel' : 'list';
-    this.calls.push({
-      at: Date.now(),
-      platform: 'oceanconnect',
-      operation,
-      method,
-      path,
-      query: url.search.slice(1),
-      headers: request.headers,
-    });
+    this.record(request, url, path, 'oceanconnect', operation);
     if (path !== OC_COMMANDS && commandPath === undefined) {
       send(response, 404, { error_code: '100022', error_desc: 'No such API' });
       return;
@@ -629,54 +568,38 @@ export class PlatformEmulator {
       return;
     }
     if (operation === 'create') {
-      let input: {
+      const input = parseInput<{
         deviceId?: unknown;
         command?: { serviceId?: unknown; method?: unknown; paras?: unknown };
         callbackUrl?: unknown;
         expireTime?: unknown;
-      };
-      try {
-        input = JSON.parse(body) as typeof input;
-      } catch {
-        send(response, 400, { error_code: '100022', error_desc: 'Invalid input' });
+      }>(response, 'oceanconnect', body);
+      if (input === undefined) {
         return;
       }
       const deviceId = String(input.deviceId);
-      const create = () =>
-        this.create(
-          'oceanconnect',
-          deviceId,
-          String(input.command?.serviceId),
-          String(input.command?.method),
-          input.command?.paras ?? {},
-          typeof input.expireTime === 'number' ? input.expireTime : null,
-          'immediately',
-          typeof input.callbackUrl === 'string' ? input.callbackUrl : null,
-          'PENDING',
-        );
-      if (this.fault('create', response, 'oceanconnect', create)) {
-        return;
-      }
-      if (typeof input.deviceId !== 'string' || typeof input.command?.serviceId !== 'string') {
-        send(response, 400, { error_code: '100022', error_desc: 'Invalid input' });
-        return;
-      }
-      if (this.offline.has(deviceId)) {
-        send(response, 200, { error_code: '100428', error_desc: 'The device is not online' });
-        return;
-      }
-      if (this.pendingOf(deviceId) >= PENDING_LIMIT) {
-        send(response, 400, {
-          error_code: '100223',
-          error_desc: 'Command counts has reached the upLimit',
-        });
-        return;
-      }
-      send(response, 201, ocRecord(create()));
+      this.createQueued(
+        response,
+        'oceanconnect',
+        deviceId,
+        typeof input.deviceId === 'string' && typeof input.command?.serviceId === 'string',
+        () =>
+          this.create(
+            'oceanconnect',
+            deviceId,
+            String(input.command?.serviceId),
+            String(input.command?.method),
+            input.command?.paras ?? {},
+            typeof input.expireTime === 'number' ? input.expireTime : null,
+            'immediately',
+            typeof input.callbackUrl === 'string' ? input.callbackUrl : null,
+            'PENDING',
+          ),
+      );
       return;
     }
     if (operation === 'cancel') {
-      if (this.fault('cancel', response, 'oceanconnect', () => undefined)) {
+      if (this.fault('cancel', response, 'oceanconnect')) {
         return;
       }
       const command = commandPath === undefined ? undefined : this.commands.get(commandPath);
@@ -698,7 +621,7 @@ export class PlatformEmulator {
       send(response, 200, ocRecord(command));
       return;
     }
-    if (this.fault('list', response, 'oceanconnect', () => undefined)) {
+    if (this.fault('list', response, 'oceanconnect')) {
       return;
     }
     const deviceId = url.searchParams.get('deviceId');
@@ -716,6 +639,74 @@ export class PlatformEmulator {
       pagination: { pageNo, pageSize, totalSize: matching.length },
       data: matching.slice(pageNo * pageSize, (pageNo + 1) * pageSize).map(ocRecord),
     });
+  }
+
+  private record(
+    request: http.IncomingMessage,
+    url: URL,
+    path: string,
+    platform: 'iotda' | 'oceanconnect',
+    operation: Operation,
+    accessKey?: string,
+  ): void {
+    this.calls.push({
+      at: Date.now(),
+      platform,
+      operation,
+      method: request.method ?? 'GET',
+      path,
+      query: url.search.slice(1),
+      headers: request.headers,
+      accessKey,
+    });
+  }
+
+  /**
+   * An asynchronous create as both platforms answer it: a pending fault first (which may make the
+   * command all the same), then the input, the device being online and its cache's limit.
+   */
+  private createQueued(
+    response: http.ServerResponse,
+    platform: 'iotda' | 'oceanconnect',
+    deviceId: string,
+    valid: boolean,
+    create: () => EmulatedCommand,
+  ): void {
+    if (this.fault('create', response, platform, create)) {
+      return;
+    }
+    const refusal: Refusal | undefined = !valid
+      ? 'invalid'
+      : this.offline.has(deviceId)
+        ? 'offline'
+        : this.pendingOf(deviceId) >= PENDING_LIMIT
+          ? 'full'
+          : undefined;
+    if (refusal !== undefined) {
+      refuse(response, platform, refusal);
+      return;
+    }
+    const command = create();
+    send(response, 201, platform === 'iotda' ? iotdaRecord(command) : ocRecord(command));
+  }
+
+  /** A command from an IoTDA create's body: a delayed one waits (PENDING), the others are sent. */
+  private createIotda(
+    deviceId: string,
+    input: Record<string, unknown>,
+    strategy: 'delay' | 'immediately' | 'sync',
+  ): EmulatedCommand {
+    return this.create(
+      'iotda',
+      deviceId,
+      String(input.service_id),
+      String(input.command_name),
+      input.paras,
+      strategy !== 'sync' && typeof input.expire_time === 'number' ? input.expire_time : null,
+      strategy,
+      null,
+      strategy === 'delay' ? 'PENDING' : 'SENT',
+    );
   }
 
   private create(
@@ -780,8 +771,34 @@ function errorBody(
     : { error_code: code, error_desc: message };
 }
 
+function refuse(
+  response: http.ServerResponse,
+  platform: 'iotda' | 'oceanconnect',
+  refusal: Refusal,
+): void {
+  const [status, code, message] = REFUSALS[platform][refusal];
+  send(response, status, errorBody(platform, code, message));
+}
+
+/** The request body's JSON, or undefined once a body that is not JSON was refused. */
+function parseInput<T>(
+  response: http.ServerResponse,
+  platform: 'iotda' | 'oceanconnect',
+  body: string,
+): T | undefined {
+  try {
+    return JSON.parse(body) as T;
+  } catch {
+    refuse(response, platform, 'invalid');
+    return undefined;
+  }
+}
+
 function send(response: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(response, status, JSON.stringify(body));
+}
+
+function sendText(response: http.ServerResponse, status: number, text: string): void {
   response.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
@@ -809,6 +826,13 @@ export function iotdaRecord(command: EmulatedCommand): Record<string, unknown> {
     paras: command.paras,
     expire_time: command.expireTime ?? 0,
     send_strategy: command.sendStrategy,
+    ...iotdaState(command),
+  };
+}
+
+/** Where a command is, as both IoTDA's records and its pushes give it. */
+function iotdaState(command: EmulatedCommand): Record<string, unknown> {
+  return {
     status: command.status,
     result: command.result,
     created_time: compact(command.createdAt),

@@ -4,16 +4,13 @@
 // service gave; IoTDA: to the forwarding URL POST /callbacks/iotda), losing some pushes on purpose;
 // reconciliation recovers what was lost. The summary says which source supplied each status.
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import { type AddressInfo } from 'node:net';
-import { type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig } from '../src/config/config.js';
-import { type EmulatedStatus, PlatformEmulator } from './platform-emulator.js';
+import { type EmulatedStatus } from './platform-emulator.js';
 import {
   type DispatchPhaseSummary,
   formatDispatchPhase,
   runDispatchPhase,
 } from './dispatch-simulation.js';
+import { startSimulatedService } from './simulated-service.js';
 import { random } from './simulator.js';
 
 export interface PlatformSimulationOptions {
@@ -47,58 +44,24 @@ interface CommandJson {
   history: { source: string; outcome: string }[];
 }
 
-const CREDENTIALS = {
-  ak: 'SIMULATOR-AK',
-  sk: 'simulator-secret-key',
-  appId: 'simulator-app',
-  secret: 'simulator-secret',
-};
-
 export async function runPlatformSimulation(
   options: PlatformSimulationOptions,
 ): Promise<PlatformSimulationSummary> {
   const next = random(options.seed);
-  // The forwarding URL names the service's port, known once it listens.
-  const iotda = {
-    projectId: 'simulator-project',
-    credentials: { [CREDENTIALS.ak]: CREDENTIALS.sk },
-    forwardingUrl: '',
-  };
-  const emulator = await PlatformEmulator.start({
-    iotda,
-    oceanconnect: { appId: CREDENTIALS.appId, secret: CREDENTIALS.secret },
-    pushLossRate: options.loss,
-    random: next,
-  });
-  const configFor = (port: number) =>
-    loadConfig({
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PGLITE_DATA_DIR: process.env.PGLITE_DATA_DIR ?? 'memory://',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
-      CALLBACK_TOKEN: '',
-      API_KEYS: '',
-      PLATFORM: options.platform,
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      IOTDA_ENDPOINT: emulator.url,
-      IOTDA_PROJECT_ID: 'simulator-project',
-      IOTDA_AK: CREDENTIALS.ak,
-      IOTDA_SK: CREDENTIALS.sk,
-      OC_BASE_URL: emulator.url,
-      OC_APP_ID: CREDENTIALS.appId,
-      OC_SECRET: CREDENTIALS.secret,
-      PLATFORM_TIMEOUT_MS: '2000',
+  const started = performance.now();
+  const service = await startSimulatedService({
+    platform: options.platform,
+    emulator: { pushLossRate: options.loss, random: next },
+    env: {
       RECONCILE_INTERVAL_SECONDS: '1',
       RECONCILE_AFTER_SECONDS: '1',
       RECONCILE_RATE: '100',
       // Offline and throttled dispatches retried within a second or two.
       DISPATCH_RETRY_BASE_SECONDS: '1',
       DISPATCH_RETRY_MAX_SECONDS: '2',
-    });
-  const { createApp, openDatabase } = await import('../src/app.factory.js');
-  const database = await openDatabase(configFor(0));
-  let app: NestFastifyApplication | undefined;
+    },
+  });
+  const { emulator, url: serviceUrl } = service;
   const summary: PlatformSimulationSummary = {
     platform: options.platform,
     commands: options.commands,
@@ -110,26 +73,7 @@ export async function runPlatformSimulation(
     elapsedMs: 0,
     problems: [],
   };
-  const started = performance.now();
   try {
-    // The service's address goes into its configuration (PUBLIC_URL), so the port is chosen
-    // first; another process may take it meanwhile, and then the next one is tried.
-    let serviceUrl = '';
-    for (let attempt = 1; app === undefined; attempt++) {
-      const port = await freePort();
-      const candidate = await createApp(configFor(port), database);
-      try {
-        await candidate.listen({ port, host: '127.0.0.1' });
-        app = candidate;
-        serviceUrl = `http://127.0.0.1:${port}`;
-      } catch (error) {
-        await candidate.close();
-        if (attempt >= 5) {
-          throw error;
-        }
-      }
-    }
-    iotda.forwardingUrl = `${serviceUrl}/callbacks/iotda`;
     // Keys of this run only: a database kept from an earlier run holds that run's intents, and
     // the same key would replay its commands, which this emulator never saw.
     const run = randomUUID();
@@ -199,9 +143,7 @@ export async function runPlatformSimulation(
     summary.problems.push(...summary.queue.problems);
   } finally {
     summary.elapsedMs = performance.now() - started;
-    await app?.close();
-    await database.embedded?.stop();
-    await emulator.close();
+    await service.close();
   }
   return summary;
 }
@@ -213,17 +155,6 @@ function lifecycle(platform: 'iotda' | 'oceanconnect', next: () => number): Emul
   const end = next();
   statuses.push(end < 0.8 ? 'SUCCESSFUL' : end < 0.9 ? 'FAILED' : 'TIMEOUT');
   return statuses;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function formatPlatformSummary(summary: PlatformSimulationSummary): string {

@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type PlatformEmulator } from '../../tools/platform-emulator.js';
 import { eventually } from '../support/eventually.js';
 import { platformEnv, startEmulator } from '../support/platform.js';
-import { type ServiceProcess, ensureBuilt, startService } from '../support/service-process.js';
-import { type TestDatabase, createTestDatabase, serverUrl } from '../support/test-database.js';
+import { RestartedServices } from '../support/service-process.js';
 
 interface CampaignJson {
   campaignId: string;
@@ -14,30 +10,20 @@ interface CampaignJson {
   commands: Record<string, number>;
 }
 
-// A fresh embedded database migrates at its first start: slow on a loaded machine.
-const STARTUP_MS = 120_000;
 const DEVICES = 40;
-
-beforeAll(async () => {
-  await ensureBuilt();
-}, 120_000);
 
 // The real built service running a campaign, killed with SIGKILL mid-way with calls in flight.
 describe('SIGKILL mid-campaign', () => {
   let emulator: PlatformEmulator;
-  let database: TestDatabase | undefined;
-  let dataDir: string | undefined;
-  const services: ServiceProcess[] = [];
+  let services: RestartedServices;
+
+  beforeAll(async () => {
+    services = await RestartedServices.create('campaign-kill');
+  }, 120_000);
 
   afterAll(async () => {
-    for (const service of services) {
-      await service.kill();
-    }
-    await emulator.close();
-    await database?.drop();
-    if (dataDir !== undefined) {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    await services?.close();
+    await emulator?.close();
   });
 
   it('completes after a restart with every device sent exactly once', async () => {
@@ -46,25 +32,13 @@ describe('SIGKILL mid-campaign', () => {
     emulator.onCreated = (command) => {
       command.status = 'SUCCESSFUL';
     };
-    let databaseEnv: Record<string, string>;
-    if (serverUrl() !== undefined) {
-      database = await createTestDatabase();
-      databaseEnv = { DATABASE_URL: database.url };
-    } else {
-      dataDir = await mkdtemp(join(tmpdir(), 'command-tracker-campaign-kill-'));
-      databaseEnv = { PGLITE_DATA_DIR: dataDir };
-    }
-    const env = {
-      ...platformEnv('iotda', emulator, {
-        PLATFORM_TIMEOUT_MS: '8000',
-        DISPATCH_LEASE_MARGIN_SECONDS: '2',
-        RECONCILE_INTERVAL_SECONDS: '1',
-        LOG_LEVEL: 'warn',
-      }),
-      ...databaseEnv,
-    };
-    const first = await startService(env, STARTUP_MS);
-    services.push(first);
+    const env = platformEnv('iotda', emulator, {
+      PLATFORM_TIMEOUT_MS: '8000',
+      DISPATCH_LEASE_MARGIN_SECONDS: '2',
+      RECONCILE_INTERVAL_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    });
+    const first = await services.start(env);
     const devices = Array.from({ length: DEVICES }, (_, n) => `campaign-killed-${n}`);
     const created = await fetch(`${first.url}/campaigns`, {
       method: 'POST',
@@ -97,8 +71,7 @@ describe('SIGKILL mid-campaign', () => {
     const madeBefore = emulator.commands.size;
     expect(madeBefore).toBeLessThan(DEVICES);
 
-    const second = await startService(env, STARTUP_MS);
-    services.push(second);
+    const second = await services.start(env);
     let last: CampaignJson | undefined;
     await eventually(
       async () => {

@@ -89,6 +89,6 @@ export async function describeWithBrokers(
   const problem =
     absent.length === 0
       ? undefined
-      : `${absent.join('; ')}. .ci/run starts them (see README's Tests).`;
+      : `${absent.join('; ')}. .ci/run starts them (see README's Development and tests).`;
   return (name, tests) => describeIfAvailable(name, 'its brokers', problem, tests);
 }

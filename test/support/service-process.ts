@@ -1,9 +1,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import type { QueryResultRow } from 'pg';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres.js';
+import { type TestDatabase, adminQuery, createTestDatabase, serverUrl } from './test-database.js';
 
 /**
  * The real built service (`node dist/src/main.js`) as a child process, for what only a process
@@ -184,6 +188,70 @@ export async function startService(
       throw new Error(`The service did not start in ${timeoutMs} ms:\n${service.output()}`);
     }
     await sleep(100);
+  }
+}
+
+// A fresh embedded database migrates at its first start: slow on a loaded machine.
+const RESTART_STARTUP_MS = 120_000;
+
+/**
+ * Services that a test kills and starts again, one after another on one database that outlives
+ * each of them: a fresh database on the PostgreSQL server when the tests have one, else an
+ * embedded data directory.
+ */
+export class RestartedServices {
+  private readonly started: ServiceProcess[] = [];
+
+  private constructor(
+    private readonly database: TestDatabase | undefined,
+    private readonly dataDir: string | undefined,
+  ) {}
+
+  /** Builds dist/ if needed and makes the database; `name` names the embedded data directory. */
+  static async create(name: string): Promise<RestartedServices> {
+    await ensureBuilt();
+    if (serverUrl() !== undefined) {
+      return new RestartedServices(await createTestDatabase(), undefined);
+    }
+    return new RestartedServices(
+      undefined,
+      await mkdtemp(join(tmpdir(), `command-tracker-${name}-`)),
+    );
+  }
+
+  /** Runs a service with this environment on the database and waits until it answers. */
+  async start(env: Record<string, string>): Promise<ServiceProcess> {
+    const database: Record<string, string> =
+      this.database !== undefined
+        ? { DATABASE_URL: this.database.url }
+        : { PGLITE_DATA_DIR: this.dataDir! };
+    const service = await startService({ ...env, ...database }, RESTART_STARTUP_MS);
+    this.started.push(service);
+    return service;
+  }
+
+  /** SQL on the database, while no service runs: the embedded one is a directory one process opens. */
+  async query<T extends QueryResultRow>(text: string, params: unknown[] = []): Promise<T[]> {
+    if (this.database !== undefined) {
+      return adminQuery<T>(this.database.url, text, params);
+    }
+    const embedded = await EmbeddedPostgres.start(this.dataDir!);
+    try {
+      return await adminQuery<T>(embedded.url, text, params);
+    } finally {
+      await embedded.stop();
+    }
+  }
+
+  /** Kills the services still running, then drops the database or removes the directory. */
+  async close(): Promise<void> {
+    for (const service of this.started) {
+      await service.kill();
+    }
+    await this.database?.drop();
+    if (this.dataDir !== undefined) {
+      await rm(this.dataDir, { recursive: true, force: true });
+    }
   }
 }
 
