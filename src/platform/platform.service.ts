@@ -77,8 +77,8 @@ export class PlatformService {
     try {
       command = await client.create(request);
     } catch (error) {
-      // An uncertain answer may hide a command the platform created: reconciliation searches
-      // for it (the intent is lost), and the key answers 504 until it has settled.
+      // An uncertain answer may hide a command the platform created: the intent is lost, and
+      // reconciliation searches for it.
       const outcome: DispatchOutcome = isUncertain(error)
         ? { kind: 'uncertain', error }
         : { kind: 'refused', error };
