@@ -2,13 +2,13 @@ import { Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import { type ProblemDetails, mapProblems, problem } from '../http/problem.js';
 import {
-  PlatformAnswerLostError,
   PlatformCommandNotFoundError,
   PlatformInvalidAnswerError,
   PlatformNotImplementedError,
   PlatformRefusedError,
   PlatformTimeoutError,
   PlatformUnreachableError,
+  isUncertain,
 } from './platform-client.js';
 
 /** The injection token of the PlatformClient; null when PLATFORM is unset. */
@@ -58,40 +58,26 @@ export function platformProblem(
       { code: error.code, message: error.platformMessage },
     );
   }
-  if (error instanceof PlatformInvalidAnswerError) {
+  if (error instanceof PlatformInvalidAnswerError || error instanceof PlatformUnreachableError) {
+    const invalid = error instanceof PlatformInvalidAnswerError;
     return new PlatformProblem(
       502,
-      'The platform answered something this service does not accept',
-      {
-        code: 'INVALID_ANSWER',
-        message: error.reason,
-      },
+      invalid
+        ? 'The platform answered something this service does not accept'
+        : 'The platform could not be reached or answered something unexpected',
+      { code: invalid ? 'INVALID_ANSWER' : 'UNREACHABLE', message: error.reason },
     );
   }
-  if (error instanceof PlatformAnswerLostError) {
+  if (isUncertain(error)) {
+    const what =
+      error instanceof PlatformTimeoutError
+        ? `The platform did not answer within ${error.timeoutMs} ms`
+        : `The platform's answer was lost (${error.reason})`;
     return new PlatformProblem(
       504,
       action === 'dispatch'
-        ? `The platform's answer was lost (${error.reason}); whether the command exists is unknown, and reconciliation finds it if it does`
-        : `The platform's answer was lost (${error.reason})`,
-    );
-  }
-  if (error instanceof PlatformUnreachableError) {
-    return new PlatformProblem(
-      502,
-      'The platform could not be reached or answered something unexpected',
-      {
-        code: 'UNREACHABLE',
-        message: error.reason,
-      },
-    );
-  }
-  if (error instanceof PlatformTimeoutError) {
-    return new PlatformProblem(
-      504,
-      action === 'dispatch'
-        ? `The platform did not answer within ${error.timeoutMs} ms; whether the command exists is unknown, and reconciliation finds it if it does`
-        : `The platform did not answer within ${error.timeoutMs} ms`,
+        ? `${what}; whether the command exists is unknown, and reconciliation finds it if it does`
+        : what,
     );
   }
   if (error instanceof PlatformCommandNotFoundError) {
