@@ -1,5 +1,5 @@
 import { ApiHeader } from '@nestjs/swagger';
-import { ValidationProblem } from './problem.js';
+import { ValidationProblem, mapProblems, problem } from './problem.js';
 
 // Printable ASCII, as IETF's Idempotency-Key header draft suggests for keys that are logged and
 // stored; 128 characters hold a UUID with room for a client's prefix.
@@ -24,3 +24,20 @@ export function ApiIdempotencyKey(kept?: string): MethodDecorator {
     description: `1 to 128 printable characters${kept === undefined ? '' : `; ${kept}`}`,
   });
 }
+
+/** The Idempotency-Key holds a request with another body: 422, and nothing is done. */
+export class IdempotencyKeyReusedError extends Error {
+  /** `keptHours`: how long a key holds its request, where the answer says so. */
+  constructor(keptHours?: number) {
+    super(
+      `This Idempotency-Key was used with another request body${keptHours === undefined ? '' : ` within ${keptHours} hours`}`,
+    );
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
+mapProblems((exception, { id: requestId }) =>
+  exception instanceof IdempotencyKeyReusedError
+    ? { details: problem(422, exception.message, { requestId }), headers: {} }
+    : undefined,
+);

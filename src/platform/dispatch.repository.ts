@@ -15,7 +15,7 @@ export interface DispatchIntent {
   timeoutSeconds: number | null;
   state: IntentState;
   commandId: string | null;
-  /** The first answer, given again for a repeated Idempotency-Key. */
+  /** The first answer (PlatformAnswers'), given again for a repeated Idempotency-Key. */
   answerStatus: number | null;
   answerBody: string | null;
   createdAt: Date;
@@ -183,22 +183,23 @@ export class DispatchRepository {
     return rows.length === 0 ? undefined : toIntent(rows[0]);
   }
 
-  /** Settles an unresolved intent; false if it was settled meanwhile or the command is claimed. */
+  /**
+   * Settles an unresolved intent; false if it was settled meanwhile or the command is claimed. An
+   * answer kept for the state it leaves (a lost dispatch's 504) goes: it no longer says what happened.
+   */
   async settle(
     id: string,
     state: Exclude<IntentState, 'calling'>,
     commandId: string | null,
-    answer: { status: number; body: string } | null,
   ): Promise<boolean> {
     try {
       const rows: unknown[] = await this.rows(
         `UPDATE dispatch_intents
          SET state = $2, command_id = COALESCE($3, command_id),
-             answer_status = COALESCE($4, answer_status), answer_body = COALESCE($5, answer_body),
-             updated_at = now()
+             answer_status = NULL, answer_body = NULL, updated_at = now()
          WHERE id = $1 AND state IN ('calling', 'lost')
          RETURNING id`,
-        [id, state, commandId, answer?.status ?? null, answer?.body ?? null],
+        [id, state, commandId],
       );
       return rows.length > 0;
     } catch (error) {
@@ -207,6 +208,22 @@ export class DispatchRepository {
       }
       throw error;
     }
+  }
+
+  /**
+   * Keeps the answer a repeated Idempotency-Key gets, unless the intent has left the state the
+   * answer was made for (reconciliation settled a lost dispatch meanwhile, and keeps its own).
+   */
+  async keepAnswer(
+    id: string,
+    state: Exclude<IntentState, 'calling'>,
+    answer: { status: number; body: string },
+  ): Promise<void> {
+    await this.rows(
+      `UPDATE dispatch_intents SET answer_status = $3, answer_body = $4
+       WHERE id = $1 AND state = $2`,
+      [id, state, answer.status, answer.body],
+    );
   }
 
   /**

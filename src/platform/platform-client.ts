@@ -126,3 +126,18 @@ export class PlatformNotImplementedError extends Error {
     this.name = 'PlatformNotImplementedError';
   }
 }
+
+/** The configured platform's client; without one (PLATFORM unset), PlatformNotImplementedError. */
+export function configuredClient(client: PlatformClient | null): PlatformClient {
+  if (client === null) {
+    throw new PlatformNotImplementedError('No platform is configured (PLATFORM is unset)');
+  }
+  return client;
+}
+
+/** Whether a failed call may have taken effect all the same: its answer was lost or late. */
+export function isUncertain(
+  error: unknown,
+): error is PlatformAnswerLostError | PlatformTimeoutError {
+  return error instanceof PlatformAnswerLostError || error instanceof PlatformTimeoutError;
+}

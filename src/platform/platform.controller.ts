@@ -27,6 +27,7 @@ import { identifierProblem } from '../http/json-checks.js';
 import { PROBLEM_CONTENT_TYPE, ValidationProblem } from '../http/problem.js';
 import { DispatchCommandDto } from './dispatch.dto.js';
 import { BodyPipe } from '../http/validation.js';
+import { PlatformAnswers } from './platform-answers.js';
 import { PlatformService } from './platform.service.js';
 
 const JSON_BODY = 'application/json; charset=utf-8';
@@ -42,7 +43,10 @@ const JSON_BODY = 'application/json; charset=utf-8';
 @ApiResponse({ status: 503, type: ProblemResponse, description: 'The database is unavailable' })
 @Controller('commands')
 export class PlatformController {
-  constructor(private readonly platform: PlatformService) {}
+  constructor(
+    private readonly platform: PlatformService,
+    private readonly answers: PlatformAnswers,
+  ) {}
 
   @Post('dispatch')
   @ApiBody({ type: DispatchCommandDto })
@@ -74,7 +78,8 @@ export class PlatformController {
     @Req() request: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const answer = await this.platform.dispatch(dto, idempotencyKeyOf(idempotencyKey), request.id);
+    const dispatched = await this.platform.dispatch(dto, idempotencyKeyOf(idempotencyKey));
+    const answer = await this.answers.forDispatch(dispatched, request.id);
     await reply
       .status(answer.status)
       .header('content-type', answer.status >= 400 ? PROBLEM_CONTENT_TYPE : JSON_BODY)
@@ -106,7 +111,7 @@ export class PlatformController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
     checkCommandId(commandId);
-    const body = await this.platform.cancel(commandId);
+    const body = await this.answers.forCommand(await this.platform.cancel(commandId), 'cancel');
     void reply.header('content-type', JSON_BODY);
     return body;
   }
@@ -134,7 +139,10 @@ export class PlatformController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<string> {
     checkCommandId(commandId);
-    const body = await this.platform.reconcile(commandId);
+    const body = await this.answers.forCommand(
+      await this.platform.reconcile(commandId),
+      'reconcile',
+    );
     void reply.header('content-type', JSON_BODY);
     return body;
   }

@@ -6,6 +6,7 @@ import { DispatchRepository } from './dispatch.repository.js';
 import { IotdaClient } from './iotda.client.js';
 import { OceanConnectClient } from './oceanconnect.client.js';
 import { type PlatformClient } from './platform-client.js';
+import { PlatformAnswers } from './platform-answers.js';
 import { PlatformMetrics } from './platform-metrics.js';
 import { PLATFORM_CLIENT } from './platform-problem.js';
 import { PlatformController } from './platform.controller.js';
@@ -40,6 +41,7 @@ export function createPlatformClient(
     PlatformMetrics,
     DispatchRepository,
     PlatformService,
+    PlatformAnswers,
     Reconciler,
     {
       provide: PLATFORM_CLIENT,

@@ -8,10 +8,12 @@ import {
 import { setTimeout as sleep } from 'node:timers/promises';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { isDatabaseError } from '../database/database-errors.js';
+import { type DispatchOutcome, intentStateOf } from './dispatch-outcome.js';
 import { type DispatchIntent, DispatchRepository } from './dispatch.repository.js';
 import { type PlatformClient, type PlatformCommand } from './platform-client.js';
+import { PlatformAnswers } from './platform-answers.js';
 import { PlatformMetrics } from './platform-metrics.js';
-import { PLATFORM_CLIENT, PlatformProblem } from './platform-problem.js';
+import { PLATFORM_CLIENT } from './platform-problem.js';
 import { type CommandStatus, rankOf } from '../commands/command-status.js';
 import { PollLoop } from '../scheduling/poll-loop.js';
 import { PlatformService, canonicalJson } from './platform.service.js';
@@ -72,6 +74,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(PLATFORM_CLIENT) private readonly client: PlatformClient | null,
     private readonly intents: DispatchRepository,
     private readonly platform: PlatformService,
+    private readonly answers: PlatformAnswers,
     private readonly metrics: PlatformMetrics,
   ) {}
 
@@ -157,8 +160,7 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
     const held = await this.intents.claimedCommandIds(matches.map((command) => command.commandId));
     for (const command of matches.filter((candidate) => !held.has(candidate.commandId))) {
       await this.platform.reportFound(command, intent.deviceId, intent);
-      const answer = { status: 201, body: await this.platform.commandJson(command.commandId) };
-      if (await this.intents.settle(intent.id, 'created', command.commandId, answer)) {
+      if (await this.settle(intent, { kind: 'created', commandId: command.commandId })) {
         this.logger.log(
           { commandId: command.commandId, deviceId: intent.deviceId },
           'Found a dispatch whose answer was lost',
@@ -167,15 +169,22 @@ export class Reconciler implements OnApplicationBootstrap, BeforeApplicationShut
       }
     }
     if (intent.callOver) {
-      const problem = new PlatformProblem(
-        502,
-        "The platform's answer to this dispatch was lost, and the platform has no such command",
-        { code: 'NOT_CREATED', message: 'the platform has no command for this dispatch' },
-      );
-      const answer = { status: 502, body: JSON.stringify(problem.details(`intent-${intent.id}`)) };
-      await this.intents.settle(intent.id, 'refused', null, answer);
+      await this.settle(intent, { kind: 'not-created' });
     }
     return false;
+  }
+
+  /**
+   * Settles the intent by what the search found, and keeps the answer its Idempotency-Key gives;
+   * false if it was settled meanwhile or another dispatch holds the command.
+   */
+  private async settle(intent: DispatchIntent, outcome: DispatchOutcome): Promise<boolean> {
+    const commandId = outcome.kind === 'created' ? outcome.commandId : null;
+    if (!(await this.intents.settle(intent.id, intentStateOf(outcome), commandId))) {
+      return false;
+    }
+    await this.answers.keepSettled(intent.id, outcome);
+    return true;
   }
 
   /** Waits for a token of the shared budget; ends when the service stops. */

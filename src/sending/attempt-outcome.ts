@@ -1,9 +1,8 @@
 import {
-  PlatformAnswerLostError,
   PlatformInvalidAnswerError,
   PlatformRefusedError,
-  PlatformTimeoutError,
   PlatformUnreachableError,
+  isUncertain,
 } from '../platform/platform-client.js';
 import { type AttemptOutcome } from './dispatches.dto.js';
 
@@ -32,7 +31,7 @@ export function outcomeOf(error: unknown): {
     }
     return { outcome: 'refused', platformError };
   }
-  if (error instanceof PlatformTimeoutError || error instanceof PlatformAnswerLostError) {
+  if (isUncertain(error)) {
     return { outcome: 'lost' };
   }
   if (error instanceof PlatformUnreachableError) {

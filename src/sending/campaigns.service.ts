@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { IdempotencyKeyReusedError } from '../http/idempotency-key.js';
 import { ValidationProblem } from '../http/problem.js';
-import { type PlatformClient } from '../platform/platform-client.js';
-import { PLATFORM_CLIENT, PlatformProblem } from '../platform/platform-problem.js';
+import { type PlatformClient, configuredClient } from '../platform/platform-client.js';
+import { PLATFORM_CLIENT } from '../platform/platform-problem.js';
 import { hashOf } from '../platform/platform.service.js';
 import {
   type CreateCampaignDto,
@@ -12,6 +13,7 @@ import {
 import { CampaignsRepository } from './campaigns.repository.js';
 import { type CampaignRow } from './campaigns.sql.js';
 import { DISPATCH_STATES } from './dispatches.dto.js';
+import { CampaignNotFoundError, CampaignStateError } from './sending-errors.js';
 import { COMMAND_STATUSES } from '../commands/command-status.js';
 
 // Without endAt, a campaign's dispatch may wait this long to be sent.
@@ -45,10 +47,8 @@ export class CampaignsService {
   ) {}
 
   async create(dto: CreateCampaignDto, idempotencyKey: string | undefined): Promise<CampaignJson> {
-    if (this.client === null) {
-      throw new PlatformProblem(501, 'No platform is configured (PLATFORM is unset)');
-    }
-    if (dto.command.mode === 'sync' && this.client.createSync === undefined) {
+    const client = configuredClient(this.client);
+    if (dto.command.mode === 'sync' && client.createSync === undefined) {
       throw ValidationProblem.of('command.mode', 'sync needs IoTDA (PLATFORM=iotda)');
     }
     const now = Date.now();
@@ -91,7 +91,7 @@ export class CampaignsService {
         continue;
       }
       if (!result.created && result.campaign.request_hash !== requestHash) {
-        throw new PlatformProblem(422, 'This Idempotency-Key was used with another request body');
+        throw new IdempotencyKeyReusedError();
       }
       return toJson(result.campaign);
     }
@@ -137,7 +137,7 @@ export class CampaignsService {
   async retryFailed(campaignId: string): Promise<CampaignJson> {
     const campaign = await this.found(campaignId);
     if (campaign.state === 'canceled') {
-      throw new PlatformProblem(409, 'The campaign is canceled');
+      throw new CampaignStateError(campaign.state);
     }
     const sendBy = campaign.end_at ?? new Date(Date.now() + DEFAULT_CAMPAIGN_WINDOW_MS);
     await this.campaigns.retryFailed(campaignId, sendBy);
@@ -151,7 +151,7 @@ export class CampaignsService {
   ): Promise<CampaignJson> {
     if (!(await change())) {
       const current = await this.found(campaignId);
-      throw new PlatformProblem(409, `The campaign is ${current.state}: it cannot be ${verb}`);
+      throw new CampaignStateError(current.state, verb);
     }
     return this.get(campaignId);
   }
@@ -159,7 +159,7 @@ export class CampaignsService {
   private async found(campaignId: string): Promise<CampaignRow> {
     const campaign = await this.campaigns.find(campaignId);
     if (campaign === undefined) {
-      throw new PlatformProblem(404, `No campaign ${campaignId}`);
+      throw new CampaignNotFoundError(campaignId);
     }
     return campaign;
   }

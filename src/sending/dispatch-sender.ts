@@ -209,16 +209,11 @@ export class DispatchSender implements OnApplicationBootstrap, BeforeApplication
         source: 'dispatch',
         registration: this.registration(dispatch),
       });
-      await this.intents.settle(recorded.id, 'created', command.commandId, null);
+      await this.intents.settle(recorded.id, 'created', command.commandId);
       return { kind: 'sent', commandId: command.commandId, attempt: sentAttempt() };
     } catch (error) {
       const failed = outcomeOf(error);
-      await this.intents.settle(
-        recorded.id,
-        failed.outcome === 'lost' ? 'lost' : 'refused',
-        null,
-        null,
-      );
+      await this.intents.settle(recorded.id, failed.outcome === 'lost' ? 'lost' : 'refused', null);
       return this.failedEnd(dispatch, failed);
     }
   }

@@ -1,11 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { IdempotencyKeyReusedError } from '../http/idempotency-key.js';
 import { ValidationProblem } from '../http/problem.js';
-import { type PlatformClient } from '../platform/platform-client.js';
-import { PLATFORM_CLIENT, PlatformProblem } from '../platform/platform-problem.js';
+import { type PlatformClient, configuredClient } from '../platform/platform-client.js';
+import { PLATFORM_CLIENT } from '../platform/platform-problem.js';
 import { hashOf } from '../platform/platform.service.js';
 import { type Dispatch, DispatchQueueRepository } from './dispatch-queue.repository.js';
 import { type ListDispatchesQuery, type QueueDispatchDto, encodeCursor } from './dispatches.dto.js';
+import { DispatchNotFoundError, DispatchNotQueuedError } from './sending-errors.js';
 
 // Without timeoutSeconds, a dispatch may wait this long to be sent (the platform's longest cache).
 const DEFAULT_SEND_WITHIN_MS = 48 * 3600 * 1000;
@@ -39,10 +41,8 @@ export class DispatchesService {
   ) {}
 
   async enqueue(dto: QueueDispatchDto, idempotencyKey: string | undefined): Promise<DispatchJson> {
-    if (this.client === null) {
-      throw new PlatformProblem(501, 'No platform is configured (PLATFORM is unset)');
-    }
-    if (dto.mode === 'sync' && this.client.createSync === undefined) {
+    const client = configuredClient(this.client);
+    if (dto.mode === 'sync' && client.createSync === undefined) {
       throw ValidationProblem.of('mode', 'sync needs IoTDA (PLATFORM=iotda)');
     }
     const now = Date.now();
@@ -82,7 +82,7 @@ export class DispatchesService {
         continue;
       }
       if (!result.created && result.dispatch.requestHash !== requestHash) {
-        throw new PlatformProblem(422, 'This Idempotency-Key was used with another request body');
+        throw new IdempotencyKeyReusedError();
       }
       return toJson(result.dispatch);
     }
@@ -91,7 +91,7 @@ export class DispatchesService {
   async get(dispatchId: string): Promise<DispatchJson> {
     const dispatch = await this.queue.find(dispatchId);
     if (dispatch === undefined) {
-      throw new PlatformProblem(404, `No dispatch ${dispatchId}`);
+      throw new DispatchNotFoundError(dispatchId);
     }
     return toJson(dispatch);
   }
@@ -120,13 +120,10 @@ export class DispatchesService {
   async cancel(dispatchId: string): Promise<DispatchJson> {
     const result = await this.queue.cancel(dispatchId);
     if (result === undefined) {
-      throw new PlatformProblem(404, `No dispatch ${dispatchId}`);
+      throw new DispatchNotFoundError(dispatchId);
     }
     if (!result.canceled) {
-      throw new PlatformProblem(
-        409,
-        `The dispatch is ${result.dispatch.state}: only a queued dispatch can be canceled`,
-      );
+      throw new DispatchNotQueuedError(result.dispatch.state);
     }
     return toJson(result.dispatch);
   }
