@@ -47,11 +47,16 @@ class FakeReader {
   commitsPerSecond = 0;
   users = 0;
   acquired = 0;
+  listener: { deliver(change: FeedChange): void } | undefined;
+  // How many of the changes are committed (the reader's head); all of them unless set.
+  committed: number;
 
-  constructor(private readonly changes: FeedChange[]) {}
+  constructor(private readonly changes: FeedChange[]) {
+    this.committed = changes.length;
+  }
 
   get head(): FeedPosition {
-    return this.changes[this.changes.length - 1].position;
+    return this.committed === 0 ? { xid: 0n, id: 0n } : this.changes[this.committed - 1].position;
   }
 
   acquire(): Promise<void> {
@@ -64,8 +69,15 @@ class FakeReader {
     this.users--;
   }
 
-  subscribe(): () => void {
-    return () => undefined;
+  cut(): Promise<FeedPosition> {
+    return Promise.resolve(this.head);
+  }
+
+  subscribe(listener: { deliver(change: FeedChange): void }): () => void {
+    this.listener = listener;
+    return () => {
+      this.listener = undefined;
+    };
   }
 
   replay(after: FeedPosition, upTo: FeedPosition, _filter: object, limit: number) {
@@ -157,6 +169,29 @@ describe('SinkRunner during a burst of reports', () => {
       expect(performance.now() - started).toBeGreaterThanOrEqual(450);
       await until(() => delivered.length === 1200);
       expect(delivered).toEqual(ids(1200));
+    } finally {
+      await sinkRunner.stop();
+    }
+    expect(reader.users).toBe(0);
+  });
+
+  it('past the changes it may keep, reads back from the database, then listens again', async () => {
+    const changes = history(6000);
+    const reader = new FakeReader(changes);
+    reader.committed = 0;
+    const delivered: bigint[] = [];
+    const sinkRunner = runner(reader, delivered, 60);
+    sinkRunner.start();
+    try {
+      await until(() => reader.listener !== undefined);
+      // Six thousand commits at once: more than the runner keeps.
+      reader.committed = changes.length;
+      for (const change of changes) {
+        reader.listener?.deliver(change);
+      }
+      await until(() => delivered.length === 6000 && reader.listener !== undefined);
+      expect(delivered).toEqual(ids(6000));
+      expect(reader.acquired).toBe(2);
     } finally {
       await sinkRunner.stop();
     }

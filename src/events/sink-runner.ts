@@ -5,15 +5,8 @@ import { type FeedPosition, comparePositions } from '../feed/feed-position.js';
 import { type EventMetrics } from './event-metrics.js';
 import { type EventSink, backoffMs, describeError, pause } from './event-sink.js';
 import { type SinkCursors } from './sink-cursors.js';
+import { CLAIM_RETRY_MS, LEASE_MS, Lease } from './sink-lease.js';
 
-// The lease: renewed every RENEW_MS, lost when not renewed for LEASE_MS (a dead holder's sink is
-// taken over by then, plus up to CLAIM_RETRY_MS).
-const LEASE_MS = 10_000;
-const RENEW_MS = 3_000;
-const CLAIM_RETRY_MS = 2_000;
-// Stop delivering this long before the lease would run out unrenewed, so that a late holder never
-// overlaps the next one.
-const LEASE_MARGIN_MS = 2_000;
 const BATCH_SIZE = 500;
 // Changes the reader passed that a runner keeps for its sink (the same objects for every sink, and
 // for the streams of GET /changes); past this, it drops them and reads them back from the database
@@ -64,70 +57,6 @@ export function holdsOff(commitsPerSecond: number, sinceCaughtUpMs: number, budg
   return commitsPerSecond > BUSY_CHANGES_PER_SECOND && sinceCaughtUpMs < budgetMs;
 }
 
-/** A held lease of one sink: renews itself, and aborts `lost` once it cannot be sure it holds it. */
-class Lease {
-  private readonly lostController = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private expiry: NodeJS.Timeout | undefined;
-  private validUntil = 0;
-
-  constructor(
-    private readonly cursors: SinkCursors,
-    private readonly sink: string,
-    private readonly holder: string,
-    claimedAt: number,
-  ) {
-    this.extend(claimedAt);
-    this.timer = setInterval(() => void this.renew(), RENEW_MS);
-  }
-
-  get lost(): AbortSignal {
-    return this.lostController.signal;
-  }
-
-  get valid(): boolean {
-    return !this.lost.aborted && Date.now() < this.validUntil;
-  }
-
-  async advance(position: FeedPosition): Promise<boolean> {
-    if (!this.valid || !(await this.cursors.advance(this.sink, this.holder, position))) {
-      this.end();
-      return false;
-    }
-    return true;
-  }
-
-  end(): void {
-    clearInterval(this.timer);
-    clearTimeout(this.expiry);
-    this.lostController.abort();
-  }
-
-  /** Valid until LEASE_MS - LEASE_MARGIN_MS after `sentAt`, when the claim or renewal was sent. */
-  private extend(sentAt: number): void {
-    if (this.lost.aborted) {
-      return;
-    }
-    this.validUntil = sentAt + LEASE_MS - LEASE_MARGIN_MS;
-    clearTimeout(this.expiry);
-    // Unrenewed (the database unreachable), the lease is given up before it can run out.
-    this.expiry = setTimeout(() => this.end(), Math.max(0, this.validUntil - Date.now()));
-  }
-
-  private async renew(): Promise<void> {
-    const sentAt = Date.now();
-    try {
-      if (await this.cursors.renew(this.sink, this.holder, LEASE_MS)) {
-        this.extend(sentAt);
-      } else {
-        this.end();
-      }
-    } catch {
-      // The expiry timer ends the lease unless a later renewal succeeds.
-    }
-  }
-}
-
 /**
  * Feeds one sink: while this instance holds the sink's lease, takes the applied changes after the
  * sink's stored position, delivers them in feed order, retrying until the sink confirms, then
@@ -152,6 +81,8 @@ export class SinkRunner implements FeedListener {
   private bufferedAfter: FeedPosition = { xid: 0n, id: 0n };
   // Set while the runner listens to the reader: stops listening.
   private stopListening: (() => void) | undefined;
+  // The reader passed more than MAX_BUFFERED changes the sink has not taken yet.
+  private overflowed = false;
   private readonly holdOffBudgetMs: number;
 
   constructor(
@@ -185,7 +116,9 @@ export class SinkRunner implements FeedListener {
   /** FeedListener: the reader passed a change (the next one after those kept). */
   deliver(change: FeedChange): void {
     if (this.buffered.length >= MAX_BUFFERED) {
-      // Dropped: from the database after all, when the sink gets there.
+      // Dropped: from the database after all, when the sink gets there; the runner stops
+      // listening until it has caught up.
+      this.overflowed = true;
       this.buffered = [];
       this.bufferedAfter = change.position;
     } else {
@@ -241,25 +174,44 @@ export class SinkRunner implements FeedListener {
     const signal = AbortSignal.any([this.stopping.signal, lease.lost]);
     let position = from;
     let caughtUpAt = performance.now();
+    // Far behind, the runner reads back from the database up to the current cut instead of
+    // listening: the reader would read every change once more only for the runner to drop it.
+    let behind = false;
     try {
       while (!signal.aborted) {
         if (this.holdingOff(caughtUpAt)) {
-          this.stopListening?.();
-          this.stopListening = undefined;
+          this.unlisten();
+          behind = true;
           while (!signal.aborted && this.holdingOff(caughtUpAt)) {
             await pause(READ_GAP_MS, signal);
           }
           continue;
         }
-        if (this.stopListening === undefined) {
-          await this.listen();
+        if (this.overflowed) {
+          this.overflowed = false;
+          this.unlisten();
+          behind = true;
         }
-        if (this.interruptedRead) {
-          throw new Error('the change feed stopped reading');
+        if (this.stopListening !== undefined) {
+          if (this.interruptedRead) {
+            throw new Error('the change feed stopped reading');
+          }
+        } else if (behind) {
+          this.buffered = [];
+          this.bufferedAfter = await this.reader.cut();
+        } else {
+          await this.listen();
         }
         this.woken = false;
         const started = performance.now();
         const changes = await this.next(position);
+        if (behind && changes.length < BATCH_SIZE) {
+          // Up to the cut: from the next batch on, the reader passes the changes.
+          behind = false;
+          if (changes.length === 0) {
+            continue;
+          }
+        }
         if (changes.length === 0) {
           caughtUpAt = performance.now();
           await this.idle(signal);
@@ -288,9 +240,13 @@ export class SinkRunner implements FeedListener {
         }
       }
     } finally {
-      this.stopListening?.();
-      this.stopListening = undefined;
+      this.unlisten();
     }
+  }
+
+  private unlisten(): void {
+    this.stopListening?.();
+    this.stopListening = undefined;
   }
 
   private holdingOff(caughtUpAt: number): boolean {
@@ -308,6 +264,7 @@ export class SinkRunner implements FeedListener {
   private async listen(): Promise<void> {
     await this.reader.acquire();
     this.interruptedRead = false;
+    this.overflowed = false;
     this.buffered = [];
     this.bufferedAfter = this.reader.head;
     const unsubscribe = this.reader.subscribe(this);

@@ -216,6 +216,15 @@ export class ChangeReader implements BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * The current cut as a position: every change up to it is committed, whether or not the reader
+   * runs, so that it bounds a replay (the reader's own head is one such position).
+   */
+  async cut(): Promise<FeedPosition> {
+    const [row] = await this.dataSource.query<{ xmin: string }[]>(FEED_CUT_SQL);
+    return { xid: BigInt(row.xmin), id: 0n };
+  }
+
   /** The position just after history row `id`, or undefined when there is no such row. */
   async positionOfHistoryId(id: bigint): Promise<FeedPosition | undefined> {
     const rows = await this.dataSource.query<{ xid: string }[]>(FEED_ROW_XID_SQL, [id.toString()]);
