@@ -195,7 +195,9 @@ describeOnBrokers('events out: RabbitMQ, NATS JetStream, webhooks', () => {
       sinks.receiver.mode = 'accept';
       const applied = await appliedChanges(t);
       expect(applied).toHaveLength((before.length + during.length) * STATUSES.length);
-      await allDelivered(sinks, applied.length);
+      // A webhook call refused during the outage waits up to 60 s (its backoff's cap) before it
+      // is repeated, and a command's later changes wait for it.
+      await allDelivered(sinks, applied.length, 90_000);
       checkAll(sinks, applied);
       // The receiver refused some calls, and what was repeated came with the same id.
       expect(sinks.receiver.calls).toBeGreaterThan(sinks.receiver.received.length);
@@ -209,7 +211,7 @@ describeOnBrokers('events out: RabbitMQ, NATS JetStream, webhooks', () => {
       await rabbitProxy.close();
       await natsProxy.close();
     }
-  });
+  }, 180_000);
 
   it('replays from a position an operator stores, with the same ids', async () => {
     const t = await startTestApp({

@@ -267,14 +267,14 @@ export function eventsConfig(
   };
 }
 
-export async function allDelivered(sinks: Sinks, count: number): Promise<void> {
+export async function allDelivered(sinks: Sinks, count: number, withinMs = 40_000): Promise<void> {
   const unique = (list: { id: string }[]) => new Set(list.map((message) => message.id)).size;
   await eventually(
     () =>
       unique(sinks.rabbit.received) >= count &&
       unique(sinks.nats.received) >= count &&
       unique(sinks.receiver.received) >= count,
-    40_000,
+    withinMs,
     () =>
       `delivered amqp ${unique(sinks.rabbit.received)}, nats ${unique(sinks.nats.received)}, webhook ${unique(sinks.receiver.received)} of ${count}`,
   );
