@@ -246,12 +246,12 @@ export class ChangeReader implements BeforeApplicationShutdown {
   private async start(): Promise<void> {
     const run = ++this.run;
     try {
-      const [row] = await this.dataSource.query<{ xmin: string }[]>(FEED_CUT_SQL);
+      const cut = await this.cut();
       if (run !== this.run) {
         throw new Error('the change reader stopped while starting');
       }
       // Every transaction below the cut has ended: the stream starts with those after it.
-      this.position = { xid: BigInt(row.xmin), id: 0n };
+      this.position = cut;
       this.failingSince = undefined;
       this.schedule(POLL_MS);
     } finally {
