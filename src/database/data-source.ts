@@ -57,15 +57,21 @@ const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
  *
  * pg's own query_timeout does not fit: it leaves the timed-out query active on its connection,
  * which the pool hands out again, and every later query on it times out too; and its timer per
- * query keeps each result reachable until it fires. Here one timer watches every client, and a
- * query costs a counter update on the way in and on the way out. The client makes its own socket,
- * so cutting it needs nothing of pg's internals.
+ * query keeps each result reachable until it fires. Here one timer watches every client. A query
+ * costs a counter update on the way in; the client's 'drain' (nothing left to run) ends the wait,
+ * and any bytes from the server restart it. The query's own callback or promise is left alone:
+ * wrapping it (as this client once did) made V8 tenure the row arrays of every result, and a full
+ * collection every few hundred reads then cost a list page 0.15 ms of CPU more
+ * (docs/decisions/allocation-site-pretenuring.md). The client makes its own socket, so cutting it
+ * needs nothing of pg's internals.
  */
 export class DatabaseClient extends pg.Client {
-  /** Queries handed to this client that have not settled yet. */
+  /** Queries handed to this client since it last had nothing to run. */
   private unanswered = 0;
-  /** When the oldest of them was sent or the last one settled; 0 when idle. */
+  /** When the server was last heard from, or the first of them was sent; 0 when idle. */
   private waitingSince = 0;
+  /** Whether the server sent anything since the watchdog last looked. */
+  private heard = false;
   /** How long a query may go unanswered; see allowSlowQueries. */
   private patienceMs = QUERY_TIMEOUT_MS;
   private readonly socket: Socket;
@@ -78,49 +84,35 @@ export class DatabaseClient extends pg.Client {
     // A connection that fails while checked out also fails the query in progress, which is where
     // the error is handled; without a listener the 'error' event would end the process.
     this.on('error', () => undefined);
+    this.on('drain', () => {
+      this.unanswered = 0;
+      this.waitingSince = 0;
+    });
+    socket.on('data', () => {
+      this.heard = true;
+    });
     watchdog.add(this);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's many overloads, unchanged
   override query(...args: any[]): any {
-    const last: unknown = args[args.length - 1];
     const first: unknown = args[0];
-    if (typeof first === 'object' && first !== null && 'submit' in first) {
-      // A Submittable (cursor, stream) settles through its own events: not watched.
-      return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
-    }
-    this.started();
-    if (typeof last === 'function') {
-      const callback = last as (...callbackArgs: unknown[]) => void;
-      args[args.length - 1] = (...callbackArgs: unknown[]) => {
-        this.settled();
-        callback(...callbackArgs);
-      };
-      return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
-    }
-    let result: Promise<unknown>;
-    try {
-      result = (super.query as (...queryArgs: unknown[]) => Promise<unknown>).apply(this, args);
-    } catch (error) {
-      this.settled();
-      throw error;
-    }
-    result.then(
-      () => this.settled(),
-      () => this.settled(),
-    );
-    return result;
-  }
-
-  private started(): void {
-    if (this.unanswered++ === 0) {
+    // A Submittable (cursor, stream) settles through its own events, and a client whose
+    // connection is gone refuses the query without running anything: neither is watched.
+    const watched =
+      !(typeof first === 'object' && first !== null && 'submit' in first) && !this.socket.destroyed;
+    if (watched && this.unanswered++ === 0) {
       this.waitingSince = Date.now();
     }
-  }
-
-  private settled(): void {
-    this.unanswered = Math.max(0, this.unanswered - 1);
-    this.waitingSince = this.unanswered > 0 ? Date.now() : 0;
+    try {
+      return (super.query as (...queryArgs: unknown[]) => unknown).apply(this, args);
+    } catch (error) {
+      // Refused before it was queued (no query at all): nothing to wait for.
+      if (watched && --this.unanswered === 0) {
+        this.waitingSince = 0;
+      }
+      throw error;
+    }
   }
 
   /**
@@ -132,13 +124,19 @@ export class DatabaseClient extends pg.Client {
     this.patienceMs = ms ?? QUERY_TIMEOUT_MS;
   }
 
-  /** Queries not settled yet (for tests). */
+  /** Queries handed to this client since it last had nothing to run (for tests). */
   get pendingQueries(): number {
     return this.unanswered;
   }
 
   /** Called by the watchdog; false once this client is gone for good. */
   check(now: number): boolean {
+    if (this.heard) {
+      this.heard = false;
+      if (this.waitingSince !== 0) {
+        this.waitingSince = now;
+      }
+    }
     if (this.waitingSince !== 0 && now - this.waitingSince > this.patienceMs) {
       this.waitingSince = 0;
       this.socket.destroy();
