@@ -78,8 +78,9 @@ describe('DatabaseClient', () => {
 
 describe('writeLimits', () => {
   it.each([
-    [10, false, 4],
-    [5, false, 3],
+    [10, false, 2],
+    [5, false, 2],
+    [4, false, 2],
     [3, false, 1],
     [1, false, 1],
     [10, true, 1],
