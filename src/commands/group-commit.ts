@@ -19,8 +19,8 @@ export function writeLimits(poolSize: number, embedded: boolean): BatcherLimits 
     // Two batches at once: one is applied while the other waits for its commit to be flushed.
     // More make each batch smaller, and a batch costs PostgreSQL the same few steps whatever its
     // size: at 64 connections four in flight cost about 20 % more PostgreSQL CPU per report than
-    // two (bench/RESULTS.md). Two connections stay free for reads, the sweeper and reports applied
-    // alone.
+    // two (four alternating rounds; the bench before and after is in bench/RESULTS.md). Two
+    // connections stay free for reads, the sweeper and reports applied alone.
     maxBatchesInFlight: embedded ? 1 : Math.max(1, Math.min(2, poolSize - 2)),
     maxQueued: 512,
     maxWaitMs: 1000,

@@ -61,7 +61,7 @@ const IDLE_IN_TRANSACTION_TIMEOUT_MS = 10_000;
  * costs a counter update on the way in; the client's 'drain' (nothing left to run) ends the wait,
  * and any bytes from the server restart it. The query's own callback or promise is left alone:
  * wrapping it (as this client once did) made V8 tenure the row arrays of every result, and a full
- * collection every few hundred reads then cost a list page 0.15 ms of CPU more
+ * collection every 0.3 s under list reads then cost a page about 0.2 ms of CPU more
  * (docs/decisions/allocation-site-pretenuring.md). The client makes its own socket, so cutting it
  * needs nothing of pg's internals.
  */
